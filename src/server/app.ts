@@ -1,0 +1,131 @@
+// Builds the one HTTP server that carries every service under its path prefix:
+// request ids, access logs, authentication, schema validation and OpenStack fault rendering.
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyRequest } from 'fastify';
+import { Ajv } from 'ajv';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { BootstackError, UnauthorizedError, ValidationError, asBootstackError } from '../common/errors.js';
+import { renderFault, type FaultStyle } from '../common/http-fault.js';
+import type { ApiService, TokenValidator } from '../common/service.js';
+
+export interface AppOptions {
+  services: readonly ApiService[];
+  log: Logger;
+  bodyLimit: number;
+  tls?: { cert: string; key: string };
+}
+
+/**
+ * Bodies are validated strictly (no type coercion, unknown fields refused where the schema says
+ * additionalProperties: false); query strings and path parameters are coerced from text.
+ */
+function validatorCompiler() {
+  const body = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
+  const query = new Ajv({ allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : query).compile(schema);
+}
+
+interface AjvIssue {
+  instancePath?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
+
+/** Turns a schema failure into "body.disk_format: must be one of raw, qcow2, ...". */
+function describeValidation(err: FastifyError): ValidationError {
+  const issue = (err.validation?.[0] ?? {}) as AjvIssue;
+  const part = err.validationContext ?? 'body';
+  let path = (issue.instancePath ?? '').split('/').filter(Boolean).join('.');
+  let message = issue.message ?? 'is invalid';
+  if (issue.keyword === 'additionalProperties') {
+    const extra = String(issue.params?.additionalProperty);
+    path = path ? `${path}.${extra}` : extra;
+    message = 'is not an allowed field';
+  } else if (issue.keyword === 'required') {
+    const missing = String(issue.params?.missingProperty);
+    path = path ? `${path}.${missing}` : missing;
+    message = 'is required';
+  } else if (issue.keyword === 'enum') {
+    message = `must be one of ${(issue.params?.allowedValues as unknown[]).map(String).join(', ')}`;
+  }
+  return new ValidationError(message, { path: path ? `${part}.${path}` : part }, { cause: err });
+}
+
+export function toBootstackError(err: unknown): BootstackError {
+  if (err instanceof BootstackError) return err;
+  const fe = err as FastifyError;
+  if (fe && Array.isArray(fe.validation)) return describeValidation(fe);
+  if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new BootstackError(fe.statusCode, String(fe.code ?? 'bad_request').toLowerCase(), fe.message, { cause: err });
+  }
+  return asBootstackError(err);
+}
+
+function styleFor(url: string, services: readonly ApiService[]): FaultStyle {
+  const svc = services.find((s) => url === s.prefix || url.startsWith(`${s.prefix}/`) || url.startsWith(`${s.prefix}?`));
+  return svc?.faultStyle ?? 'plain';
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const https = options.tls
+    ? { key: readFileSync(options.tls.key), cert: readFileSync(options.tls.cert) }
+    : null;
+  const app = Fastify({
+    loggerInstance: options.log,
+    // We write one access-log line per request ourselves (onResponse), with tokens redacted.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    genReqId: () => `req-${randomUUID()}`,
+    ...(https ? { https } : {}),
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler());
+
+  const validator: TokenValidator | undefined = options.services.find((s) => s.tokenValidator)?.tokenValidator;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-openstack-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { reqId: request.id, method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+  app.addHook('preHandler', async (request: FastifyRequest) => {
+    // Unmatched routes have no url: let the not-found handler answer 404, not 401.
+    if (request.routeOptions.config?.public || request.routeOptions.url === undefined) return;
+    const token = request.headers['x-auth-token'];
+    if (typeof token !== 'string' || !token) throw new UnauthorizedError();
+    if (!validator) throw new UnauthorizedError('No identity service is enabled to validate tokens.');
+    request.auth = await validator.validate(token);
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const e = toBootstackError(err);
+    if (e.status >= 500) request.log.error({ err, reqId: request.id }, e.message);
+    if (e.status === 401) reply.header('www-authenticate', 'Keystone uri="' + request.protocol + '://' + request.host + '/identity"');
+    reply.status(e.status).send(renderFault(styleFor(request.url, options.services), e));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const e = new BootstackError(404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}`);
+    reply.status(404).send(renderFault(styleFor(request.url, options.services), e));
+  });
+
+  app.get('/', { config: { public: true } }, async () => ({
+    name: 'bootstack',
+    services: options.services.map((s) => ({ name: s.name, href: s.prefix })),
+  }));
+
+  for (const service of options.services) {
+    await app.register(async (scope) => service.routes(scope), { prefix: service.prefix });
+  }
+  return app;
+}
+
+/** Tokens never appear in access logs, even when a client puts one in a query string. */
+function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|temp_url_sig|agent_token|signature)=)[^&]*/gi, '$1***');
+}

@@ -1,0 +1,34 @@
+// The whole configuration schema: the server's own keys plus one section per service.
+// Strict objects everywhere, so a mistyped key is refused with its path.
+import { z } from 'zod';
+import { loadConfig } from '../common/config.js';
+
+export const serverConfigSchema = z.strictObject({
+  /** Where the seed keeps its database, images and generated files. */
+  state_dir: z.string().default('./state'),
+  listen: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(6385),
+    })
+    .prefault({}),
+  /** How clients reach us (for the service catalog); default http(s)://listen.host:port. */
+  public_url: z.url().optional(),
+  tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+  database: z
+    .strictObject({
+      /** sqlite:<path> (default: <state_dir>/bootstack.sqlite) or postgres://... */
+      url: z.string().optional(),
+    })
+    .prefault({}),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
+  /** Largest JSON request body, in bytes. Image data is streamed and not limited by this. */
+  body_limit: z.number().int().positive().default(1024 * 1024),
+  services: z.array(z.string()).optional(),
+});
+
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+
+export function loadServerConfig(file: string | undefined, flags: Record<string, unknown>, env = process.env): ServerConfig {
+  return loadConfig({ schema: serverConfigSchema, file, env, flags });
+}

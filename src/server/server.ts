@@ -1,0 +1,95 @@
+// The composition root: reads config, opens the database, runs migrations, builds the enabled
+// services, listens, starts their background work, and stops everything on the first failure
+// or when asked (SIGTERM in `bootstack serve`).
+import { mkdirSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createLogger, type Logger } from '../common/logging.js';
+import { openDatabase, migrate, type Database } from '../common/db.js';
+import { Policy } from '../common/auth.js';
+import type { ApiService, ServiceContext } from '../common/service.js';
+import { buildApp } from './app.js';
+import { serviceFactories } from './services.js';
+import type { ServerConfig } from './config.js';
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  database: Database;
+  services: ApiService[];
+  log: Logger;
+  /** Resolves when the server has stopped; rejects with the error that stopped it. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, log: Logger = createLogger({ level: config.log.level })): Promise<RunningServer> {
+  const stateDir = resolve(config.state_dir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const database = openDatabase(config.database.url ?? `sqlite:${join(stateDir, 'bootstack.sqlite')}`);
+  let publicUrl = config.public_url?.replace(/\/$/, '') ?? '';
+  const ctx: ServiceContext = {
+    db: database.db,
+    dbKind: database.kind,
+    log,
+    policy: new Policy(),
+    stateDir,
+    publicUrl: () => publicUrl,
+  };
+  const services: ApiService[] = [];
+  try {
+    for (const factory of serviceFactories) {
+      const service = factory({ ...ctx, log: log.child({ service: 'pending' }) }, config, services);
+      if (config.services && !config.services.includes(service.name)) continue;
+      services.push(service);
+    }
+    for (const s of services) if (s.policy) ctx.policy.add(s.policy);
+    const applied = await migrate(
+      database.db,
+      Object.fromEntries(services.map((s) => [s.name, s.migrations])),
+    );
+    if (applied.length) log.info({ migrations: applied }, 'database migrated');
+
+    const app = await buildApp({ services, log, bodyLimit: config.body_limit, tls: config.tls });
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+    const scheme = config.tls ? 'https' : 'http';
+    const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
+    if (!publicUrl) publicUrl = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    for (const s of services) await s.init?.();
+
+    const abort = new AbortController();
+    const background = services
+      .filter((s) => s.start)
+      .map((s) =>
+        s.start!(abort.signal).catch((err: unknown) => {
+          if (!abort.signal.aborted) {
+            log.error({ err, service: s.name }, `${s.name} stopped with an error; stopping the server`);
+            abort.abort(err);
+          }
+          throw err;
+        }),
+      );
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        abort.abort();
+        await app.close();
+        await Promise.allSettled(background);
+        await database.close();
+        log.info('stopped');
+      })());
+    const done = new Promise<void>((resolveDone, rejectDone) => {
+      abort.signal.addEventListener('abort', () => {
+        const reason: unknown = abort.signal.reason;
+        void stop().then(() => (reason instanceof Error ? rejectDone(reason) : resolveDone()), rejectDone);
+      });
+    });
+    log.info({ url: publicUrl, services: services.map((s) => s.name), database: database.kind }, 'bootstack listening');
+    return { url: publicUrl, app, database, services, log, done, stop };
+  } catch (err) {
+    await database.close().catch(() => undefined);
+    throw err;
+  }
+}
