@@ -68,13 +68,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
             log.error({ err, service: s.name }, `${s.name} stopped with an error; stopping the server`);
             abort.abort(err);
           }
-          throw err;
+          // Not rethrown: `done` carries the error to whoever waits on the server.
         }),
       );
+    // A service failure aborts with its error; an operator's stop() aborts with this marker.
+    const requested = Symbol('stop requested');
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
-        abort.abort();
+        if (!abort.signal.aborted) abort.abort(requested);
         await app.close();
         await Promise.allSettled(background);
         await database.close();
@@ -83,7 +85,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     const done = new Promise<void>((resolveDone, rejectDone) => {
       abort.signal.addEventListener('abort', () => {
         const reason: unknown = abort.signal.reason;
-        void stop().then(() => (reason instanceof Error ? rejectDone(reason) : resolveDone()), rejectDone);
+        void stop().then(() => (reason === requested ? resolveDone() : rejectDone(reason)), rejectDone);
       });
     });
     log.info({ url: publicUrl, services: services.map((s) => s.name), database: database.kind }, 'bootstack listening');

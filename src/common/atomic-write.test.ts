@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
+
+test('writes the whole file with the requested mode and leaves no temporary file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bootstack-atomic-'));
+  const path = join(dir, 'sub', 'clouds.yaml');
+  await writeFileAtomic(path, 'old');
+  await writeFileAtomic(path, 'secret: yes\n', { mode: 0o600 });
+  assert.equal(readFileSync(path, 'utf8'), 'secret: yes\n');
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.deepEqual(readdirSync(join(dir, 'sub')), ['clouds.yaml']);
+});
+
+test('a failed write leaves the previous content in place', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bootstack-atomic-'));
+  const path = join(dir, 'file');
+  await writeFileAtomic(path, 'before');
+  // A directory where the temporary file's rename target is a non-empty directory makes rename fail.
+  await assert.rejects(writeFileAtomic(dir, 'x', { mkdirs: false }));
+  assert.equal(readFileSync(path, 'utf8'), 'before');
+  assert.deepEqual(readdirSync(dir), ['file']);
+});

@@ -1,0 +1,137 @@
+// The HTTP shell every service shares: request ids, strict body validation with the field
+// named, fault formats per service, authentication by default, and secrets kept out of logs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { buildApp } from './app.js';
+import type { ApiService } from '../common/service.js';
+import { requireAuth } from '../common/service.js';
+import { UnauthorizedError, NotFoundError } from '../common/errors.js';
+import type { AuthContext } from '../common/auth.js';
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { lines, log: pino({ level: 'info' }, stream) };
+}
+
+const alice: AuthContext = {
+  userId: 'u1', userName: 'alice', domainId: 'default', projectId: 'p1', projectName: 'demo',
+  roles: ['member', 'reader'], tokenExpiresAt: '2999-01-01T00:00:00Z',
+};
+
+// A named fake identity for tests: accepts exactly one token.
+const fakeIdentity: ApiService = {
+  name: 'identity', prefix: '/identity', faultStyle: 'keystone', migrations: [],
+  tokenValidator: {
+    async validate(token) {
+      if (token !== 'good-token') throw new UnauthorizedError('The request you have made requires authentication.');
+      return alice;
+    },
+  },
+  routes(app) {
+    app.get('/', { config: { public: true } }, async () => ({ version: 'v3' }));
+  },
+};
+
+const widgets: ApiService = {
+  name: 'widgets', prefix: '/widgets', faultStyle: 'ironic', migrations: [],
+  routes(app) {
+    app.post(
+      '/v1/widgets',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: { name: { type: 'string' }, size: { type: 'integer' }, kind: { enum: ['a', 'b'] } },
+          },
+        },
+      },
+      async (request) => ({ ok: true, by: requireAuth(request).userName, body: request.body }),
+    );
+    app.get('/v1/widgets/:id', async (request) => {
+      throw new NotFoundError('Widget', (request.params as { id: string }).id);
+    });
+  },
+};
+
+async function app() {
+  const { lines, log } = capture();
+  const a = await buildApp({ services: [fakeIdentity, widgets], log, bodyLimit: 1024 });
+  return { a, lines };
+}
+
+const auth = { 'x-auth-token': 'good-token', 'content-type': 'application/json' };
+
+test('every response carries a request id; public routes need no token', async () => {
+  const { a } = await app();
+  const r = await a.inject({ method: 'GET', url: '/identity' });
+  assert.equal(r.statusCode, 200);
+  assert.match(String(r.headers['x-openstack-request-id']), /^req-[0-9a-f-]{36}$/);
+});
+
+test('missing or invalid token is 401 in the service fault format', async () => {
+  const { a } = await app();
+  const missing = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', payload: { name: 'x' } });
+  assert.equal(missing.statusCode, 401);
+  const bad = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: { ...auth, 'x-auth-token': 'nope' }, payload: { name: 'x' } });
+  assert.equal(bad.statusCode, 401);
+  assert.match(JSON.parse(bad.json().error_message).faultstring, /requires authentication/);
+});
+
+test('valid body reaches the handler with the caller', async () => {
+  const { a } = await app();
+  const r = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload: { name: 'x', size: 3 } });
+  assert.equal(r.statusCode, 200);
+  assert.deepEqual(r.json(), { ok: true, by: 'alice', body: { name: 'x', size: 3 } });
+});
+
+test('bad bodies are 400 naming the field', async () => {
+  const { a } = await app();
+  const cases: Array<[unknown, RegExp]> = [
+    [{ name: 'x', colour: 'red' }, /body\.colour: is not an allowed field/],
+    [{ name: 'x', size: '3' }, /body\.size: must be integer/],
+    [{ size: 3 }, /body\.name: is required/],
+    [{ name: 'x', kind: 'c' }, /body\.kind: must be one of a, b/],
+  ];
+  for (const [payload, expected] of cases) {
+    const r = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload: payload as object });
+    assert.equal(r.statusCode, 400, JSON.stringify(payload));
+    assert.match(JSON.parse(r.json().error_message).faultstring, expected);
+  }
+});
+
+test('malformed JSON is 400 and an oversized body is 413', async () => {
+  const { a } = await app();
+  const broken = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload: '{"name": ' });
+  assert.equal(broken.statusCode, 400);
+  assert.match(JSON.parse(broken.json().error_message).faultstring, /JSON/);
+  const big = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload: JSON.stringify({ name: 'x'.repeat(5000) }) });
+  assert.equal(big.statusCode, 413);
+});
+
+test('not found is 404 in the owning service style, unknown paths too', async () => {
+  const { a } = await app();
+  const r = await a.inject({ method: 'GET', url: '/widgets/v1/widgets/w9', headers: auth });
+  assert.equal(r.statusCode, 404);
+  assert.match(JSON.parse(r.json().error_message).faultstring, /Widget w9 could not be found/);
+  const unknown = await a.inject({ method: 'GET', url: '/identity/nowhere' });
+  assert.equal(unknown.statusCode, 404);
+  assert.equal(unknown.json().error.code, 404);
+});
+
+test('tokens in query strings and headers never reach the access log', async () => {
+  const { a, lines } = await app();
+  await a.inject({ method: 'GET', url: '/widgets/v1/widgets/w1?token=supersecret', headers: auth });
+  const text = lines.join('');
+  assert.ok(text.includes('"url":"/widgets/v1/widgets/w1?token=***"'), text);
+  assert.ok(!text.includes('supersecret') && !text.includes('good-token'));
+});

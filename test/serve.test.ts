@@ -1,0 +1,73 @@
+// `bootstack serve` as an operator runs it: a real process, a real port, SIGTERM to stop,
+// optional TLS, and configuration mistakes refused before anything starts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+
+const bin = join(import.meta.dirname, '..', 'bin', 'bootstack.js');
+
+function serve(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], {
+    env: { ...process.env, BOOTSTACK_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += String(c)));
+  const url = new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += String(c);
+      const m = /serving on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  url.catch(() => undefined); // a test that expects the exit reads stderr instead
+  return { child, url, stderr: () => stderr };
+}
+
+test('serves, answers, and stops cleanly on SIGTERM', async () => {
+  const state = mkdtempSync(join(tmpdir(), 'bootstack-serve-'));
+  const s = serve(['--state-dir', state]);
+  const url = await s.url;
+  const r = await fetch(`${url}/`);
+  assert.equal(r.status, 200);
+  assert.ok(r.headers.get('x-openstack-request-id'));
+  const exited = once(s.child, 'exit');
+  s.child.kill('SIGTERM');
+  const [code] = await exited;
+  assert.equal(code, 0, s.stderr());
+});
+
+test('serves over TLS from cert and key paths', async () => {
+  const state = mkdtempSync(join(tmpdir(), 'bootstack-tls-'));
+  const cert = join(state, 'cert.pem');
+  const key = join(state, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  const config = join(state, 'bootstack.yaml');
+  writeFileSync(config, `state_dir: ${state}\ntls:\n  cert: ${cert}\n  key: ${key}\n`);
+  const s = serve(['--config', config]);
+  try {
+    const url = await s.url;
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const body = execFileSync('curl', ['-s', '--cacert', cert, `${url}/`]).toString();
+    assert.equal(JSON.parse(body).name, 'bootstack');
+  } finally {
+    s.child.kill('SIGTERM');
+    await once(s.child, 'exit');
+  }
+});
+
+test('a configuration mistake is refused with the file, line and key, before listening', async () => {
+  const state = mkdtempSync(join(tmpdir(), 'bootstack-badcfg-'));
+  const config = join(state, 'bootstack.yaml');
+  writeFileSync(config, `state_dir: ${state}\nlisten:\n  prot: 80\n`);
+  const s = serve(['--config', config]);
+  const [code] = await once(s.child, 'exit');
+  assert.equal(code, 1);
+  assert.match(s.stderr(), new RegExp(`${config}:3: unknown configuration key "listen.prot"`));
+});
