@@ -1,0 +1,128 @@
+// The heat and ec2 collectors against HTTP servers on 127.0.0.1 playing Keystone v3 + Heat and an
+// EC2 metadata service; the config drive through an injected blkid/mounts view over a directory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { HeatCollector } from './heat.js';
+import { Ec2Collector } from './ec2.js';
+import { configDriveMetadata, parseBlkidExport, type DriveSystem } from './config-drive.js';
+import { SourceNotAvailable, SourceNotConfigured } from '../errors.js';
+import { toPlain } from '../../common/py-json.js';
+
+const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+async function serve(handler: (req: IncomingMessage, body: string, res: ServerResponse, base: string) => void) {
+  let base = '';
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => handler(req, body, res, base));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { server, base };
+}
+
+test('heat collector: Keystone v3 password auth, catalog lookup, resource metadata, deployments', async () => {
+  const seen: string[] = [];
+  const { server, base } = await serve((req, body, res, b) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === '/identity/v3/auth/tokens') {
+      const auth = JSON.parse(body) as { auth: { identity: { password: { user: { id: string; password: string } } }; scope: { project: { id: string } } } };
+      if (auth.auth.identity.password.user.password !== 'pw' || auth.auth.scope.project.id !== 'proj') {
+        res.statusCode = 401;
+        return res.end('{}');
+      }
+      res.statusCode = 201;
+      res.setHeader('x-subject-token', 'tok-1');
+      return res.end(JSON.stringify({ token: { catalog: [{ type: 'orchestration', endpoints: [{ interface: 'internal', url: 'http://wrong' }, { interface: 'public', region: 'r1', url: `${b}/orchestration/v1/proj` }] }] } }));
+    }
+    if (req.url === '/orchestration/v1/proj/stacks/st/id1/resources/server%201/metadata' && req.headers['x-auth-token'] === 'tok-1') {
+      return res.end(JSON.stringify({ metadata: { a: 1, deployments: [{ name: 'd1', group: 'os-apply-config', config: { k: 'v' } }] } }));
+    }
+    res.statusCode = 404;
+    res.end('{}');
+  });
+  try {
+    const opts = { authUrl: `${base}/identity/v2.0`, userId: 'u', password: 'pw', projectId: 'proj', stackId: 'st/id1', resourceName: 'server 1', regionName: 'r1', timeout: 5, deploymentKeys: ['deployments'] };
+    const got = await new HeatCollector(opts, log).collect();
+    assert.deepEqual(
+      got.map(([n, v]) => [n, toPlain(v)]),
+      [
+        ['heat', { a: 1, deployments: [{ name: 'd1', group: 'os-apply-config', config: { k: 'v' } }] }],
+        ['d1', { k: 'v' }],
+      ],
+    );
+    await assert.rejects(new HeatCollector({ ...opts, password: 'bad' }, log).collect(), SourceNotAvailable);
+    await assert.rejects(new HeatCollector({ ...opts, stackId: undefined }, log).collect(), SourceNotConfigured);
+    assert.ok(seen.includes('POST /identity/v3/auth/tokens'));
+  } finally {
+    server.close();
+  }
+});
+
+test('ec2 collector: walks the metadata tree, then reads its cache', async () => {
+  const tree: Record<string, string> = {
+    '/latest/meta-data/': 'instance-id\nlocal-ipv4\npublic-keys/\nplacement/',
+    '/latest/meta-data/instance-id': 'i-123',
+    '/latest/meta-data/local-ipv4': '192.0.2.9',
+    '/latest/meta-data/public-keys/': '0=mykey',
+    '/latest/meta-data/public-keys/0/': 'openssh-key',
+    '/latest/meta-data/public-keys/0/openssh-key': 'ssh-ed25519 AAAA',
+    '/latest/meta-data/placement/': 'availability-zone',
+    '/latest/meta-data/placement/availability-zone': 'nova',
+  };
+  let hits = 0;
+  const { server, base } = await serve((req, _b, res) => {
+    hits++;
+    const body = tree[req.url ?? ''];
+    res.statusCode = body === undefined ? 404 : 200;
+    res.end(body ?? 'not found');
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'ec2-'));
+  const noDrive: DriveSystem = { blkidExport: async () => '', procMounts: () => '', mount: async () => undefined, umount: async () => undefined };
+  try {
+    const c = new Ec2Collector({ metadataUrl: `${base}/latest/meta-data`, timeout: 5, cachePath: join(dir, 'ec2.json'), drive: noDrive }, log);
+    const [[name, value]] = (await c.collect()) as [[string, unknown]];
+    assert.equal(name, 'ec2');
+    assert.deepEqual(toPlain(value as never), {
+      'instance-id': 'i-123',
+      'local-ipv4': '192.0.2.9',
+      'public-keys': { '0': { 'openssh-key': 'ssh-ed25519 AAAA' } },
+      placement: { 'availability-zone': 'nova' },
+    });
+    writeFileSync(join(dir, 'ec2.json'), '{"cached": true}');
+    const before = hits;
+    assert.deepEqual(toPlain((await c.collect())[0]?.[1] as never), { cached: true });
+    assert.equal(hits, before, 'the cache is used, no request made');
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('config drive: found by label and type, read where it is mounted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'config-2-'));
+  try {
+    mkdirSync(join(dir, 'ec2/latest'), { recursive: true });
+    writeFileSync(join(dir, 'ec2/latest/meta-data.json'), '{"instance-id": "i-cd"}');
+    const blkid = 'DEVNAME=/dev/vda1\nTYPE=ext4\nLABEL=root\n\nDEVNAME=/dev/sr0\nLABEL=config-2\nTYPE=iso9660\n\nDEVNAME=/dev/vdb\nLABEL=config-2\nTYPE=ext4\n';
+    assert.equal(parseBlkidExport(blkid)[1]?.devname, '/dev/sr0');
+    const mounted: string[] = [];
+    const sys: DriveSystem = {
+      blkidExport: async () => blkid,
+      procMounts: () => `/dev/vda1 / ext4 rw 0 0\n/dev/sr0 ${dir} iso9660 ro 0 0\n`,
+      mount: async (d) => void mounted.push(d),
+      umount: async () => undefined,
+    };
+    assert.deepEqual(toPlain(await configDriveMetadata(log, sys) as never), { 'instance-id': 'i-cd' });
+    assert.deepEqual(mounted, [], 'already mounted: not mounted again');
+    assert.deepEqual(toPlain(await configDriveMetadata(log, { ...sys, blkidExport: async () => 'DEVNAME=/dev/vdb\nLABEL=config-2\nTYPE=ext4\n' }) as never), {});
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
