@@ -1,0 +1,150 @@
+// The agent loop: look ourselves up by MAC with the one-time boot secret, then heartbeat and pull
+// commands until told nothing more (no listening port on the machine: every exchange starts here).
+import { http, type HttpResponse } from '../common/http.js';
+import { COMMANDS, type AgentContext } from './commands.js';
+import { readInterfaces } from './inspect.js';
+
+export interface AgentOptions {
+  /** Base URL of the seed's boot service, e.g. http://192.0.2.1:6385/boot. */
+  apiUrl: string;
+  bootSecret: string;
+  root?: string;
+  /** Defaults to every Ethernet MAC under <root>/sys/class/net. */
+  macs?: string[];
+  pollMs?: number;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Stop after this many commands (tests); default: run until the signal aborts. */
+  maxCommands?: number;
+}
+
+export class AgentApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+interface Session {
+  nodeId: string;
+  token: string;
+  heartbeatMs: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+export class AgentClient {
+  constructor(readonly apiUrl: string) {}
+
+  private async call(method: string, path: string, body?: unknown, token?: string): Promise<unknown> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers['x-agent-token'] = token;
+    const res: HttpResponse = await http(`${this.apiUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs: 30_000,
+    });
+    if (res.status >= 400) throw new AgentApiError(`${method} ${path}: HTTP ${res.status}: ${res.body.slice(0, 500)}`, res.status);
+    return res.body ? JSON.parse(res.body) : null;
+  }
+
+  async lookup(macs: string[], bootSecret: string): Promise<Session> {
+    const r = (await this.call('POST', '/agent/lookup', { macs, boot_secret: bootSecret })) as { node_id: string; agent_token: string; heartbeat_interval_s: number };
+    return { nodeId: r.node_id, token: r.agent_token, heartbeatMs: r.heartbeat_interval_s * 1000 };
+  }
+
+  heartbeat(s: Session, status: Record<string, unknown>): Promise<unknown> {
+    return this.call('POST', `/agent/nodes/${encodeURIComponent(s.nodeId)}/heartbeat`, { status }, s.token);
+  }
+
+  async next(s: Session): Promise<{ id: string; name: string; params: Record<string, unknown> } | null> {
+    const r = (await this.call('GET', `/agent/nodes/${encodeURIComponent(s.nodeId)}/commands/next`, undefined, s.token)) as {
+      command: { id: string; name: string; params: Record<string, unknown> } | null;
+    };
+    return r.command;
+  }
+
+  report(s: Session, id: string, report: { status: 'succeeded' | 'failed'; result?: unknown; error?: string }): Promise<unknown> {
+    return this.call('POST', `/agent/nodes/${encodeURIComponent(s.nodeId)}/commands/${encodeURIComponent(id)}/result`, report, s.token);
+  }
+}
+
+/** Runs the agent; resolves with the number of commands executed. */
+export async function runAgent(o: AgentOptions): Promise<number> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const root = o.root ?? '/';
+  const client = new AgentClient(o.apiUrl.replace(/\/$/, ''));
+  const macs = o.macs ?? (await readInterfaces(root)).map((i) => i.mac_address);
+  // The network may still be coming up: retry the lookup, but not a refusal (401/404 are final).
+  let session: Session | undefined;
+  for (let attempt = 0; !session; attempt++) {
+    try {
+      session = await client.lookup(macs, o.bootSecret);
+    } catch (err) {
+      if (err instanceof AgentApiError && err.status < 500) throw err;
+      if (o.signal?.aborted) throw err;
+      log(`lookup failed (${(err as Error).message}); retrying`);
+      await sleep(Math.min(1000 * 2 ** attempt, 10_000), o.signal);
+    }
+  }
+  const s = session;
+  log(`looked up as node ${s.nodeId}`);
+  const ctx: AgentContext = { root, signal: o.signal };
+  let current: string | null = null;
+  const beat = () => {
+    client
+      .heartbeat(s, { command: current, progress: ctx.progress ?? null })
+      .catch((err: unknown) => log(`heartbeat failed: ${(err as Error).message}`));
+  };
+  beat();
+  const timer = setInterval(beat, s.heartbeatMs);
+  let done = 0;
+  try {
+    while (!o.signal?.aborted && (o.maxCommands === undefined || done < o.maxCommands)) {
+      let cmd;
+      try {
+        cmd = await client.next(s);
+      } catch (err) {
+        if (err instanceof AgentApiError && err.status === 401) throw err; // the deploy is over
+        log(`polling failed: ${(err as Error).message}`);
+        await sleep(o.pollMs ?? 2000, o.signal);
+        continue;
+      }
+      if (!cmd) {
+        await sleep(o.pollMs ?? 2000, o.signal);
+        continue;
+      }
+      current = cmd.name;
+      ctx.progress = undefined;
+      log(`running ${cmd.name} (${cmd.id})`);
+      const handler = COMMANDS[cmd.name];
+      let report: { status: 'succeeded' | 'failed'; result?: unknown; error?: string };
+      try {
+        if (!handler) throw new Error(`unknown command ${cmd.name}`);
+        report = { status: 'succeeded', result: await handler(cmd.params, ctx) };
+      } catch (err) {
+        report = { status: 'failed', error: (err as Error).message };
+      }
+      log(`${cmd.name} ${report.status}${report.error ? `: ${report.error}` : ''}`);
+      await client.report(s, cmd.id, report);
+      current = null;
+      done++;
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  return done;
+}

@@ -1,0 +1,26 @@
+// Erase: make a disk look empty to every tool and firmware. wipefs removes the signatures it
+// knows (filesystems, RAID, LVM, partition tables); then the first and last MiB are zeroed, which
+// covers the MBR, the primary GPT and the backup GPT at the end of the disk.
+import { commandExists, run } from '../../common/child-process.js';
+import { deviceSize, MiB, zeroRange } from './disk.js';
+
+export interface EraseResult {
+  device: string;
+  size: number;
+  wipefs: boolean;
+  zeroed_bytes: number;
+}
+
+export async function eraseDevice(device: string): Promise<EraseResult> {
+  const size = await deviceSize(device);
+  let wipefs = false;
+  if (await commandExists('wipefs')) {
+    await run('wipefs', ['--all', '--force', device], { timeoutMs: 120_000 });
+    wipefs = true;
+  }
+  const head = Math.min(MiB, size);
+  await zeroRange(device, 0, head);
+  const tail = Math.min(MiB, size - head);
+  if (tail > 0) await zeroRange(device, size - tail, tail);
+  return { device, size, wipefs, zeroed_bytes: head + tail };
+}

@@ -1,0 +1,40 @@
+// What the boot service sees happen to a machine, for the node's boot timeline. The bare-metal
+// service subscribes and records these on the node; the boot service itself keeps nothing durable.
+export type BootEventKind =
+  | 'dhcp'
+  | 'tftp'
+  | 'script_fetched'
+  | 'file_fetched'
+  | 'agent_lookup'
+  | 'heartbeat'
+  | 'command_started'
+  | 'command_finished';
+
+export interface BootEvent {
+  kind: BootEventKind;
+  at: Date;
+  /** Known once a MAC or token is matched to a node. */
+  nodeId?: string;
+  mac?: string;
+  /** Free-form facts: DHCP message, file name and bytes, command name, MB/s, error... */
+  detail: Record<string, unknown>;
+}
+
+export type BootEventListener = (event: BootEvent) => void;
+
+export class BootEventBus {
+  private readonly listeners = new Set<BootEventListener>();
+  subscribe(listener: BootEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(event: BootEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // A failing subscriber must not break DHCP log parsing or an HTTP request.
+      }
+    }
+  }
+}

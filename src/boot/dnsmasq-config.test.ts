@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../common/child-process.js';
+import { ConfigError } from '../common/errors.js';
+import { dnsmasqConfigSchema } from './config.js';
+import { renderDnsmasqConfig } from './dnsmasq-config.js';
+import { parseDnsmasqLine } from './dnsmasq-log.js';
+
+const paths = { hostsDir: '/x/hosts', leaseFile: '/x/leases', ipxeScriptUrl: 'http://192.0.2.1:6385/boot/boot.ipxe' };
+
+/** dnsmasq's own syntax check of a rendered file. */
+async function dnsmasqAccepts(config: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'bootstack-dnsmasq-conf-'));
+  try {
+    await writeFile(join(dir, 'c.conf'), config.replace(/\/x\//g, `${dir}/`));
+    const r = await run('/usr/sbin/dnsmasq', ['--test', `--conf-file=${join(dir, 'c.conf')}`], { allowFailure: true });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('full DHCP mode: range, no DNS, known MACs only, iPXE/EFI tags, RA; dnsmasq accepts it', async () => {
+  const s = dnsmasqConfigSchema.parse({ enabled: true, interface: 'br-prov', range_start: '192.0.2.100', range_end: '192.0.2.150' });
+  const c = renderDnsmasqConfig(s, paths);
+  const lines = c.split('\n');
+  for (const l of [
+    'port=0',
+    'interface=br-prov',
+    'bind-interfaces',
+    'dhcp-range=set:prov,192.0.2.100,192.0.2.150,255.255.255.0,1h',
+    'dhcp-ignore=tag:!known',
+    'dhcp-hostsdir=/x/hosts',
+    'dhcp-userclass=set:ipxe,iPXE',
+    'dhcp-match=set:ipxe,175',
+    'dhcp-match=set:efi64,option:client-arch,7',
+    'dhcp-boot=tag:ipxe,http://192.0.2.1:6385/boot/boot.ipxe',
+    'dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi',
+    'dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe',
+    'tftp-root=/usr/lib/ipxe',
+    'enable-ra',
+    'dhcp-range=::,constructor:br-prov,ra-only',
+    'no-ping',
+  ]) {
+    assert.ok(lines.includes(l), `missing ${l}\n${c}`);
+  }
+  await dnsmasqAccepts(c);
+});
+
+test('discovery answers unknown MACs; ProxyDHCP mode adds boot options only; dnsmasq accepts it', async () => {
+  const s = dnsmasqConfigSchema.parse({ mode: 'proxy', proxy_subnet: '10.0.0.0', discovery: true, ipv6_ra: false });
+  const c = renderDnsmasqConfig(s, paths);
+  assert.ok(c.includes('dhcp-range=set:prov,10.0.0.0,proxy,255.255.255.0'));
+  assert.ok(!c.includes('dhcp-ignore'));
+  assert.ok(!c.includes('enable-ra'));
+  assert.ok(!c.includes('dhcp-authoritative'));
+  assert.match(c, /pxe-service=tag:!ipxe,tag:!efi64,x86PC,"Network boot",undionly\.kpxe/);
+  await dnsmasqAccepts(c);
+});
+
+test('missing range or subnet is a config error naming the key', () => {
+  assert.throws(() => renderDnsmasqConfig(dnsmasqConfigSchema.parse({}), paths), (e: unknown) => e instanceof ConfigError && /range_start/.test(e.message));
+  assert.throws(() => renderDnsmasqConfig(dnsmasqConfigSchema.parse({ mode: 'proxy' }), paths), /proxy_subnet/);
+});
+
+test('DHCP and TFTP log lines become events', () => {
+  const ack = parseDnsmasqLine('dnsmasq-dhcp[812]: 1754 DHCPACK(veth0) 10.9.0.50 52:54:00:12:34:AB node-1');
+  assert.deepEqual({ ...ack, at: undefined }, {
+    kind: 'dhcp', message: 'DHCPACK', interface: 'veth0', mac: '52:54:00:12:34:ab', ip: '10.9.0.50', hostname: 'node-1', ignored: false, at: undefined,
+  });
+  const ign = parseDnsmasqLine('dnsmasq-dhcp[812]: 99 DHCPDISCOVER(veth0) 52:54:00:aa:bb:cc ignored');
+  assert.equal(ign?.kind === 'dhcp' && ign.ignored, true);
+  const nak = parseDnsmasqLine('dnsmasq-dhcp[812]: 7 DHCPNAK(br0) 10.0.0.9 52:54:00:aa:bb:cc wrong network');
+  assert.equal(nak?.kind === 'dhcp' && nak.reason, 'wrong network');
+  const tftp = parseDnsmasqLine('dnsmasq-tftp[812]: sent /usr/lib/ipxe/undionly.kpxe to 10.9.0.50');
+  assert.deepEqual(tftp && { ...tftp, at: undefined }, { kind: 'tftp', file: '/usr/lib/ipxe/undionly.kpxe', to: '10.9.0.50', at: undefined });
+  assert.equal(parseDnsmasqLine('dnsmasq-dhcp[812]: 1754 tags: prov, known, veth0'), null);
+  assert.equal(parseDnsmasqLine('dnsmasq[812]: started, version 2.90 DNS disabled'), null);
+});

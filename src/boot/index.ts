@@ -1,0 +1,102 @@
+// The boot service: DHCP/ProxyDHCP/TFTP through a supervised dnsmasq, iPXE scripts and the deploy
+// kernel/ramdisk over HTTP, and the deploy agent's pull API, all under /boot.
+import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { ApiService, ServiceContext } from '../common/service.js';
+import type { BootConfig } from './config.js';
+import { BootEventBus } from './boot-events.js';
+import { BootManager } from './boot-manager.js';
+import { BootSecrets, MemoryBootSecretStore } from './boot-secrets.js';
+import { MemoryDeployCommands } from './deploy-commands.js';
+import { DhcpHostsDir } from './dhcp-hosts.js';
+import { renderDnsmasqConfig } from './dnsmasq-config.js';
+import { DnsmasqSupervisor } from './dnsmasq-supervisor.js';
+import { bootRoutes } from './routes.js';
+
+export interface BootService extends ApiService {
+  manager: BootManager;
+  events: BootEventBus;
+  /** Present once start() runs with dnsmasq enabled. */
+  dnsmasq?: DnsmasqSupervisor;
+}
+
+export const HEARTBEAT_INTERVAL_S = 10;
+
+export function createBootService(ctx: ServiceContext, config: BootConfig): BootService {
+  const workDir = join(ctx.stateDir, 'boot');
+  const filesDir = resolve(config.files_dir ?? join(workDir, 'files'));
+  const events = new BootEventBus();
+  const ipToMac = new Map<string, string>();
+  let supervisor: DnsmasqSupervisor | undefined;
+  const hostsDir = config.dnsmasq.enabled ? new DhcpHostsDir(join(workDir, 'hosts'), () => supervisor?.reload()) : undefined;
+  const baseUrl = () => (config.http_url ?? ctx.publicUrl()).replace(/\/$/, '') + (config.http_url ? '' : '/boot');
+  const commands = new MemoryDeployCommands({
+    onStarted: (c) => events.emit({ kind: 'command_started', at: c.startedAt ?? new Date(), nodeId: c.nodeId, detail: { id: c.id, name: c.name } }),
+    onFinished: (c) =>
+      events.emit({
+        kind: 'command_finished',
+        at: c.finishedAt ?? new Date(),
+        nodeId: c.nodeId,
+        detail: { id: c.id, name: c.name, status: c.status, error: c.error, result: c.result },
+      }),
+  });
+  const manager = new BootManager({
+    hostsDir,
+    secrets: new BootSecrets(new MemoryBootSecretStore(), config.boot_secret_ttl_s * 1000),
+    commands,
+    events,
+    baseUrl,
+    kernel: config.kernel,
+    ramdisk: config.ramdisk,
+    kernelArgs: config.kernel_args,
+  });
+
+  const service: BootService = {
+    name: 'boot',
+    prefix: '/boot',
+    faultStyle: 'plain',
+    migrations: [],
+    manager,
+    events,
+    routes: bootRoutes({
+      manager,
+      events,
+      filesDir,
+      macForIp: (ip) => ipToMac.get(ip.replace(/^::ffff:/, '')),
+      heartbeatIntervalS: HEARTBEAT_INTERVAL_S,
+    }),
+    async init() {
+      await mkdir(filesDir, { recursive: true });
+      await hostsDir?.init();
+    },
+    async start(signal) {
+      if (!config.dnsmasq.enabled || !hostsDir) return;
+      if (/^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(baseUrl())) {
+        ctx.log.warn({ url: baseUrl() }, 'boot: machines are told to fetch iPXE scripts from a loopback URL; set boot.http_url or listen on the provisioning address');
+      }
+      supervisor = new DnsmasqSupervisor({
+        workDir,
+        binary: config.dnsmasq.binary,
+        netns: config.dnsmasq.netns,
+        log: ctx.log.child({ component: 'dnsmasq' }),
+        config: renderDnsmasqConfig(config.dnsmasq, {
+          hostsDir: hostsDir.dir,
+          leaseFile: join(workDir, 'dnsmasq.leases'),
+          ipxeScriptUrl: `${baseUrl()}/boot.ipxe`,
+        }),
+        onEvent: (e) => {
+          if (e.kind === 'dhcp') {
+            if (e.ip && e.message === 'DHCPACK') ipToMac.set(e.ip, e.mac);
+            events.emit({ kind: 'dhcp', at: e.at, mac: e.mac, nodeId: manager.nodeForMac(e.mac), detail: { message: e.message, ip: e.ip, ignored: e.ignored, reason: e.reason } });
+          } else {
+            const mac = ipToMac.get(e.to);
+            events.emit({ kind: 'tftp', at: e.at, mac, nodeId: mac && manager.nodeForMac(mac), detail: { file: e.file, to: e.to } });
+          }
+        },
+      });
+      service.dnsmasq = supervisor;
+      await supervisor.start(signal);
+    },
+  };
+  return service;
+}

@@ -1,0 +1,130 @@
+// HTTP routes under /boot. All are public (machines booting have no Keystone token): the iPXE
+// scripts, the deploy kernel and ramdisk (streamed), and the deploy agent's API, which
+// authenticates with the one-time boot secret first and then with the per-deploy agent token.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { NotFoundError, UnauthorizedError } from '../common/errors.js';
+import type { BootManager } from './boot-manager.js';
+import type { BootEventBus } from './boot-events.js';
+import type { AgentReport } from './deploy-commands.js';
+
+export interface BootRouteOptions {
+  manager: BootManager;
+  events: BootEventBus;
+  filesDir: string;
+  /** The MAC that last got this IPv4 address from our dnsmasq (ties HTTP fetches to a machine). */
+  macForIp: (ip: string) => string | undefined;
+  heartbeatIntervalS: number;
+}
+
+const pub = { config: { public: true } };
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function agentToken(request: FastifyRequest): string {
+  const t = request.headers['x-agent-token'];
+  if (typeof t !== 'string' || !t) throw new UnauthorizedError('X-Agent-Token is required.');
+  return t;
+}
+
+export function bootRoutes(o: BootRouteOptions) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const text = 'text/plain; charset=utf-8';
+
+    app.get('/boot.ipxe', pub, async (_req, reply) => reply.type(text).send(o.manager.genericScript()));
+
+    app.get<{ Params: { name: string } }>('/:name', pub, async (req, reply) => {
+      const { name } = req.params;
+      if (!name.endsWith('.ipxe')) throw new NotFoundError('Boot script', name);
+      return reply.type(text).send(o.manager.scriptFor(name.slice(0, -'.ipxe'.length)));
+    });
+
+    app.get<{ Params: { file: string } }>('/files/:file', pub, async (req, reply) => {
+      const { file } = req.params;
+      if (!FILE_NAME.test(file)) throw new NotFoundError('Boot file', file);
+      const path = join(o.filesDir, file);
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isFile()) throw new NotFoundError('Boot file', file);
+      const started = Date.now();
+      const stream = createReadStream(path);
+      const mac = o.macForIp(req.ip);
+      stream.on('end', () => {
+        const seconds = (Date.now() - started) / 1000;
+        o.events.emit({ kind: 'file_fetched', at: new Date(), mac, nodeId: mac && o.manager.nodeForMac(mac), detail: { file, bytes: st.size, seconds, from: req.ip } });
+      });
+      return reply.type('application/octet-stream').header('content-length', st.size).send(stream);
+    });
+
+    app.post<{ Body: { macs: string[]; boot_secret: string } }>(
+      '/agent/lookup',
+      {
+        ...pub,
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['macs', 'boot_secret'],
+            properties: {
+              macs: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', maxLength: 32 } },
+              boot_secret: { type: 'string', minLength: 1, maxLength: 256 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const { nodeId, agentToken: token } = await o.manager.lookup(req.body.macs, req.body.boot_secret);
+        return { node_id: nodeId, agent_token: token, heartbeat_interval_s: o.heartbeatIntervalS };
+      },
+    );
+
+    const authed = (req: FastifyRequest<{ Params: { nodeId: string } }>) => {
+      o.manager.commands.authenticate(req.params.nodeId, agentToken(req));
+      return req.params.nodeId;
+    };
+
+    app.post<{ Params: { nodeId: string }; Body: { status?: Record<string, unknown> } }>(
+      '/agent/nodes/:nodeId/heartbeat',
+      {
+        ...pub,
+        schema: { body: { type: 'object', additionalProperties: false, properties: { status: { type: 'object' } } } },
+      },
+      async (req) => {
+        const nodeId = authed(req);
+        o.manager.commands.heartbeat(nodeId, req.body?.status);
+        o.events.emit({ kind: 'heartbeat', at: new Date(), nodeId, detail: req.body?.status ?? {} });
+        return { heartbeat_interval_s: o.heartbeatIntervalS };
+      },
+    );
+
+    app.get<{ Params: { nodeId: string } }>('/agent/nodes/:nodeId/commands/next', pub, async (req) => {
+      const nodeId = authed(req);
+      const c = o.manager.commands.next(nodeId);
+      return { command: c && { id: c.id, name: c.name, params: c.params } };
+    });
+
+    app.post<{ Params: { nodeId: string; commandId: string }; Body: AgentReport }>(
+      '/agent/nodes/:nodeId/commands/:commandId/result',
+      {
+        ...pub,
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['status'],
+            properties: {
+              status: { type: 'string', enum: ['succeeded', 'failed'] },
+              result: {},
+              error: { type: 'string', maxLength: 65536 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const nodeId = authed(req);
+        const c = o.manager.commands.report(nodeId, req.params.commandId, req.body);
+        return { id: c.id, status: c.status };
+      },
+    );
+  };
+}

@@ -1,0 +1,160 @@
+// Real network boot through the boot service: a lab machine (QEMU under TCG, SeaBIOS + the iPXE
+// in its NIC ROM) powered on from the network gets its lease and the HTTP script URL from our
+// supervised dnsmasq, fetches its per-node iPXE script, the kernel and the ramdisk from /boot,
+// and the ramdisk (a busybox one built here) reads the seed URL and the one-time boot secret from
+// its kernel command line and does the agent lookup with busybox wget. The boot events the seed
+// recorded for the node are checked in order: that is the boot timeline up to the agent lookup.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, mkdir, writeFile, copyFile, readdir, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { labDown, labUp, readBmcPassword, LabPaths } from '../src/lab/index.js';
+import { startServer, type RunningServer } from '../src/server/server.js';
+import { serverConfigSchema } from '../src/server/config.js';
+import type { BootService } from '../src/boot/index.js';
+import type { BootEvent } from '../src/boot/boot-events.js';
+import { run } from '../src/common/child-process.js';
+
+const dirs: string[] = [];
+let server: RunningServer | undefined;
+after(async () => {
+  await server?.stop().catch(() => undefined);
+  for (const dir of dirs) {
+    await labDown({ dir: join(dir, 'lab') }).catch((err: unknown) => console.error('lab down failed', err));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net'];
+
+/** The newest kernel in /boot with its modules present (Debian's linux-image-amd64). */
+async function hostKernel(): Promise<{ kernel: string; modules: string }> {
+  const versions = (await readdir('/boot')).filter((f) => f.startsWith('vmlinuz-')).map((f) => f.slice('vmlinuz-'.length));
+  const usable = versions.filter((v) => existsSync(`/lib/modules/${v}/kernel`)).sort();
+  const v = usable.at(-1);
+  if (!v) throw new Error('no /boot/vmlinuz-* with /lib/modules: install linux-image-amd64 (scripts/debian-packages/boot.txt)');
+  return { kernel: `/boot/vmlinuz-${v}`, modules: `/lib/modules/${v}` };
+}
+
+/** A busybox initramfs whose /init does what the deploy agent's first step does: DHCP, then lookup. */
+async function buildRamdisk(dir: string, modulesDir: string): Promise<string> {
+  const root = join(dir, 'initramfs');
+  await mkdir(join(root, 'bin'), { recursive: true });
+  await mkdir(join(root, 'lib/modules'), { recursive: true });
+  await copyFile('/bin/busybox', join(root, 'bin/busybox'));
+  for (const m of MODULES) {
+    const found = await run('find', [modulesDir, '-name', `${m}.ko*`]);
+    const path = found.stdout.trim().split('\n')[0];
+    if (!path) throw new Error(`module ${m} not found under ${modulesDir}`);
+    await copyFile(path, join(root, 'lib/modules', `${m}.ko`));
+  }
+  await writeFile(
+    join(root, 'init'),
+    `#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev /tmp
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+for m in ${MODULES.join(' ')}; do $B insmod /lib/modules/$m.ko; done
+arg() { for w in $($B cat /proc/cmdline); do case $w in $1=*) echo "\${w#*=}";; esac; done; }
+API=$(arg bootstack.api); SECRET=$(arg bootstack.boot_secret); MAC=$(arg BOOTIF)
+echo "BOOTSTACK-RAMDISK api=$API mac=$MAC"
+$B ip link set eth0 up
+$B udhcpc -i eth0 -f -q -n -t 20 -T 1 -s /dhcp.sh
+RESP=$($B wget -q -O - --header 'Content-Type: application/json' --post-data "{\\"macs\\":[\\"$MAC\\"],\\"boot_secret\\":\\"$SECRET\\"}" "$API/agent/lookup")
+echo "BOOTSTACK-LOOKUP $RESP"
+$B poweroff -f
+`,
+  );
+  await writeFile(join(root, 'dhcp.sh'), '#!/bin/busybox sh\n[ "$1" = bound ] && /bin/busybox ip addr add "$ip/$mask" dev "$interface"\nexit 0\n');
+  await chmod(join(root, 'init'), 0o755);
+  await chmod(join(root, 'dhcp.sh'), 0o755);
+  const out = join(dir, 'deploy.initramfs');
+  await run('sh', ['-c', `find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1 > "${out}"`], { cwd: root });
+  return out;
+}
+
+async function netboot(firmware: 'bios' | 'uefi') {
+  const dir = await mkdtemp(join(tmpdir(), `bootstack-boot-netboot-${firmware}-`));
+  dirs.push(dir);
+  const { kernel, modules } = await hostKernel();
+  const files = join(dir, 'files');
+  await mkdir(files);
+  await copyFile(kernel, join(files, 'deploy.kernel'));
+  await copyFile(await buildRamdisk(dir, modules), join(files, 'deploy.initramfs'));
+
+  const labDir = join(dir, 'lab');
+  const { lab } = await labUp({ nodes: 1, memoryMiB: 384, diskGiB: 1, accel: 'tcg', firmware, bmcPort: 0 }, { dir: labDir });
+  const m = lab.machines[0]!;
+  const net = lab.network;
+  // Router advertisements need an IPv6 prefix on the interface (without them iPXE waits ~13 s).
+  await run('ip', ['-6', 'addr', 'add', `fd00:b007:${randomBytes(2).toString('hex')}::1/64`, 'dev', net.seedInterface, 'nodad']);
+  const [a, b, c] = net.seedAddress.split('.');
+  server = await startServer(
+    serverConfigSchema.parse({
+      state_dir: join(dir, 'state'),
+      listen: { host: net.seedAddress, port: 0 },
+      services: ['boot'],
+      log: { level: 'silent' },
+      boot: {
+        files_dir: files,
+        dnsmasq: { enabled: true, interface: net.seedInterface, range_start: `${a}.${b}.${c}.100`, range_end: `${a}.${b}.${c}.150` },
+      },
+    }),
+    pino({ level: process.env.BOOT_DEBUG ? 'debug' : 'silent' }),
+  );
+  const boot = server.services.find((s) => s.name === 'boot') as BootService;
+  const events: BootEvent[] = [];
+  boot.events.subscribe((e) => events.push(e));
+  await boot.manager.setEnrolledPorts([{ mac: m.mac }]);
+  await boot.manager.prepareBoot({ nodeId: 'node-netboot', macs: [m.mac], firmware });
+  const deadline = Date.now() + 10_000;
+  while (!boot.dnsmasq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await boot.dnsmasq!.waitReady();
+
+  const password = await readBmcPassword(new LabPaths(labDir));
+  const headers = { authorization: 'Basic ' + Buffer.from(`${lab.bmc.username}:${password}`).toString('base64'), 'content-type': 'application/json' };
+  const sys = `${lab.bmc.url}/redfish/v1/Systems/${m.systemId}`;
+  assert.ok((await fetch(sys, { method: 'PATCH', headers, body: JSON.stringify({ Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once' } }) })).ok);
+  assert.ok((await fetch(`${sys}/Actions/ComputerSystem.Reset`, { method: 'POST', headers, body: JSON.stringify({ ResetType: 'On' }) })).ok);
+
+  const consoleLog = join(labDir, 'machines', m.name, 'console.log');
+  let text = '';
+  const until = Date.now() + 240_000;
+  while (Date.now() < until && !/BOOTSTACK-LOOKUP/.test(text)) {
+    await new Promise((r) => setTimeout(r, 500));
+    text = await readFile(consoleLog, 'utf8').catch(() => '');
+  }
+  const kinds = events.filter((e) => e.nodeId === 'node-netboot').map((e) => `${e.kind}${e.kind === 'file_fetched' ? `:${String(e.detail.file)}` : ''}${e.kind === 'dhcp' ? `:${String(e.detail.message)}` : ''}`);
+  assert.match(text, /BOOTSTACK-LOOKUP \{"node_id":"node-netboot","agent_token":"[A-Za-z0-9_-]{43}"/, `console:\n${text.slice(-3000)}\nevents: ${kinds.join(' ')}`);
+  assert.match(text, new RegExp(`BOOTSTACK-RAMDISK api=${server.url.replace(/[.]/g, '\\.')}/boot mac=${m.mac}`));
+  // The timeline, in order: DHCP (firmware), script, kernel, ramdisk, DHCP (ramdisk), lookup.
+  const order = ['dhcp:DHCPACK', 'script_fetched', 'file_fetched:deploy.kernel', 'file_fetched:deploy.initramfs', 'dhcp:DHCPACK', 'agent_lookup'];
+  let at = -1;
+  for (const k of order) {
+    const i = kinds.indexOf(k, at + 1);
+    assert.ok(i > at, `${k} missing or out of order in: ${kinds.join(' ')}`);
+    at = i;
+  }
+  assert.ok(boot.manager.commands.session('node-netboot'), 'the lookup opened an agent session');
+  if (firmware === 'uefi') {
+    // The kernel's EFI stub loaded the ramdisk named by initrd= (iPXE puts the image name first).
+    assert.match(text, /EFI stub: Loaded initrd from command line option/);
+    assert.match(text, /Command line: (\S+ )?initrd=ramdisk bootstack\.api=/);
+  }
+  await server.stop();
+  server = undefined;
+}
+
+test('SeaBIOS: a lab machine network-boots the deploy ramdisk from the seed and looks itself up', async () => {
+  await netboot('bios');
+});
+
+test('UEFI (OVMF): the same through ipxe with initrd= on the kernel command line', async () => {
+  await netboot('uefi');
+});
