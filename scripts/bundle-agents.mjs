@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const TOOLS = ['os-apply-config', 'os-refresh-config', 'os-collect-config', 'os-net-config', 'heat-config'];
+export const TOOLS = ['os-apply-config', 'os-refresh-config', 'os-collect-config', 'os-net-config', 'heat-config', 'deploy-agent'];
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const i = process.argv.indexOf('--outdir');
