@@ -1,0 +1,449 @@
+// Heat v1 subset. Routes are registered twice: under /v1/{tenant_id} (Heat's own paths and what
+// the catalog advertises) and at the service root with the project taken from the token (what
+// heatclient uses when a catalog lists the bare /orchestration prefix).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Policy } from '../common/auth.js';
+import { isAdmin } from '../common/auth.js';
+import { requireAuth } from '../common/service.js';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../common/errors.js';
+import { fromJson } from '../common/db.js';
+import type { Engine, StackRequest } from './engine.js';
+import { requestEnvironment } from './engine.js';
+import type { ResourceRegistry } from './registry.js';
+import type { DbSoftwareStore } from './software-store.js';
+import { loadTemplate, parameterValues } from './template.js';
+import { validateStack } from './validate.js';
+import { eventView, resourceView, stackView, validationView } from './views.js';
+import type { Json, JsonMap } from './yaml-source.js';
+import type { StackTable } from './migrations.js';
+
+export interface ApiDeps {
+  engine: Engine;
+  registry: ResourceRegistry;
+  software: DbSoftwareStore;
+  policy: Policy;
+  publicUrl: () => string;
+}
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string | undefined>; Body: JsonMap }>;
+
+const templateBody = {
+  type: 'object',
+  properties: {
+    stack_name: { type: 'string', maxLength: 255 },
+    template: { type: ['object', 'string', 'null'] },
+    template_url: { type: ['string', 'null'] },
+    files: { type: 'object', additionalProperties: { type: 'string' } },
+    environment: { type: ['object', 'string'] },
+    environment_files: { type: 'array', items: { type: 'string' } },
+    parameters: { type: 'object' },
+    disable_rollback: { type: 'boolean' },
+    timeout_mins: { type: ['integer', 'null'], minimum: 1 },
+    tags: { type: ['string', 'array', 'null'] },
+    existing: { type: 'boolean' },
+    clear_parameters: { type: 'array' },
+    files_container: { type: ['string', 'null'] },
+    show_nested: { type: 'boolean' },
+    ignore_errors: { type: ['string', 'null'] },
+    rollback: { type: 'boolean' },
+  },
+};
+
+/** Heat accepts the environment as a map or as YAML text (parsed with its lines by the engine). */
+function parseEnvField(v: unknown): JsonMap | string | undefined {
+  if (typeof v === 'string') return v.trim() ? v : {};
+  return v as JsonMap | undefined;
+}
+
+export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { engine } = deps;
+  // heatclient sends DELETE and some POSTs with a JSON content type and no body.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (!text.trim()) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new BadRequestError(`The request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  const register = (base: string) => {
+    const link = (req: Req) => `${deps.publicUrl()}/orchestration/v1/${project(req)}`;
+    const project = (req: Req): string => {
+      const auth = requireAuth(req);
+      const tenant = req.params.tenant_id ?? auth.projectId;
+      if (!tenant) throw new ForbiddenError('A project-scoped token is required.');
+      if (auth.projectId !== tenant && !isAdmin(auth)) throw new ForbiddenError(`The token's project does not match ${tenant}.`);
+      return tenant;
+    };
+    const allow = (req: Req, op: string) => {
+      const p = project(req);
+      deps.policy.enforce(`orchestration:${op}`, requireAuth(req), { projectId: p });
+      return p;
+    };
+    const stackFor = async (req: Req, op: string): Promise<StackTable> => {
+      const p = allow(req, op);
+      const row = await engine.findStack(p, req.params.stack_id ?? req.params.stack_name!);
+      if (req.params.stack_id && row.name !== req.params.stack_name && row.id !== req.params.stack_name) throw new NotFoundError('Stack', req.params.stack_name!);
+      return row;
+    };
+    const description = (row: StackTable) => {
+      try {
+        return engine.prepare(row, false).tmpl.description;
+      } catch {
+        return '';
+      }
+    };
+    const stackRequest = (body: JsonMap): StackRequest => {
+      if (body.template === undefined || body.template === null) {
+        if (body.template_url) throw new BadRequestError('template_url is not supported: send the template itself (heatclient does this for local files).');
+        throw new BadRequestError('Need more arguments: a template is required.');
+      }
+      return {
+        stack_name: String(body.stack_name ?? ''),
+        template: body.template as JsonMap | string,
+        files: (body.files ?? {}) as Record<string, string>,
+        environment: parseEnvField(body.environment),
+        environment_files: body.environment_files as string[] | undefined,
+        parameters: (body.parameters ?? {}) as JsonMap,
+        disable_rollback: body.disable_rollback as boolean | undefined,
+        timeout_mins: body.timeout_mins as number | null | undefined,
+        tags: body.tags as string | string[] | null | undefined,
+      };
+    };
+
+    app.get(`${base}/stacks`, async (req: Req) => {
+      const p = allow(req, 'stacks:list');
+      let q = engine.db.selectFrom('orchestration_stacks').selectAll().where('project_id', '=', p).where('deleted_at', 'is', null);
+      if (req.query.show_nested !== 'True' && req.query.show_nested !== 'true') q = q.where('owner_id', 'is', null);
+      if (req.query.stack_name) q = q.where('name', '=', req.query.stack_name);
+      const rows = await q.orderBy('created_at', 'desc').execute();
+      return { stacks: rows.map((r) => stackView(r, link(req), description(r))) };
+    });
+
+    app.post(`${base}/stacks`, { schema: { body: { ...templateBody, required: ['stack_name'] } } }, async (req: Req, reply) => {
+      const p = allow(req, 'stacks:create');
+      const row = await engine.create(p, stackRequest(req.body));
+      return reply.status(201).send({ stack: { id: row.id, links: [{ href: `${link(req)}/stacks/${row.name}/${row.id}`, rel: 'self' }] } });
+    });
+
+    app.post(`${base}/stacks/preview`, { schema: { body: templateBody } }, async (req: Req) => {
+      allow(req, 'stacks:create');
+      const sr = stackRequest(req.body);
+      const env = requestEnvironment(sr);
+      const tmpl = loadTemplate(sr.template, 'template');
+      validateStack(tmpl, { registry: deps.registry, env, files: sr.files ?? {}, params: { ...env.parameters, ...sr.parameters } });
+      return {
+        stack: {
+          stack_name: sr.stack_name,
+          description: tmpl.description,
+          parameters: Object.fromEntries(parameterValues(tmpl, env, { ...env.parameters, ...sr.parameters }, { requireValues: false })),
+          resources: [...tmpl.resources.values()].map((r) => ({ resource_name: r.name, resource_type: r.type, required_by: [], resource_action: 'INIT', resource_status: 'COMPLETE' })),
+        },
+      };
+    });
+
+    const validate = async (req: Req) => {
+      allow(req, 'validate');
+      const b = req.body ?? {};
+      if (b.template === undefined || b.template === null) throw new BadRequestError('No template specified');
+      const env = requestEnvironment({ environment: parseEnvField(b.environment), environment_files: b.environment_files as string[] | undefined, files: b.files as Record<string, string> | undefined });
+      const tmpl = loadTemplate(b.template as JsonMap | string, 'template');
+      const params = { ...env.parameters, ...((b.parameters ?? {}) as JsonMap) };
+      validateStack(tmpl, { registry: deps.registry, env, files: (b.files ?? {}) as Record<string, string>, params });
+      return validationView(tmpl);
+    };
+    app.post(`${base}/validate`, { schema: { body: templateBody } }, validate);
+
+    app.get(`${base}/resource_types`, async (req: Req) => {
+      allow(req, 'resource_types');
+      const names = deps.registry.names().filter((n) => !n.endsWith('*'));
+      return { resource_types: req.query.with_description ? names.map((n) => ({ resource_type: n, description: deps.registry.get(n)?.description ?? '' })) : names };
+    });
+    app.get(`${base}/resource_types/:type`, async (req: Req) => {
+      allow(req, 'resource_types');
+      const t = deps.registry.get(req.params.type!);
+      if (!t || t.name.endsWith('*')) throw new NotFoundError('Resource type', req.params.type!);
+      const properties: JsonMap = {};
+      for (const [k, s] of Object.entries(t.properties ?? {})) {
+        properties[k] = { type: s.type, required: s.required ?? false, update_allowed: s.updateAllowed ?? false, ...(s.default !== undefined ? { default: s.default } : {}), ...(s.allowed ? { constraints: [{ allowed_values: [...s.allowed] }] } : {}) };
+      }
+      const attributes: JsonMap = {};
+      for (const a of t.attributes ?? []) attributes[a] = { description: a };
+      return { resource_type: t.name, properties, attributes, support_status: { status: t.plugin ? 'SUPPORTED' : 'UNSUPPORTED', message: t.unsupported ?? null } };
+    });
+
+    // Heat answers a lookup by name with a redirect to /stacks/<name>/<id>; heatclient relies on
+    // the Location header to resolve names.
+    app.get(`${base}/stacks/:stack_name`, async (req: Req, reply) => {
+      const row = await stackFor(req, 'stacks:show');
+      return reply.redirect(`${link(req)}/stacks/${row.name}/${row.id}`, 302);
+    });
+    for (const sb of [`${base}/stacks/:stack_name`, `${base}/stacks/:stack_name/:stack_id`]) {
+      if (sb.endsWith(':stack_id')) app.get(sb, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        const view = stackView(row, link(req), description(row));
+        const outputs = row.status === 'COMPLETE' || row.status === 'FAILED' ? await engine.outputs(row) : [];
+        let parameters: JsonMap = {};
+        try {
+          const p = engine.prepare(row, false);
+          for (const [k, v] of p.params) parameters[k] = p.tmpl.params.get(k)?.hidden ? '******' : typeof v === 'string' ? v : JSON.stringify(v);
+        } catch {
+          parameters = {};
+        }
+        Object.assign(parameters, { 'OS::stack_name': row.name, 'OS::stack_id': row.id, 'OS::project_id': row.project_id });
+        return {
+          stack: {
+            ...view,
+            parameters,
+            outputs,
+            template_description: view.description,
+            disable_rollback: row.disable_rollback === 1,
+            timeout_mins: row.timeout_mins,
+            capabilities: [],
+            notification_topics: [],
+          },
+        };
+      });
+      const update = (existing: boolean) => async (req: Req, reply: FastifyReply) => {
+        const row = await stackFor(req, 'stacks:update');
+        const b = req.body ?? {};
+        await engine.update(row, {
+          existing,
+          template: (b.template ?? undefined) as JsonMap | string | undefined,
+          files: b.files as Record<string, string> | undefined,
+          environment: parseEnvField(b.environment),
+          environment_files: b.environment_files as string[] | undefined,
+          parameters: b.parameters as JsonMap | undefined,
+          timeout_mins: b.timeout_mins as number | undefined,
+          rollback: b.disable_rollback === undefined ? undefined : b.disable_rollback === false,
+        });
+        return reply.status(202).send({});
+      };
+      app.put(sb, { schema: { body: templateBody } }, update(false));
+      app.patch(sb, { schema: { body: templateBody } }, update(true));
+      app.delete(sb, async (req: Req, reply) => {
+        const row = await stackFor(req, 'stacks:delete');
+        await engine.delete(row);
+        return reply.status(204).send();
+      });
+      app.post(`${sb}/actions`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:update');
+        const b = (req.body ?? {}) as JsonMap;
+        if ('cancel_update' in b || 'cancel_without_rollback' in b) await engine.cancelUpdate(row);
+        else if ('check' in b) await engine.check(row);
+        else throw new BadRequestError(`Unsupported action: ${Object.keys(b).join(', ') || '(none)'}; supported: cancel_update, check`);
+        return {};
+      });
+      app.get(`${sb}/template`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        const t = fromJson<Json>(row.template, {});
+        return typeof t === 'string' ? loadTemplate(t, row.template_file).doc.data : t;
+      });
+      app.get(`${sb}/environment`, async (req: Req) => fromJson<Json>((await stackFor(req, 'stacks:show')).environment, {}));
+      app.get(`${sb}/files`, async (req: Req) => fromJson<Json>((await stackFor(req, 'stacks:show')).files, {}));
+      app.get(`${sb}/outputs`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        return { outputs: (await engine.outputs(row)).map((o) => ({ output_key: o.output_key, description: o.description })) };
+      });
+      app.get(`${sb}/outputs/:key`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        const o = (await engine.outputs(row)).find((x) => x.output_key === req.params.key);
+        if (!o) throw new NotFoundError('Output', req.params.key!);
+        return { output: o };
+      });
+      app.get(`${sb}/resources`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        const depth = Number(req.query.nested_depth ?? 0);
+        const out: JsonMap[] = [];
+        const visit = async (s: StackTable, level: number, parentName?: string) => {
+          const rows = await engine.resources(s.id);
+          for (const r of rows) {
+            const requiredBy = rows.filter((x) => fromJson<string[]>(x.requires, []).includes(r.name)).map((x) => x.name);
+            const v = resourceView(r, s, link(req), requiredBy);
+            if (parentName) v.parent_resource = parentName;
+            out.push(v);
+            if (level < depth && r.physical_id) {
+              const child = await engine.getStack(r.physical_id);
+              if (child && child.owner_id === s.id) await visit(child, level + 1, r.name);
+            }
+          }
+        };
+        await visit(row, 0);
+        return { resources: out };
+      });
+      app.get(`${sb}/resources/:res`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        const r = await engine.resourceRow(row.id, req.params.res!);
+        const rows = await engine.resources(row.id);
+        const requiredBy = rows.filter((x) => fromJson<string[]>(x.requires, []).includes(r.name)).map((x) => x.name);
+        return {
+          resource: {
+            ...resourceView(r, row, link(req), requiredBy),
+            attributes: await engine.resourceAttributes(row, r).catch(() => ({})),
+            description: '',
+            metadata: fromJson<Json>(r.metadata, {}),
+          },
+        };
+      });
+      app.get(`${sb}/resources/:res/metadata`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        return { metadata: fromJson<Json>((await engine.resourceRow(row.id, req.params.res!)).metadata, {}) };
+      });
+      app.post(`${sb}/resources/:res/signal`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:signal');
+        await engine.signalResource(row, req.params.res!, (req.body ?? null) as Json);
+        return {};
+      });
+      app.patch(`${sb}/resources/:res`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:update');
+        const b = (req.body ?? {}) as JsonMap;
+        if (typeof b.mark_unhealthy !== 'boolean') throw new BadRequestError('body.mark_unhealthy: must be true or false');
+        await engine.markUnhealthy(row.id, req.params.res!, b.mark_unhealthy, String(b.resource_status_reason ?? ''));
+        return {};
+      });
+      const events = async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        let list = await engine.events(row.id, req.params.res);
+        if (req.query.resource_status) list = list.filter((e) => `${e.action}_${e.status}`.includes(String(req.query.resource_status)));
+        if (req.query.sort_dir === 'desc') list = list.reverse();
+        if (req.query.marker) {
+          const i = list.findIndex((e) => e.id === req.query.marker);
+          if (i >= 0) list = list.slice(i + 1);
+        }
+        if (req.query.limit) list = list.slice(0, Number(req.query.limit));
+        return { events: list.map((e) => eventView(e, row, link(req))) };
+      };
+      app.get(`${sb}/events`, events);
+      app.get(`${sb}/resources/:res/events`, events);
+      app.get(`${sb}/resources/:res/events/:event`, async (req: Req) => {
+        const row = await stackFor(req, 'stacks:show');
+        const e = (await engine.events(row.id, req.params.res)).find((x) => x.id === req.params.event);
+        if (!e) throw new NotFoundError('Event', req.params.event!);
+        return { event: { ...eventView(e, row, link(req)), resource_properties: {} } };
+      });
+    }
+
+    // ---- software configs and deployments (os-collect-config and the hooks use these) ----
+    const configView = (c: NonNullable<Awaited<ReturnType<DbSoftwareStore['getConfig']>>>) => ({
+      id: c.id,
+      name: c.name,
+      group: c.group,
+      config: c.config,
+      inputs: c.inputs,
+      outputs: c.outputs,
+      options: c.options,
+    });
+    app.post(`${base}/software_configs`, async (req: Req) => {
+      const p = allow(req, 'software:write');
+      const b = req.body ?? {};
+      const id = await deps.software.createConfig(p, {
+        name: String(b.name ?? ''),
+        group: String(b.group ?? 'Heat::Ungrouped'),
+        config: (b.config ?? '') as Json,
+        inputs: (b.inputs ?? []) as Json[],
+        outputs: (b.outputs ?? []) as Json[],
+        options: (b.options ?? {}) as JsonMap,
+      });
+      return { software_config: configView((await deps.software.getConfig(id))!) };
+    });
+    app.get(`${base}/software_configs`, async (req: Req) => {
+      const p = allow(req, 'software:read');
+      const rows = await engine.db.selectFrom('orchestration_software_configs').selectAll().where('project_id', '=', p).orderBy('created_at').execute();
+      return { software_configs: rows.map((r) => ({ id: r.id, name: r.name, group: r.group_name, creation_time: r.created_at })) };
+    });
+    app.get(`${base}/software_configs/:id`, async (req: Req) => {
+      allow(req, 'software:read');
+      const c = await deps.software.getConfig(req.params.id!);
+      if (!c) throw new NotFoundError('Software config', req.params.id!);
+      return { software_config: { ...configView(c), creation_time: c.createdAt } };
+    });
+    app.delete(`${base}/software_configs/:id`, async (req: Req, reply) => {
+      allow(req, 'software:write');
+      const c = await deps.software.getConfig(req.params.id!);
+      if (!c) throw new NotFoundError('Software config', req.params.id!);
+      await deps.software.deleteConfig(c.id);
+      return reply.status(204).send();
+    });
+    const deploymentView = (d: NonNullable<Awaited<ReturnType<DbSoftwareStore['getDeployment']>>>) => ({
+      id: d.id,
+      config_id: d.configId,
+      server_id: d.serverId,
+      action: d.action,
+      status: d.status,
+      status_reason: d.statusReason,
+      input_values: d.inputValues,
+      output_values: d.outputValues,
+      creation_time: d.createdAt,
+      updated_time: d.updatedAt,
+    });
+    app.get(`${base}/software_deployments`, async (req: Req) => {
+      const p = allow(req, 'software:read');
+      const list = await deps.software.listDeployments({ projectId: p, serverId: req.query.server_id });
+      return { software_deployments: list.map(deploymentView) };
+    });
+    app.get(`${base}/software_deployments/metadata/:server_id`, async (req: Req) => {
+      const p = allow(req, 'software:read');
+      const mine = await deps.software.listDeployments({ serverId: req.params.server_id, projectId: p });
+      if (!mine.length && !isAdmin(requireAuth(req))) return { metadata: [] };
+      return { metadata: await deps.software.serverMetadata(req.params.server_id!) };
+    });
+    app.post(`${base}/software_deployments`, async (req: Req) => {
+      const p = allow(req, 'software:write');
+      const b = req.body ?? {};
+      if (typeof b.config_id !== 'string' || typeof b.server_id !== 'string') throw new BadRequestError('body.config_id and body.server_id are required');
+      const id = await deps.software.createDeployment({
+        projectId: p,
+        configId: b.config_id,
+        serverId: b.server_id,
+        action: String(b.action ?? 'INIT'),
+        status: (String(b.status ?? 'COMPLETE') as 'COMPLETE'),
+        statusReason: String(b.status_reason ?? ''),
+        inputValues: (b.input_values ?? {}) as JsonMap,
+        outputValues: {},
+      });
+      return { software_deployment: deploymentView((await deps.software.getDeployment(id))!) };
+    });
+    app.get(`${base}/software_deployments/:id`, async (req: Req) => {
+      allow(req, 'software:read');
+      const d = await deps.software.getDeployment(req.params.id!);
+      if (!d) throw new NotFoundError('Software deployment', req.params.id!);
+      return { software_deployment: deploymentView(d) };
+    });
+    app.put(`${base}/software_deployments/:id`, async (req: Req) => {
+      allow(req, 'software:write');
+      const d = await deps.software.getDeployment(req.params.id!);
+      if (!d) throw new NotFoundError('Software deployment', req.params.id!);
+      const b = req.body ?? {};
+      const status = b.status === undefined ? undefined : (String(b.status) as 'COMPLETE' | 'FAILED' | 'IN_PROGRESS');
+      await deps.software.updateDeployment(d.id, {
+        status,
+        statusReason: b.status_reason === undefined ? undefined : String(b.status_reason),
+        outputValues: b.output_values as JsonMap | undefined,
+        configId: b.config_id as string | undefined,
+        action: b.action as string | undefined,
+        inputValues: b.input_values as JsonMap | undefined,
+      });
+      return { software_deployment: deploymentView((await deps.software.getDeployment(d.id))!) };
+    });
+    app.delete(`${base}/software_deployments/:id`, async (req: Req, reply) => {
+      allow(req, 'software:write');
+      await deps.software.deleteDeployment(req.params.id!);
+      return reply.status(204).send();
+    });
+  };
+  register('/v1/:tenant_id');
+  register('');
+
+  // Version document and token-in-URL signals (plain curl from machines; the token is the secret).
+  app.get('/', { config: { public: true } }, async () => ({
+    versions: [{ id: 'v1.0', status: 'CURRENT', links: [{ href: `${deps.publicUrl()}/orchestration/v1/`, rel: 'self' }] }],
+  }));
+  const signal = async (req: Req) => {
+    await engine.signalByToken(req.params.id!, req.params.token!, (req.body ?? {}) as Json);
+    return {};
+  };
+  app.post('/signal/wait/:id/:token', { config: { public: true } }, signal);
+  app.post('/signal/deployments/:id/:token', { config: { public: true } }, signal);
+}

@@ -1,0 +1,65 @@
+// The orchestration service (Heat v1 subset under /orchestration): templates, stacks, resources,
+// events, software configs and deployments.
+import type { Kysely } from 'kysely';
+import type { ApiService, ServiceContext } from '../common/service.js';
+import type { PolicyTable } from '../common/auth.js';
+import { FakeComputeProvider, type ComputeProvider } from './compute-provider.js';
+import { Engine } from './engine.js';
+import { migrations, type OrchestrationDB } from './migrations.js';
+import { createRegistry } from './resources/index.js';
+import { DbSoftwareStore } from './software-store.js';
+import { registerOrchestrationRoutes } from './api.js';
+import type { OrchestrationConfig } from './config.js';
+
+export { orchestrationConfigSchema, type OrchestrationConfig } from './config.js';
+export type { ComputeProvider, ServerSpec, ServerStatus } from './compute-provider.js';
+export { FakeComputeProvider } from './compute-provider.js';
+
+export const orchestrationPolicy: PolicyTable = {
+  'orchestration:stacks:list': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:stacks:show': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:stacks:create': { roles: ['member'], ownProjectOnly: true },
+  'orchestration:stacks:update': { roles: ['member'], ownProjectOnly: true },
+  'orchestration:stacks:delete': { roles: ['member'], ownProjectOnly: true },
+  'orchestration:stacks:signal': { roles: ['member'], ownProjectOnly: true },
+  'orchestration:validate': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:resource_types': { roles: ['reader'] },
+  'orchestration:software:read': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:software:write': { roles: ['member'], ownProjectOnly: true },
+};
+
+export interface OrchestrationService extends ApiService {
+  engine: Engine;
+}
+
+/**
+ * `compute` backs OS::Nova::Server. src/server passes the bare-metal adapter once it exists;
+ * without one, the FakeComputeProvider is used and the log says so.
+ */
+export function createOrchestrationService(ctx: ServiceContext, config: OrchestrationConfig, compute?: ComputeProvider): OrchestrationService {
+  const db = ctx.db as unknown as Kysely<OrchestrationDB>;
+  const software = new DbSoftwareStore(db);
+  const registry = createRegistry();
+  const provider = compute ?? new FakeComputeProvider({ buildMs: config.fake_build_seconds * 1000 });
+  const engine = new Engine({ db, registry, compute: provider, software, log: ctx.log, publicUrl: ctx.publicUrl });
+  return {
+    name: 'orchestration',
+    prefix: '/orchestration',
+    faultStyle: 'heat',
+    catalog: { type: 'orchestration', name: 'heat', prefix: '/orchestration', projectPath: (projectId) => `/orchestration/v1/${projectId}` },
+    migrations,
+    policy: orchestrationPolicy,
+    engine,
+    routes(app) {
+      registerOrchestrationRoutes(app, { engine, registry, software, policy: ctx.policy, publicUrl: ctx.publicUrl });
+    },
+    async init() {
+      if (!compute) ctx.log.warn('orchestration: OS::Nova::Server uses the FAKE compute provider (no bare-metal adapter wired)');
+      await engine.resumeAll();
+    },
+    async start(signal) {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await engine.stop();
+    },
+  };
+}

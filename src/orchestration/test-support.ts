@@ -1,0 +1,53 @@
+// Helpers for orchestration tests: an engine over a throwaway SQLite database.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { pino } from 'pino';
+import { migrate, openDatabase, type Database } from '../common/db.js';
+import { FakeComputeProvider } from './compute-provider.js';
+import { Engine } from './engine.js';
+import { migrations, type OrchestrationDB, type StackTable } from './migrations.js';
+import { createRegistry } from './resources/index.js';
+import { DbSoftwareStore } from './software-store.js';
+
+export interface TestEngine {
+  engine: Engine;
+  compute: FakeComputeProvider;
+  database: Database;
+  dir: string;
+  close(): Promise<void>;
+  /** Waits for background work, then returns the stack row. */
+  settle(id: string): Promise<StackTable>;
+}
+
+export async function testEngine(options: { buildMs?: number; dir?: string; publicUrl?: string; dbUrl?: string } = {}): Promise<TestEngine> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'orch-test-'));
+  const database = openDatabase(options.dbUrl ?? `sqlite:${join(dir, 'db.sqlite')}`);
+  await migrate(database.db, { orchestration: migrations });
+  const db = database.db as unknown as Kysely<OrchestrationDB>;
+  const compute = new FakeComputeProvider({ buildMs: options.buildMs ?? 0, failImages: ['broken-image'] });
+  const engine = new Engine({
+    db,
+    registry: createRegistry(),
+    compute,
+    software: new DbSoftwareStore(db),
+    log: pino({ level: 'silent' }),
+    publicUrl: () => options.publicUrl ?? 'http://127.0.0.1:1',
+  });
+  return {
+    engine,
+    compute,
+    database,
+    dir,
+    async close() {
+      await engine.stop();
+      await database.close();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+    async settle(id) {
+      await engine.idle();
+      return (await engine.getStack(id))!;
+    },
+  };
+}

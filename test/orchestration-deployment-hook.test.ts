@@ -1,0 +1,73 @@
+// End to end: a stack of OS::Nova::Server (fake compute provider) with a SoftwareDeployment; the
+// machine side is the project's REAL heat-config tool (src/agents) run as its own process: it
+// reads the server's deployment metadata (as the heat collector fetches it from the API), runs
+// the script hook and signals the result to the pre-signed URL; the stack then completes with
+// the script's stdout and outputs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../src/common/child-process.js';
+import { startSeed, type TestSeed } from './support/seed.js';
+import type { OrchestrationService } from '../src/orchestration/index.js';
+
+let seed: TestSeed;
+let token: string;
+let work: string;
+
+before(async () => {
+  seed = await startSeed({ log: { level: 'warn' } });
+  token = await seed.token();
+  work = mkdtempSync(join(tmpdir(), 'orch-hook-'));
+});
+after(async () => {
+  await seed?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const TEMPLATE = {
+  heat_template_version: '2015-04-30',
+  resources: {
+    config: {
+      type: 'OS::Heat::SoftwareConfig',
+      properties: {
+        group: 'script',
+        inputs: [{ name: 'who' }],
+        outputs: [{ name: 'result' }],
+        config: '#!/bin/sh\necho "hello $who from $deploy_server_id"\nprintf converged > "$heat_outputs_path.result"\n',
+      },
+    },
+    server: { type: 'OS::Nova::Server', properties: { image: 'overcloud-full', flavor: 'baremetal', user_data_format: 'SOFTWARE_CONFIG', software_config_transport: 'POLL_SERVER_HEAT' } },
+    deployment: { type: 'OS::Heat::SoftwareDeployment', properties: { config: { get_resource: 'config' }, server: { get_resource: 'server' }, input_values: { who: 'heat' } } },
+  },
+  outputs: { stdout: { value: { get_attr: ['deployment', 'deploy_stdout'] } }, result: { value: { get_attr: ['deployment', 'result'] } } },
+};
+
+test('the real heat-config hook completes a SoftwareDeployment through the signal URL', async () => {
+  const created = await seed.call('POST', '/orchestration/stacks', { token, body: { stack_name: 'hooked', template: TEMPLATE } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const id = created.body.stack.id as string;
+  // Wait until the deployment waits for its signal.
+  let metadata: { deployments?: unknown[] } = {};
+  for (let i = 0; i < 100 && !metadata.deployments?.length; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const md = await seed.call('GET', `/orchestration/stacks/hooked/${id}/resources/server/metadata`, { token });
+    metadata = md.body.metadata ?? {};
+  }
+  assert.equal(metadata.deployments?.length, 1, JSON.stringify(metadata));
+  const file = join(work, 'metadata.json');
+  writeFileSync(file, JSON.stringify(metadata));
+  const hook = await run(process.execPath, ['--import', 'tsx', 'src/agents/heat-config/main.ts', '-m', file, '--work-dir', join(work, 'heat-config'), '--signal-attempts', '2'], { timeoutMs: 60_000, allowFailure: true });
+  assert.equal(hook.code, 0, hook.stderr);
+  await (seed.server.services.find((s) => s.name === 'orchestration') as OrchestrationService).engine.idle();
+  const stack = await seed.call('GET', `/orchestration/stacks/hooked/${id}`, { token });
+  assert.equal(stack.body.stack.stack_status, 'CREATE_COMPLETE', stack.body.stack.stack_status_reason);
+  const outs = Object.fromEntries((stack.body.stack.outputs as { output_key: string; output_value: unknown }[]).map((o) => [o.output_key, o.output_value]));
+  const server = (await seed.call('GET', `/orchestration/stacks/hooked/${id}/resources/server`, { token })).body.resource.physical_resource_id;
+  assert.equal(outs.stdout, `hello heat from ${server}\n`);
+  assert.equal(outs.result, 'converged');
+  // The deployment record says so too (what `openstack software deployment show` reads).
+  const deps = await seed.call('GET', `/orchestration/software_deployments?server_id=${server}`, { token });
+  assert.equal(deps.body.software_deployments[0].status, 'COMPLETE');
+});
