@@ -1,0 +1,58 @@
+// The identity service (Keystone v3 subset under /identity): tokens, the service catalog,
+// projects, users, roles and role assignments, and the token validator every service relies on.
+import type { ApiService, CatalogEntry, ServiceContext, TokenValidator } from '../common/service.js';
+import type { PolicyTable } from '../common/auth.js';
+import type { IdentityConfig } from './config.js';
+import { IdentityStore } from './store.js';
+import { TokenService } from './tokens.js';
+import { Authenticator } from './authenticate.js';
+import { buildCatalog } from './catalog.js';
+import { registerIdentityRoutes } from './routes.js';
+import { identityMigrations } from './migrations.js';
+import { bootstrap } from './bootstrap.js';
+
+export { identityConfigSchema, type IdentityConfig } from './config.js';
+export { IdentityStore } from './store.js';
+export { TokenService, hashToken } from './tokens.js';
+
+/** Operations open to non-admins; everything else (not listed) is admin-only. */
+export const identityPolicy: PolicyTable = {
+  'identity:get_project': { roles: ['reader'], ownProjectOnly: true },
+};
+
+const SELF: CatalogEntry = { type: 'identity', name: 'keystone', prefix: '/identity' };
+
+export interface IdentityService extends ApiService {
+  tokenValidator: TokenValidator;
+  tokens: TokenService;
+  store: IdentityStore;
+}
+
+/** `others` is the server's list of services; it is read lazily, so later services appear in the catalog. */
+export function createIdentityService(ctx: ServiceContext, config: IdentityConfig, others: readonly ApiService[]): IdentityService {
+  const store = new IdentityStore(ctx.db);
+  const tokens = new TokenService(store, config.token_ttl_hours * 3600_000, config.validation_cache_seconds * 1000);
+  const authenticator = new Authenticator(store, tokens);
+  const base = () => `${ctx.publicUrl()}/identity`;
+  const catalog = () => buildCatalog(ctx.publicUrl(), others, SELF);
+  return {
+    name: 'identity',
+    prefix: '/identity',
+    faultStyle: 'keystone',
+    catalog: SELF,
+    migrations: identityMigrations,
+    policy: identityPolicy,
+    store,
+    tokens,
+    tokenValidator: { validate: (token) => tokens.validateAuth(token) },
+    routes(app) {
+      registerIdentityRoutes(app, { store, tokens, authenticator, policy: ctx.policy, base, catalog });
+    },
+    async init() {
+      await bootstrap(store, ctx.stateDir, ctx.publicUrl(), ctx.log);
+      tokens.invalidateAll();
+      // Expired tokens can never validate again; dropping them keeps the table small.
+      await store.purgeExpiredTokens(new Date(Date.now() - 24 * 3600_000).toISOString());
+    },
+  };
+}

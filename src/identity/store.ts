@@ -1,0 +1,234 @@
+// Identity's repository: every query on the identity_* tables, for SQLite and PostgreSQL alike.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { now, toJson, fromJson, type AnyDB } from '../common/db.js';
+import { ConflictError } from '../common/errors.js';
+
+export interface DomainRow { id: string; name: string; description: string; enabled: number; created_at: string }
+export interface ProjectRow { id: string; name: string; domain_id: string; description: string; enabled: number; tags: string; created_at: string }
+export interface UserRow {
+  id: string; name: string; domain_id: string; password_hash: string | null; enabled: number;
+  default_project_id: string | null; email: string | null; description: string; created_at: string;
+}
+export interface RoleRow { id: string; name: string; description: string; created_at: string }
+export interface AssignmentRow { user_id: string; target_type: 'project' | 'domain'; target_id: string; role_id: string }
+export interface TokenRow {
+  token_hash: string; user_id: string; project_id: string | null; domain_id: string | null;
+  methods: string; audit_id: string; issued_at: string; expires_at: string; revoked: number;
+}
+
+interface IdentityDB {
+  identity_domains: DomainRow;
+  identity_projects: ProjectRow;
+  identity_users: UserRow;
+  identity_roles: RoleRow;
+  identity_assignments: AssignmentRow;
+  identity_tokens: TokenRow;
+}
+
+/** Keystone shows ids as 32 hex digits. */
+export function newId(): string {
+  return randomUUID().replace(/-/g, '');
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
+}
+
+async function insertUnique<T>(what: string, name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`Conflict occurred attempting to store ${what} - Duplicate entry found with name ${name}.`, { cause: err, fields: { name } });
+    throw err;
+  }
+}
+
+export interface ListFilter { name?: string; domain_id?: string; enabled?: boolean }
+
+export class IdentityStore {
+  readonly db: Kysely<IdentityDB>;
+  constructor(db: AnyDB) {
+    this.db = db as unknown as Kysely<IdentityDB>;
+  }
+
+  // --- domains
+  async createDomain(input: { id?: string; name: string; description?: string; enabled?: boolean }): Promise<DomainRow> {
+    const row: DomainRow = { id: input.id ?? newId(), name: input.name, description: input.description ?? '', enabled: input.enabled === false ? 0 : 1, created_at: now() };
+    await insertUnique('domain', input.name, () => this.db.insertInto('identity_domains').values(row).execute());
+    return row;
+  }
+  getDomain(id: string) {
+    return this.db.selectFrom('identity_domains').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  getDomainByName(name: string) {
+    return this.db.selectFrom('identity_domains').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+  listDomains(filter: ListFilter = {}) {
+    let q = this.db.selectFrom('identity_domains').selectAll().orderBy('name');
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    return q.execute();
+  }
+
+  // --- projects
+  async createProject(input: { name: string; domain_id: string; description?: string; enabled?: boolean; tags?: string[] }): Promise<ProjectRow> {
+    const row: ProjectRow = {
+      id: newId(), name: input.name, domain_id: input.domain_id, description: input.description ?? '',
+      enabled: input.enabled === false ? 0 : 1, tags: toJson(input.tags ?? []), created_at: now(),
+    };
+    await insertUnique('project', input.name, () => this.db.insertInto('identity_projects').values(row).execute());
+    return row;
+  }
+  getProject(id: string) {
+    return this.db.selectFrom('identity_projects').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  getProjectByName(name: string, domainId: string) {
+    return this.db.selectFrom('identity_projects').selectAll().where('name', '=', name).where('domain_id', '=', domainId).executeTakeFirst();
+  }
+  listProjects(filter: ListFilter & { ids?: string[] } = {}) {
+    let q = this.db.selectFrom('identity_projects').selectAll().orderBy('name');
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.domain_id !== undefined) q = q.where('domain_id', '=', filter.domain_id);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    if (filter.ids !== undefined) {
+      if (filter.ids.length === 0) return Promise.resolve([]);
+      q = q.where('id', 'in', filter.ids);
+    }
+    return q.execute();
+  }
+  async updateProject(id: string, patch: { name?: string; description?: string; enabled?: boolean; tags?: string[] }): Promise<void> {
+    const set: Partial<ProjectRow> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.enabled !== undefined) set.enabled = patch.enabled ? 1 : 0;
+    if (patch.tags !== undefined) set.tags = toJson(patch.tags);
+    if (Object.keys(set).length === 0) return;
+    await insertUnique('project', patch.name ?? id, () => this.db.updateTable('identity_projects').set(set).where('id', '=', id).execute());
+  }
+  async deleteProject(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('identity_assignments').where('target_type', '=', 'project').where('target_id', '=', id).execute();
+      await trx.updateTable('identity_tokens').set({ revoked: 1 }).where('project_id', '=', id).execute();
+      await trx.deleteFrom('identity_projects').where('id', '=', id).execute();
+    });
+  }
+
+  // --- users
+  async createUser(input: { name: string; domain_id: string; password_hash: string | null; enabled?: boolean; default_project_id?: string | null; email?: string | null; description?: string }): Promise<UserRow> {
+    const row: UserRow = {
+      id: newId(), name: input.name, domain_id: input.domain_id, password_hash: input.password_hash,
+      enabled: input.enabled === false ? 0 : 1, default_project_id: input.default_project_id ?? null,
+      email: input.email ?? null, description: input.description ?? '', created_at: now(),
+    };
+    await insertUnique('user', input.name, () => this.db.insertInto('identity_users').values(row).execute());
+    return row;
+  }
+  getUser(id: string) {
+    return this.db.selectFrom('identity_users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  getUserByName(name: string, domainId: string) {
+    return this.db.selectFrom('identity_users').selectAll().where('name', '=', name).where('domain_id', '=', domainId).executeTakeFirst();
+  }
+  listUsers(filter: ListFilter = {}) {
+    let q = this.db.selectFrom('identity_users').selectAll().orderBy('name');
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.domain_id !== undefined) q = q.where('domain_id', '=', filter.domain_id);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    return q.execute();
+  }
+  async updateUser(id: string, set: Partial<Omit<UserRow, 'id' | 'created_at'>>): Promise<void> {
+    if (Object.keys(set).length === 0) return;
+    await insertUnique('user', set.name ?? id, () => this.db.updateTable('identity_users').set(set).where('id', '=', id).execute());
+    // A disabled user or a changed password ends the user's tokens, as in Keystone.
+    if (set.enabled === 0 || set.password_hash !== undefined) {
+      await this.db.updateTable('identity_tokens').set({ revoked: 1 }).where('user_id', '=', id).execute();
+    }
+  }
+  async deleteUser(id: string): Promise<void> {
+    await this.db.deleteFrom('identity_users').where('id', '=', id).execute();
+  }
+
+  // --- roles
+  async createRole(input: { name: string; description?: string }): Promise<RoleRow> {
+    const row: RoleRow = { id: newId(), name: input.name, description: input.description ?? '', created_at: now() };
+    await insertUnique('role', input.name, () => this.db.insertInto('identity_roles').values(row).execute());
+    return row;
+  }
+  getRole(id: string) {
+    return this.db.selectFrom('identity_roles').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  getRoleByName(name: string) {
+    return this.db.selectFrom('identity_roles').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+  listRoles(filter: { name?: string } = {}) {
+    let q = this.db.selectFrom('identity_roles').selectAll().orderBy('name');
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    return q.execute();
+  }
+  async deleteRole(id: string): Promise<void> {
+    await this.db.deleteFrom('identity_roles').where('id', '=', id).execute();
+  }
+
+  // --- assignments
+  async grant(a: AssignmentRow): Promise<void> {
+    const exists = await this.hasGrant(a);
+    if (!exists) await this.db.insertInto('identity_assignments').values(a).execute();
+  }
+  async hasGrant(a: AssignmentRow): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('identity_assignments').select('role_id')
+      .where('user_id', '=', a.user_id).where('target_type', '=', a.target_type)
+      .where('target_id', '=', a.target_id).where('role_id', '=', a.role_id)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+  async revoke(a: AssignmentRow): Promise<boolean> {
+    const res = await this.db
+      .deleteFrom('identity_assignments')
+      .where('user_id', '=', a.user_id).where('target_type', '=', a.target_type)
+      .where('target_id', '=', a.target_id).where('role_id', '=', a.role_id)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+  listAssignments(filter: { user_id?: string; target_type?: 'project' | 'domain'; target_id?: string; role_id?: string } = {}) {
+    let q = this.db.selectFrom('identity_assignments').selectAll();
+    if (filter.user_id !== undefined) q = q.where('user_id', '=', filter.user_id);
+    if (filter.target_type !== undefined) q = q.where('target_type', '=', filter.target_type);
+    if (filter.target_id !== undefined) q = q.where('target_id', '=', filter.target_id);
+    if (filter.role_id !== undefined) q = q.where('role_id', '=', filter.role_id);
+    return q.execute();
+  }
+  /** The roles a user holds directly on a project or domain. */
+  rolesOn(userId: string, targetType: 'project' | 'domain', targetId: string): Promise<RoleRow[]> {
+    return this.db
+      .selectFrom('identity_assignments as a')
+      .innerJoin('identity_roles as r', 'r.id', 'a.role_id')
+      .select(['r.id', 'r.name', 'r.description', 'r.created_at'])
+      .where('a.user_id', '=', userId).where('a.target_type', '=', targetType).where('a.target_id', '=', targetId)
+      .orderBy('r.name')
+      .execute();
+  }
+
+  // --- tokens
+  async insertToken(row: TokenRow): Promise<void> {
+    await this.db.insertInto('identity_tokens').values(row).execute();
+  }
+  getToken(hash: string) {
+    return this.db.selectFrom('identity_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+  }
+  async revokeToken(hash: string): Promise<boolean> {
+    const res = await this.db.updateTable('identity_tokens').set({ revoked: 1 }).where('token_hash', '=', hash).where('revoked', '=', 0).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+  /** Removes tokens that expired before `before`; they can never validate again. */
+  async purgeExpiredTokens(before: string): Promise<number> {
+    const res = await this.db.deleteFrom('identity_tokens').where('expires_at', '<', before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+export function projectTags(row: ProjectRow): string[] {
+  return fromJson<string[]>(row.tags, []);
+}

@@ -1,0 +1,68 @@
+// JSON shapes of Keystone v3 resources, as python-keystoneclient and openstacksdk read them.
+import type { DomainRow, ProjectRow, RoleRow, UserRow } from './store.js';
+import { projectTags } from './store.js';
+import type { TokenInfo } from './tokens.js';
+import { tokenMethods } from './tokens.js';
+import type { CatalogService } from './catalog.js';
+
+/** Keystone prints times with microseconds. */
+export function keystoneTime(iso: string): string {
+  return iso.replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export function domainView(base: string, d: DomainRow) {
+  return { id: d.id, name: d.name, description: d.description, enabled: d.enabled === 1, tags: [], options: {}, links: { self: `${base}/v3/domains/${d.id}` } };
+}
+
+export function projectView(base: string, p: ProjectRow) {
+  return {
+    id: p.id, name: p.name, domain_id: p.domain_id, description: p.description, enabled: p.enabled === 1,
+    is_domain: false, parent_id: p.domain_id, tags: projectTags(p), options: {},
+    links: { self: `${base}/v3/projects/${p.id}` },
+  };
+}
+
+export function userView(base: string, u: UserRow) {
+  return {
+    id: u.id, name: u.name, domain_id: u.domain_id, enabled: u.enabled === 1,
+    ...(u.default_project_id ? { default_project_id: u.default_project_id } : {}),
+    ...(u.email ? { email: u.email } : {}),
+    ...(u.description ? { description: u.description } : {}),
+    password_expires_at: null, options: {},
+    links: { self: `${base}/v3/users/${u.id}` },
+  };
+}
+
+export function roleView(base: string, r: RoleRow) {
+  return { id: r.id, name: r.name, domain_id: null, description: r.description || null, options: {}, links: { self: `${base}/v3/roles/${r.id}` } };
+}
+
+export function tokenView(info: TokenInfo, catalog: CatalogService[] | null) {
+  const token: Record<string, unknown> = {
+    methods: tokenMethods(info.row),
+    user: {
+      domain: { id: info.userDomain.id, name: info.userDomain.name },
+      id: info.user.id,
+      name: info.user.name,
+      password_expires_at: null,
+    },
+    audit_ids: [info.row.audit_id],
+    expires_at: keystoneTime(info.row.expires_at),
+    issued_at: keystoneTime(info.row.issued_at),
+  };
+  if (info.project) {
+    token.project = {
+      domain: { id: info.projectDomain?.id ?? info.project.domain_id, name: info.projectDomain?.name ?? '' },
+      id: info.project.id,
+      name: info.project.name,
+    };
+    token.is_domain = false;
+  } else if (info.domain) {
+    token.domain = { id: info.domain.id, name: info.domain.name };
+  }
+  if (info.project || info.domain) {
+    token.roles = info.roles.map((r) => ({ id: r.id, name: r.name }));
+    if (catalog) token.catalog = catalog;
+  }
+  return { token };
+}

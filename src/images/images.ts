@@ -1,0 +1,298 @@
+// The image service's facade: who may see and change which image, the upload and download
+// workflows, and listing with Glance's filters, sorting and marker/limit paging.
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { AuthContext, Policy, PolicyTable } from '../common/auth.js';
+import { isAdmin } from '../common/auth.js';
+import { now } from '../common/db.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../common/errors.js';
+import type { FilesystemStore } from './file-store.js';
+import type { Image, ImageQuery, ImageStore } from './store.js';
+import { imageStates, type Visibility } from './states.js';
+import { READ_ONLY } from './schemas.js';
+import { applyPatch, type PatchOp } from './patch.js';
+
+export const imagesPolicy: PolicyTable = {
+  'image:get_images': { roles: ['reader'] },
+  'image:get_image': { roles: ['reader'] },
+  'image:download_image': { roles: ['reader'] },
+  'image:add_image': { roles: ['member'], ownProjectOnly: true },
+  'image:modify_image': { roles: ['member'], ownProjectOnly: true },
+  'image:upload_image': { roles: ['member'], ownProjectOnly: true },
+  'image:delete_image': { roles: ['member'], ownProjectOnly: true },
+  'image:communitize_image': { roles: ['member'], ownProjectOnly: true },
+  // image:publicize_image is deliberately absent: making an image public is admin-only.
+};
+
+const SORT_KEYS = ['name', 'status', 'container_format', 'disk_format', 'size', 'id', 'created_at', 'updated_at', 'visibility', 'owner', 'min_disk', 'min_ram'] as const;
+type SortKey = (typeof SORT_KEYS)[number];
+export const DEFAULT_LIMIT = 25;
+export const MAX_LIMIT = 1000;
+
+export interface ListQuery extends ImageQuery {
+  tag?: string | string[];
+  os_hidden?: string;
+  marker?: string;
+  limit?: string;
+  sort_key?: string | string[];
+  sort_dir?: string | string[];
+  sort?: string;
+}
+
+export interface ListResult {
+  images: Image[];
+  /** Query string of the next page, when there is one. */
+  next?: string;
+}
+
+function one(v: string | string[] | undefined, path: string): string | undefined {
+  if (Array.isArray(v)) {
+    if (v.length > 1) throw new ValidationError('may be given only once', { path });
+    return v[0];
+  }
+  return v;
+}
+
+function compare(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  // Nulls sort first ascending, as in PostgreSQL with NULLS FIRST and Glance's SQLAlchemy default on SQLite.
+  if (a === null || a === undefined) return -1;
+  if (b === null || b === undefined) return 1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a) < String(b) ? -1 : 1;
+}
+
+export function parseSort(q: ListQuery): Array<{ key: SortKey; dir: 1 | -1 }> {
+  const check = (key: string, path: string): SortKey => {
+    if (!(SORT_KEYS as readonly string[]).includes(key)) throw new ValidationError(`must be one of ${SORT_KEYS.join(', ')}`, { path });
+    return key as SortKey;
+  };
+  const dirOf = (d: string | undefined, path: string): 1 | -1 => {
+    if (d === undefined || d === 'desc') return -1;
+    if (d === 'asc') return 1;
+    throw new ValidationError('must be asc or desc', { path });
+  };
+  if (q.sort !== undefined) {
+    if (q.sort_key !== undefined || q.sort_dir !== undefined) throw new ValidationError('cannot be combined with sort_key/sort_dir', { path: 'query.sort' });
+    return q.sort.split(',').map((part) => {
+      const [key, dir] = part.trim().split(':');
+      return { key: check(key ?? '', 'query.sort'), dir: dirOf(dir, 'query.sort') };
+    });
+  }
+  const keys = q.sort_key === undefined ? ['created_at'] : Array.isArray(q.sort_key) ? q.sort_key : [q.sort_key];
+  const dirs = q.sort_dir === undefined ? [] : Array.isArray(q.sort_dir) ? q.sort_dir : [q.sort_dir];
+  if (dirs.length > 1 && dirs.length !== keys.length) throw new ValidationError('needs one direction per sort_key', { path: 'query.sort_dir' });
+  return keys.map((k, i) => ({ key: check(k, 'query.sort_key'), dir: dirOf(dirs[dirs.length > 1 ? i : 0], 'query.sort_dir') }));
+}
+
+export interface CreateInput extends Record<string, unknown> {
+  id?: string;
+  name?: string | null;
+  visibility?: Visibility;
+  protected?: boolean;
+  os_hidden?: boolean;
+  owner?: string | null;
+  disk_format?: string | null;
+  container_format?: string | null;
+  min_disk?: number;
+  min_ram?: number;
+  tags?: string[];
+}
+
+const TYPED = new Set(['id', 'name', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags']);
+
+export class ImagesService {
+  constructor(
+    private readonly store: ImageStore,
+    private readonly files: FilesystemStore,
+    private readonly policy: Policy,
+    private readonly sizeCap: number,
+  ) {}
+
+  canSee(auth: AuthContext, image: Image): boolean {
+    if (isAdmin(auth)) return true;
+    if (image.visibility === 'public' || image.visibility === 'community') return true;
+    // "shared" without an image-members API is visible to its owner only.
+    return image.owner !== null && image.owner === auth.projectId;
+  }
+
+  /** The image if the caller may see it; an image they may not see does not exist for them. */
+  async get(auth: AuthContext, id: string): Promise<Image> {
+    this.policy.enforce('image:get_image', auth);
+    const image = await this.store.get(id);
+    if (!image || !this.canSee(auth, image)) throw new NotFoundError('Image', id);
+    return image;
+  }
+
+  private checkVisibility(auth: AuthContext, visibility: Visibility, owner: string | null): void {
+    if (visibility === 'public') this.policy.enforce('image:publicize_image', auth);
+    if (visibility === 'community') this.policy.enforce('image:communitize_image', auth, { projectId: owner });
+  }
+
+  async create(auth: AuthContext, input: CreateInput): Promise<Image> {
+    for (const key of READ_ONLY) {
+      if (key in input) throw new ForbiddenError(`Attribute '${key}' is read-only.`, { fields: { path: `body.${key}` } });
+    }
+    const owner = input.owner === undefined ? auth.projectId : input.owner;
+    this.policy.enforce('image:add_image', auth, { projectId: owner });
+    const visibility = input.visibility ?? 'shared';
+    this.checkVisibility(auth, visibility, owner);
+    const properties: Record<string, string> = {};
+    for (const [k, v] of Object.entries(input)) if (!TYPED.has(k)) properties[k] = v as string;
+    const ts = now();
+    const image: Image = {
+      id: input.id?.toLowerCase() ?? randomUUID(),
+      name: input.name ?? null,
+      status: 'queued',
+      visibility,
+      owner,
+      disk_format: input.disk_format ?? null,
+      container_format: input.container_format ?? null,
+      size: null,
+      virtual_size: null,
+      checksum: null,
+      os_hash_algo: null,
+      os_hash_value: null,
+      min_disk: input.min_disk ?? 0,
+      min_ram: input.min_ram ?? 0,
+      protected: input.protected ?? false,
+      os_hidden: input.os_hidden ?? false,
+      tags: input.tags ?? [],
+      properties,
+      created_at: ts,
+      updated_at: ts,
+    };
+    if (await this.store.get(image.id)) throw new ConflictError(`Image with identifier ${image.id} already exists!`, { fields: { path: 'body.id' } });
+    await this.store.insert(image);
+    return image;
+  }
+
+  async update(auth: AuthContext, id: string, ops: readonly PatchOp[]): Promise<Image> {
+    const image = await this.get(auth, id);
+    this.policy.enforce('image:modify_image', auth, { projectId: image.owner });
+    const { image: next, changed } = applyPatch(image, ops);
+    if (changed.has('owner')) this.policy.enforce('image:modify_image', auth, { projectId: next.owner });
+    if (changed.has('visibility') && next.visibility !== image.visibility) this.checkVisibility(auth, next.visibility, next.owner);
+    if ((changed.has('disk_format') || changed.has('container_format')) && image.status !== 'queued'
+      && (next.disk_format !== image.disk_format || next.container_format !== image.container_format)) {
+      throw new ForbiddenError('disk_format and container_format can be changed only while the image is queued.', { fields: { path: 'body' } });
+    }
+    if (!(await this.store.save(next))) throw new NotFoundError('Image', id);
+    return (await this.store.get(id)) ?? next;
+  }
+
+  /** PUT/DELETE /v2/images/{id}/tags/{tag}: a patch of the tags list. */
+  async setTag(auth: AuthContext, id: string, tag: string, present: boolean): Promise<void> {
+    const image = await this.get(auth, id);
+    if (!present && !image.tags.includes(tag)) throw new NotFoundError('Tag', tag);
+    const tags = present ? [...new Set([...image.tags, tag])] : image.tags.filter((t) => t !== tag);
+    await this.update(auth, id, [{ op: 'replace', path: '/tags', value: tags }]);
+  }
+
+  async delete(auth: AuthContext, id: string): Promise<void> {
+    const image = await this.get(auth, id);
+    this.policy.enforce('image:delete_image', auth, { projectId: image.owner });
+    if (image.protected) throw new ForbiddenError(`Image ${id} is protected and cannot be deleted.`);
+    if (!(await this.store.delete(id))) throw new NotFoundError('Image', id);
+    await this.files.remove(id);
+  }
+
+  /** queued → saving → active, or killed when the data does not arrive whole. */
+  async upload(auth: AuthContext, id: string, source: Readable, expectedSize?: number): Promise<Image> {
+    const image = await this.get(auth, id);
+    this.policy.enforce('image:upload_image', auth, { projectId: image.owner });
+    if (!image.disk_format || !image.container_format) {
+      throw new ValidationError('disk_format and container_format must be set before uploading data', { path: image.disk_format ? 'container_format' : 'disk_format' });
+    }
+    imageStates.next(image.status, 'upload');
+    if (!(await this.store.transition(id, 'queued', 'saving'))) {
+      throw new ConflictError(`Image ${id} is already being uploaded or was changed meanwhile.`);
+    }
+    let received;
+    try {
+      received = await this.files.receive(id, source, this.sizeCap, expectedSize);
+    } catch (err) {
+      await this.store.transition(id, 'saving', imageStates.next('saving', 'upload_failed'));
+      throw err;
+    }
+    // Rename first, then mark active: a crash in between leaves a file without an active
+    // record, which the start-up sweep deletes; never an active record without its file.
+    await this.files.commit(received.tmpPath, id);
+    const done = await this.store.transition(id, 'saving', imageStates.next('saving', 'upload_done'), {
+      size: received.size,
+      checksum: received.md5,
+      os_hash_algo: 'sha512',
+      os_hash_value: received.sha512,
+    });
+    if (!done) {
+      await this.files.remove(id);
+      throw new ConflictError(`Image ${id} was deleted during the upload.`);
+    }
+    return (await this.store.get(id))!;
+  }
+
+  /** The image and its file path, or no path when it has no data yet. */
+  async openForDownload(auth: AuthContext, id: string): Promise<{ image: Image; path: string | null }> {
+    const image = await this.get(auth, id);
+    this.policy.enforce('image:download_image', auth, { projectId: image.owner });
+    return { image, path: image.status === 'active' ? this.files.path(id) : null };
+  }
+
+  async list(auth: AuthContext, q: ListQuery): Promise<ListResult> {
+    this.policy.enforce('image:get_images', auth);
+    const limitText = one(q.limit, 'query.limit');
+    let limit = DEFAULT_LIMIT;
+    if (limitText !== undefined) {
+      if (!/^\d+$/.test(limitText)) throw new ValidationError('must be a non-negative integer', { path: 'query.limit' });
+      limit = Math.min(Number(limitText), MAX_LIMIT);
+    }
+    const sort = parseSort(q);
+    const visibility = one(q.visibility, 'query.visibility');
+    if (visibility !== undefined && !['public', 'private', 'shared', 'community', 'all'].includes(visibility)) {
+      throw new ValidationError('must be one of public, private, shared, community, all', { path: 'query.visibility' });
+    }
+    const filters = {
+      name: one(q.name, 'query.name'),
+      status: one(q.status, 'query.status'),
+      owner: one(q.owner, 'query.owner'),
+      disk_format: one(q.disk_format, 'query.disk_format'),
+      container_format: one(q.container_format, 'query.container_format'),
+      visibility: visibility === 'all' ? undefined : visibility,
+    };
+    const tags = q.tag === undefined ? [] : Array.isArray(q.tag) ? q.tag : [q.tag];
+    const hidden = one(q.os_hidden, 'query.os_hidden');
+    let rows = (await this.store.list(filters)).filter((i) => this.canSee(auth, i));
+    // Like Glance: community images of other projects appear only when asked for.
+    if (visibility === undefined) rows = rows.filter((i) => i.visibility !== 'community' || i.owner === auth.projectId);
+    rows = rows.filter((i) => (hidden === 'true' ? i.os_hidden : hidden === undefined || hidden === 'false' ? !i.os_hidden : true));
+    if (tags.length) rows = rows.filter((i) => tags.every((t) => i.tags.includes(t)));
+    const keys = [...sort, ...(sort.some((s) => s.key === 'id') ? [] : [{ key: 'id' as const, dir: -1 as const }])];
+    const cmp = (a: Image, b: Image) => {
+      for (const { key, dir } of keys) {
+        const c = compare(a[key], b[key]);
+        if (c) return c * dir;
+      }
+      return 0;
+    };
+    rows.sort(cmp);
+    const marker = one(q.marker, 'query.marker');
+    if (marker !== undefined) {
+      const at = rows.findIndex((i) => i.id === marker);
+      if (at < 0) throw new ValidationError(`marker ${marker} could not be found`, { path: 'query.marker' });
+      rows = rows.slice(at + 1);
+    }
+    const page = rows.slice(0, limit);
+    const result: ListResult = { images: page };
+    if (rows.length > limit && page.length) {
+      const next = new URLSearchParams();
+      for (const [k, v] of Object.entries(q)) {
+        if (k === 'marker' || k === 'limit') continue;
+        for (const x of [v].flat()) if (typeof x === 'string') next.append(k, x);
+      }
+      next.set('marker', page[page.length - 1]!.id);
+      next.set('limit', String(limit));
+      result.next = next.toString();
+    }
+    return result;
+  }
+}
