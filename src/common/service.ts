@@ -30,6 +30,8 @@ export interface CatalogEntry {
   name: string;
   /** Path prefix under the public URL, e.g. /image. */
   prefix: string;
+  /** When the endpoint URL carries the project id (Heat: /orchestration/v1/<project_id>). */
+  projectPath?: (projectId: string) => string;
 }
 
 export interface ServiceContext {

@@ -2,6 +2,11 @@
 // Strict objects everywhere, so a mistyped key is refused with its path.
 import { z } from 'zod';
 import { loadConfig } from '../common/config.js';
+import { bootConfigSchema } from '../boot/config.js';
+import { identityConfigSchema } from '../identity/config.js';
+import { baremetalConfigSchema } from '../baremetal/config.js';
+import { imagesConfigSchema } from '../images/config.js';
+import { orchestrationConfigSchema } from '../orchestration/config.js';
 
 export const serverConfigSchema = z.strictObject({
   /** Where the seed keeps its database, images and generated files. */
@@ -25,6 +30,11 @@ export const serverConfigSchema = z.strictObject({
   /** Largest JSON request body, in bytes. Image data is streamed and not limited by this. */
   body_limit: z.number().int().positive().default(1024 * 1024),
   services: z.array(z.string()).optional(),
+  identity: identityConfigSchema.prefault({}),
+  baremetal: baremetalConfigSchema.prefault({}),
+  images: imagesConfigSchema.prefault({}),
+  orchestration: orchestrationConfigSchema.prefault({}),
+  boot: bootConfigSchema.prefault({}),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

@@ -1,0 +1,132 @@
+// Bare-metal service at scale. Phase 1 runs `bootstack serve` as its own process (default
+// configuration, SQLite) and drives it over HTTP: enrol N fake-hardware nodes, node list
+// (detail, limit 1000) latency, fake deploy of D nodes at once until all are active, and the
+// server's RSS with N nodes. Phase 2 times one power-sync pass of the conductor over S fake
+// nodes in-process (the pass has no API).
+// Args: --nodes N (10000) --deploy D (1000) --lists L (50) --sync S (1000) --concurrency C (32)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSeed, adminToken } from '../test/support/serve-process.js';
+import { startBaremetal } from '../test/baremetal-helpers.js';
+import type { FakePower } from '../src/baremetal/drivers/fake-power.js';
+
+function arg(args: string[], name: string, def: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+export default async function (args: string[]) {
+  const nodes = arg(args, 'nodes', 10_000);
+  const deploys = Math.min(arg(args, 'deploy', 1000), nodes);
+  const lists = arg(args, 'lists', 50);
+  const syncNodes = arg(args, 'sync', 1000);
+  const concurrency = arg(args, 'concurrency', 32);
+
+  const stateDir = mkdtempSync(join(tmpdir(), 'bootstack-bench-bm-'));
+  const seed = await spawnSeed(stateDir);
+  let phase1;
+  try {
+    const token = await adminToken(seed.url, stateDir);
+    const call = async (method: string, path: string, body?: unknown, version = '1.78') => {
+      const res = await fetch(`${seed.url}/baremetal/v1${path}`, {
+        method,
+        headers: { 'x-auth-token': token, 'x-openstack-ironic-api-version': version, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    };
+    const idleRss = seed.rssMiB();
+
+    // Enrol. The first D nodes are created at API 1.9, which puts them straight into
+    // "available" (Ironic before 1.11), ready to deploy; the rest start in "enroll".
+    const ids: string[] = new Array(nodes);
+    const t0 = performance.now();
+    await pool(
+      Array.from({ length: nodes }, (_, i) => i),
+      concurrency,
+      async (i) => {
+        const res = await call(
+          'POST',
+          '/nodes',
+          { name: `bench-${i}`, driver: 'fake-hardware', resource_class: 'bench', properties: { cpus: 8, memory_mb: 32768, local_gb: 400 } },
+          i < deploys ? '1.9' : '1.78',
+        );
+        if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+        ids[i] = res.body.uuid;
+      },
+    );
+    const enrolSeconds = (performance.now() - t0) / 1000;
+
+    const lat: number[] = [];
+    for (let i = 0; i < lists; i++) {
+      const s = performance.now();
+      const res = await call('GET', '/nodes/detail?limit=1000');
+      if (res.status !== 200 || res.body.nodes.length !== Math.min(1000, nodes)) throw new Error('bad list');
+      lat.push(performance.now() - s);
+    }
+    lat.sort((a, b) => a - b);
+
+    const t1 = performance.now();
+    const accepted = await Promise.all(ids.slice(0, deploys).map((id) => call('PUT', `/nodes/${id}/states/provision`, { target: 'active' })));
+    if (accepted.some((r) => r.status !== 202)) throw new Error(`a deploy was refused: ${JSON.stringify(accepted.find((r) => r.status !== 202))}`);
+    const acceptSeconds = (performance.now() - t1) / 1000;
+    let active = 0;
+    for (;;) {
+      const res = await call('GET', `/nodes?provision_state=active&fields=uuid&limit=1000`);
+      active = res.body.nodes.length;
+      if (active >= deploys) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const deploySeconds = (performance.now() - t1) / 1000;
+    phase1 = {
+      enrol: { nodes, seconds: +enrolSeconds.toFixed(2), per_second: Math.round(nodes / enrolSeconds), client_concurrency: concurrency },
+      node_list_detail_1000: { requests: lists, p50_ms: +percentile(lat, 50).toFixed(1), p99_ms: +percentile(lat, 99).toFixed(1), max_ms: +lat.at(-1)!.toFixed(1) },
+      fake_deploy: { nodes: deploys, all_requests_accepted_seconds: +acceptSeconds.toFixed(2), until_all_active_seconds: +deploySeconds.toFixed(2) },
+      server_rss_mib: { idle_before: Math.round(idleRss), with_nodes: Math.round(seed.rssMiB()), peak: Math.round(seed.peakRssMiB()) },
+    };
+  } finally {
+    await seed.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+
+  // Phase 2: one power-sync pass, in-process. Half the machines were switched behind the
+  // conductor's back, so the pass also records S/2 out-of-band changes.
+  const h = await startBaremetal({ config: { conductor: { sync_power_state_interval: 0 } } });
+  try {
+    const ids: string[] = [];
+    await pool(
+      Array.from({ length: syncNodes }, (_, i) => i),
+      concurrency,
+      async (i) => {
+        const r = await h.call('POST', '/baremetal/v1/nodes', { name: `sync-${i}`, driver: 'fake-hardware' }, { 'x-openstack-ironic-api-version': '1.9' });
+        ids.push(r.body.uuid);
+      },
+    );
+    await h.service.conductor.syncPowerStates(); // first read: None -> power off
+    const fake = h.service.registry.get('power', 'fake') as FakePower;
+    ids.slice(0, Math.floor(syncNodes / 2)).forEach((id) => fake.machines.set(id, 'power on'));
+    const t = performance.now();
+    const stats = await h.service.conductor.syncPowerStates();
+    const seconds = (performance.now() - t) / 1000;
+    return {
+      ...phase1,
+      power_sync_pass: { nodes_checked: stats.checked, out_of_band_changes_recorded: stats.changed, seconds: +seconds.toFixed(2), workers: 8 },
+      machine_note: 'server and load generator on the same 2-core machine; server is `bootstack serve` with default config (all services, SQLite, info-level access log)',
+    };
+  } finally {
+    await h.stop();
+  }
+}

@@ -1,0 +1,212 @@
+// /v1/allocations: pick an available node by resource class, traits and candidate list, and
+// reserve it for an instance (Ironic's allocation API). Matching is quick database work, so it
+// completes within the request: the allocation comes back "active" or "error".
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
+import { fromJson, now, toJson } from '../../common/db.js';
+import { isAdmin } from '../../common/auth.js';
+import type { AllocationRow, NodeRow } from '../db.js';
+import { findNode, isUuid, recordHistory } from '../node-store.js';
+import { applyPatch, patchSchema, type PatchOp } from './json-patch.js';
+import { allocationView, pick } from './views.js';
+import { authorize, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
+
+const createSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    uuid: { type: 'string' },
+    name: { type: ['string', 'null'] },
+    resource_class: { type: ['string', 'null'] },
+    traits: { type: 'array', items: { type: 'string' } },
+    candidate_nodes: { type: 'array', items: { type: 'string' } },
+    extra: { type: 'object' },
+    owner: { type: ['string', 'null'] },
+    node: { type: ['string', 'null'] },
+  },
+} as const;
+
+export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const db = deps.db;
+
+  async function findAllocation(ident: string): Promise<AllocationRow> {
+    const row = await db
+      .selectFrom('baremetal_allocations')
+      .selectAll()
+      .where(isUuid(ident) ? 'uuid' : 'name', '=', isUuid(ident) ? ident.toLowerCase() : ident)
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError('Allocation', ident);
+    return row;
+  }
+
+  app.post('/v1/allocations', { schema: { body: createSchema } }, async (request, reply) => {
+    const auth = authorize(deps, request, 'baremetal:allocation:create');
+    const body = request.body as {
+      uuid?: string; name?: string | null; resource_class?: string | null; traits?: string[]; candidate_nodes?: string[];
+      extra?: object; owner?: string | null; node?: string | null;
+    };
+    if (!body.resource_class && !body.node) throw new ValidationError('is required unless "node" is given (backfill)', { path: 'body.resource_class' });
+    if (body.name && isUuid(body.name)) throw new ValidationError('must not be a UUID', { path: 'body.name' });
+    const owner = isAdmin(auth) ? (body.owner ?? null) : auth.projectId;
+    const candidates: string[] = [];
+    for (const c of body.candidate_nodes ?? []) candidates.push((await findNode(db, c)).uuid);
+    const uuid = body.uuid?.toLowerCase() ?? randomUUID();
+    const stamp = now();
+    const row: AllocationRow = {
+      uuid,
+      name: body.name ?? null,
+      state: 'allocating',
+      owner,
+      node_uuid: null,
+      last_error: null,
+      resource_class: body.resource_class ?? null,
+      traits: toJson(body.traits ?? []),
+      candidate_nodes: toJson(candidates),
+      extra: toJson(body.extra ?? {}),
+      created_at: stamp,
+      updated_at: null,
+    };
+    try {
+      await db.insertInto('baremetal_allocations').values(row).execute();
+    } catch (err) {
+      if (/unique|duplicate/i.test(String((err as Error).message))) throw new ConflictError(`An allocation with name or UUID ${body.name ?? uuid} already exists.`);
+      throw err;
+    }
+    const result = body.node ? await backfill(row, body.node) : await allocate(row, body.traits ?? [], candidates);
+    reply.status(201).header('location', `${deps.base()}/v1/allocations/${uuid}`);
+    return allocationView(result, deps.base());
+  });
+
+  /** Chooses a random matching node and claims it with a conditional update (retrying on races). */
+  async function allocate(a: AllocationRow, traits: string[], candidates: string[]): Promise<AllocationRow> {
+    let q = db
+      .selectFrom('baremetal_nodes')
+      .selectAll()
+      .where('provision_state', '=', 'available')
+      .where('maintenance', '=', 0)
+      .where('retired', '=', 0)
+      .where('instance_uuid', 'is', null)
+      .where('allocation_uuid', 'is', null)
+      .where('reservation', 'is', null);
+    if (a.resource_class) q = q.where('resource_class', '=', a.resource_class);
+    if (candidates.length) q = q.where('uuid', 'in', candidates);
+    if (a.owner) q = q.where((eb) => eb.or([eb('owner', '=', a.owner), eb('lessee', '=', a.owner)]));
+    const matching = (await q.execute()).filter((n) => {
+      const have = new Set(fromJson<string[]>(n.traits, []));
+      return traits.every((t) => have.has(t));
+    });
+    shuffle(matching);
+    for (const node of matching) {
+      const info = { ...fromJson<Record<string, unknown>>(node.instance_info, {}), traits };
+      const res = await db
+        .updateTable('baremetal_nodes')
+        .set({ allocation_uuid: a.uuid, instance_uuid: a.uuid, instance_info: toJson(info), updated_at: now() })
+        .where('uuid', '=', node.uuid)
+        .where('allocation_uuid', 'is', null)
+        .where('instance_uuid', 'is', null)
+        .where('reservation', 'is', null)
+        .where('provision_state', '=', 'available')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) {
+        await recordHistory(db, node.uuid, `allocated by ${a.name ?? a.uuid}`, 'allocation', 'INFO', null, null);
+        return settle(a, { state: 'active', node_uuid: node.uuid });
+      }
+    }
+    const why = `No available nodes match the resource class ${a.resource_class ?? '(any)'}${traits.length ? ` and traits ${traits.join(', ')}` : ''}${candidates.length ? ` among candidates ${candidates.join(', ')}` : ''}`;
+    return settle(a, { state: 'error', last_error: why });
+  }
+
+  /** Backfill: record an allocation for a node that is already in use (Ironic 1.58). */
+  async function backfill(a: AllocationRow, ident: string): Promise<AllocationRow> {
+    const node: NodeRow = await findNode(db, ident);
+    if (node.allocation_uuid) return settle(a, { state: 'error', last_error: `Node ${node.uuid} already has allocation ${node.allocation_uuid}` });
+    if (a.resource_class && node.resource_class !== a.resource_class) {
+      return settle(a, { state: 'error', last_error: `Node ${node.uuid} has resource class ${node.resource_class}, not ${a.resource_class}` });
+    }
+    await db.updateTable('baremetal_nodes').set({ allocation_uuid: a.uuid, instance_uuid: node.instance_uuid ?? a.uuid }).where('uuid', '=', node.uuid).execute();
+    return settle(a, { state: 'active', node_uuid: node.uuid, resource_class: a.resource_class ?? node.resource_class });
+  }
+
+  async function settle(a: AllocationRow, changes: Partial<AllocationRow>): Promise<AllocationRow> {
+    const next = { ...a, ...changes, updated_at: now() };
+    await db.updateTable('baremetal_allocations').set({ ...changes, updated_at: next.updated_at }).where('uuid', '=', a.uuid).execute();
+    return next;
+  }
+
+  const listAllocations = async (request: FastifyRequest) => {
+    const auth = authorize(deps, request, 'baremetal:allocation:list');
+    const q = request.query as Query;
+    const fields = parseFields(q.fields, Object.keys(allocationView(await sampleAllocation(), '')));
+    let query = db.selectFrom('baremetal_allocations').selectAll();
+    if (q.node) query = query.where('node_uuid', '=', (await findNode(db, q.node)).uuid);
+    if (q.resource_class) query = query.where('resource_class', '=', q.resource_class);
+    if (q.state) query = query.where('state', '=', q.state);
+    if (q.owner) query = query.where('owner', '=', q.owner);
+    if (!isAdmin(auth)) query = query.where('owner', '=', auth.projectId ?? '');
+    const rows = await query.orderBy('created_at').orderBy('uuid').limit(parseLimit(q.limit)).execute();
+    return { allocations: rows.map((r) => (fields ? pick(allocationView(r, deps.base()), fields) : allocationView(r, deps.base()))) };
+  };
+  app.get('/v1/allocations', listAllocations);
+  app.get('/v1/allocations/', listAllocations);
+
+  async function visibleAllocation(request: Parameters<typeof authorize>[1], ident: string, op: string): Promise<AllocationRow> {
+    const auth = authorize(deps, request, op);
+    const a = await findAllocation(ident);
+    if (!isAdmin(auth) && a.owner !== auth.projectId) throw new NotFoundError('Allocation', ident);
+    return a;
+  }
+
+  app.get('/v1/allocations/:ident', async (request) => {
+    const { ident } = request.params as { ident: string };
+    const a = await visibleAllocation(request, ident, 'baremetal:allocation:get');
+    const v = allocationView(a, deps.base());
+    const fields = parseFields((request.query as Query).fields, Object.keys(v));
+    return fields ? pick(v, fields) : v;
+  });
+
+  app.patch('/v1/allocations/:ident', { schema: { body: patchSchema } }, async (request) => {
+    const { ident } = request.params as { ident: string };
+    const a = await visibleAllocation(request, ident, 'baremetal:allocation:update');
+    const after = applyPatch(allocationView(a, ''), request.body as PatchOp[], new Set(['name', 'extra']));
+    if (typeof after.name === 'string' && isUuid(after.name)) throw new BadRequestError('An allocation name must not be a UUID');
+    await db
+      .updateTable('baremetal_allocations')
+      .set({ name: (after.name as string | null) ?? null, extra: toJson(after.extra ?? {}), updated_at: now() })
+      .where('uuid', '=', a.uuid)
+      .execute();
+    return allocationView(await findAllocation(a.uuid), deps.base());
+  });
+
+  app.delete('/v1/allocations/:ident', async (request, reply) => {
+    const { ident } = request.params as { ident: string };
+    const a = await visibleAllocation(request, ident, 'baremetal:allocation:delete');
+    if (a.node_uuid) {
+      const node = await findNode(db, a.node_uuid);
+      if (['active', 'deploying', 'wait call-back'].includes(node.provision_state) && !node.maintenance) {
+        throw new ConflictError(`Cannot remove allocation ${a.uuid} from node ${node.uuid} in provision state "${node.provision_state}"; undeploy it first.`);
+      }
+      await db
+        .updateTable('baremetal_nodes')
+        .set({ allocation_uuid: null, instance_uuid: node.instance_uuid === a.uuid ? null : node.instance_uuid, updated_at: now() })
+        .where('uuid', '=', node.uuid)
+        .execute();
+    }
+    await db.deleteFrom('baremetal_allocations').where('uuid', '=', a.uuid).execute();
+    reply.status(204);
+  });
+}
+
+async function sampleAllocation(): Promise<AllocationRow> {
+  return {
+    uuid: '', name: null, state: '', owner: null, node_uuid: null, last_error: null, resource_class: null, traits: '[]',
+    candidate_nodes: '[]', extra: '{}', created_at: '', updated_at: null,
+  };
+}
+
+function shuffle<T>(a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+}

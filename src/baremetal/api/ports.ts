@@ -1,0 +1,184 @@
+// /v1/ports: MAC addresses of a node's NICs (unique), with pxe_enabled and the switch they are on.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
+import { now, toJson } from '../../common/db.js';
+import { isAdmin } from '../../common/auth.js';
+import type { PortRow } from '../db.js';
+import { findNode, isUuid } from '../node-store.js';
+import { applyPatch, patchBool, patchSchema, type PatchOp } from './json-patch.js';
+import { PORT_LIST_FIELDS, pick, portView } from './views.js';
+import { assertCanSee, authorize, canSeeNode, nextLink, parseBool, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
+
+const MAC_RE = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
+
+export function normalizeMac(mac: unknown, path = 'body.address'): string {
+  if (typeof mac !== 'string' || !MAC_RE.test(mac.trim())) throw new ValidationError(`"${String(mac)}" is not a valid MAC address`, { path });
+  return mac.trim().toLowerCase().replace(/-/g, ':');
+}
+
+const createSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['address'],
+  properties: {
+    uuid: { type: 'string' },
+    address: { type: 'string' },
+    node_uuid: { type: 'string' },
+    node_id: { type: 'string' },
+    portgroup_uuid: { type: 'null' },
+    extra: { type: 'object' },
+    local_link_connection: { type: 'object' },
+    pxe_enabled: { type: 'boolean' },
+    physical_network: { type: ['string', 'null'] },
+    is_smartnic: { type: 'boolean' },
+  },
+} as const;
+
+const UPDATABLE = new Set(['address', 'node_uuid', 'extra', 'local_link_connection', 'pxe_enabled', 'physical_network', 'is_smartnic']);
+
+export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const db = deps.db;
+
+  async function findPort(ident: string): Promise<PortRow> {
+    const row = await db.selectFrom('baremetal_ports').selectAll().where('uuid', '=', ident.toLowerCase()).executeTakeFirst();
+    if (!row) throw new NotFoundError('Port', ident);
+    return row;
+  }
+
+  async function visiblePort(request: Parameters<typeof authorize>[1], ident: string, op: string): Promise<PortRow> {
+    const auth = authorize(deps, request, op);
+    const port = await findPort(ident);
+    const node = await findNode(db, port.node_uuid);
+    if (!canSeeNode(auth, node)) throw new NotFoundError('Port', ident);
+    return port;
+  }
+
+  app.post('/v1/ports', { schema: { body: createSchema } }, async (request, reply) => {
+    const auth = authorize(deps, request, 'baremetal:port:create');
+    const body = request.body as Record<string, unknown>;
+    const nodeIdent = (body.node_uuid ?? body.node_id) as string | undefined;
+    if (!nodeIdent) throw new ValidationError('is required', { path: 'body.node_uuid' });
+    const node = await findNode(db, nodeIdent);
+    assertCanSee(auth, node, nodeIdent);
+    const uuid = body.uuid === undefined ? randomUUID() : String(body.uuid).toLowerCase();
+    if (!isUuid(uuid)) throw new ValidationError(`"${uuid}" is not a UUID`, { path: 'body.uuid' });
+    const row: PortRow = {
+      uuid,
+      address: normalizeMac(body.address),
+      node_uuid: node.uuid,
+      extra: toJson(body.extra ?? {}),
+      local_link_connection: toJson(body.local_link_connection ?? {}),
+      pxe_enabled: body.pxe_enabled === false ? 0 : 1,
+      physical_network: (body.physical_network as string | null | undefined) ?? null,
+      internal_info: toJson({}),
+      is_smartnic: body.is_smartnic ? 1 : 0,
+      created_at: now(),
+      updated_at: null,
+    };
+    await insertPort(db, row);
+    reply.status(201).header('location', `${deps.base()}/v1/ports/${uuid}`);
+    return portView(row, deps.base());
+  });
+
+  const list = (detailPath: boolean) => async (request: Parameters<typeof authorize>[1]) => {
+    const auth = authorize(deps, request, 'baremetal:port:list');
+    const q = request.query as Query;
+    const detail = detailPath || parseBool(q.detail, 'detail') === true;
+    const sample = portView(samplePort, '');
+    const fields = parseFields(q.fields, Object.keys(sample));
+    const limit = parseLimit(q.limit);
+    let query = db.selectFrom('baremetal_ports').innerJoin('baremetal_nodes', 'baremetal_nodes.uuid', 'baremetal_ports.node_uuid').selectAll('baremetal_ports');
+    const nodeIdent = q.node ?? q.node_uuid;
+    if (nodeIdent) query = query.where('baremetal_ports.node_uuid', '=', (await findNode(db, nodeIdent)).uuid);
+    if (q.address) query = query.where('baremetal_ports.address', '=', normalizeMac(q.address, 'address'));
+    if (q.physical_network) query = query.where('baremetal_ports.physical_network', '=', q.physical_network);
+    if (!isAdmin(auth)) {
+      const pid = auth.projectId ?? '';
+      query = query.where((eb) => eb.or([eb('baremetal_nodes.owner', '=', pid), eb('baremetal_nodes.lessee', '=', pid)]));
+    }
+    if (q.marker) {
+      const m = await findPort(q.marker);
+      query = query.where((eb) =>
+        eb.or([eb('baremetal_ports.created_at', '>', m.created_at), eb.and([eb('baremetal_ports.created_at', '=', m.created_at), eb('baremetal_ports.uuid', '>', m.uuid)])]),
+      );
+    }
+    const rows = await query.orderBy('baremetal_ports.created_at').orderBy('baremetal_ports.uuid').limit(limit).execute();
+    const base = deps.base();
+    const ports = rows.map((r) => {
+      const v = portView(r, base);
+      return fields ? pick(v, fields) : detail ? v : pick(v, PORT_LIST_FIELDS);
+    });
+    const out: Record<string, unknown> = { ports };
+    if (rows.length === limit && limit > 0) out.next = nextLink(base, detailPath ? 'ports/detail' : 'ports', q, limit, rows.at(-1)!.uuid);
+    return out;
+  };
+  // python-ironicclient asks for /v1/ports/?... (trailing slash) for filtered lists.
+  app.get('/v1/ports', list(false));
+  app.get('/v1/ports/', list(false));
+  app.get('/v1/ports/detail', list(true));
+
+  app.get('/v1/ports/:ident', async (request) => {
+    const { ident } = request.params as { ident: string };
+    const port = await visiblePort(request, ident, 'baremetal:port:get');
+    const v = portView(port, deps.base());
+    const fields = parseFields((request.query as Query).fields, Object.keys(v));
+    return fields ? pick(v, fields) : v;
+  });
+
+  app.patch('/v1/ports/:ident', { schema: { body: patchSchema } }, async (request) => {
+    const { ident } = request.params as { ident: string };
+    const port = await visiblePort(request, ident, 'baremetal:port:update');
+    const after = applyPatch(portView(port, ''), request.body as PatchOp[], UPDATABLE);
+    const node = await findNode(db, String(after.node_uuid ?? ''));
+    for (const f of ['extra', 'local_link_connection'] as const) if (after[f] === null) after[f] = {};
+    const changes: Partial<PortRow> = {
+      address: normalizeMac(after.address, 'address'),
+      node_uuid: node.uuid,
+      extra: toJson(after.extra),
+      local_link_connection: toJson(after.local_link_connection),
+      pxe_enabled: after.pxe_enabled === null || after.pxe_enabled === undefined || patchBool(after.pxe_enabled, 'pxe_enabled') ? 1 : 0,
+      physical_network: (after.physical_network as string | null) ?? null,
+      is_smartnic: patchBool(after.is_smartnic, 'is_smartnic') ? 1 : 0,
+      updated_at: now(),
+    };
+    if (node.uuid !== port.node_uuid && node.provision_state === 'active') {
+      throw new BadRequestError(`Cannot move port ${port.uuid} to node ${node.uuid}, which is active`);
+    }
+    try {
+      await db.updateTable('baremetal_ports').set(changes).where('uuid', '=', port.uuid).execute();
+    } catch (err) {
+      throw uniqueError(err, changes.address!);
+    }
+    return portView(await findPort(port.uuid), deps.base());
+  });
+
+  app.delete('/v1/ports/:ident', async (request, reply) => {
+    const { ident } = request.params as { ident: string };
+    const port = await visiblePort(request, ident, 'baremetal:port:delete');
+    await db.deleteFrom('baremetal_ports').where('uuid', '=', port.uuid).execute();
+    reply.status(204);
+  });
+
+}
+
+async function insertPort(db: ApiDeps['db'], row: PortRow): Promise<void> {
+  try {
+    await db.insertInto('baremetal_ports').values(row).execute();
+  } catch (err) {
+    throw uniqueError(err, row.address);
+  }
+}
+
+function uniqueError(err: unknown, address: string): unknown {
+  const msg = String((err as Error).message);
+  if (/unique|duplicate/i.test(msg)) {
+    return /address/.test(msg) ? new ConflictError(`A port with MAC address ${address} already exists.`) : new ConflictError(`A port with that UUID already exists.`);
+  }
+  return err;
+}
+
+const samplePort: PortRow = {
+  uuid: '', address: '', node_uuid: '', extra: '{}', local_link_connection: '{}', pxe_enabled: 1, physical_network: null,
+  internal_info: '{}', is_smartnic: 0, created_at: '', updated_at: null,
+};

@@ -1,0 +1,147 @@
+// The JSON shapes of Ironic's API reference for nodes, ports, allocations, history and drivers.
+// Secrets in driver_info are shown as "******", as Ironic does.
+import { fromJson } from '../../common/db.js';
+import type { AllocationRow, HistoryRow, NodeRow, PortRow } from '../db.js';
+import { FIXED_INTERFACES } from '../drivers/hardware-types.js';
+
+const SECRET_INFO = /password|secret|token|key$/i;
+
+export function maskDriverInfo(info: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(info)) out[k] = SECRET_INFO.test(k) && v !== null && v !== undefined && v !== '' ? '******' : v;
+  return out;
+}
+
+function link(base: string, path: string): Array<{ href: string; rel: string }> {
+  return [
+    { href: `${base}/v1/${path}`, rel: 'self' },
+    { href: `${base}/${path}`, rel: 'bookmark' },
+  ];
+}
+
+export const NODE_LIST_FIELDS = ['uuid', 'name', 'instance_uuid', 'power_state', 'provision_state', 'maintenance'] as const;
+
+/** `conductor` is the host that manages the node (Ironic shows it always, not only while busy). */
+export function nodeView(row: NodeRow, base: string, conductor: string | null = null): Record<string, unknown> {
+  const v: Record<string, unknown> = {
+    uuid: row.uuid,
+    name: row.name,
+    driver: row.driver,
+    driver_info: maskDriverInfo(fromJson(row.driver_info, {})),
+    driver_internal_info: fromJson(row.driver_internal_info, {}),
+    extra: fromJson(row.extra, {}),
+    instance_info: maskDriverInfo(fromJson(row.instance_info, {})),
+    instance_uuid: row.instance_uuid,
+    properties: fromJson(row.properties, {}),
+    traits: fromJson(row.traits, []),
+    chassis_uuid: null,
+    conductor_group: row.conductor_group,
+    conductor: row.reservation ?? conductor,
+    console_enabled: false,
+    last_error: row.last_error,
+    maintenance: row.maintenance === 1,
+    maintenance_reason: row.maintenance_reason,
+    fault: row.fault,
+    power_state: row.power_state,
+    target_power_state: row.target_power_state,
+    provision_state: row.provision_state,
+    target_provision_state: row.target_provision_state,
+    provision_updated_at: row.provision_updated_at,
+    reservation: row.reservation,
+    resource_class: row.resource_class,
+    owner: row.owner,
+    lessee: row.lessee,
+    protected: row.protected === 1,
+    protected_reason: row.protected_reason,
+    retired: row.retired === 1,
+    retired_reason: row.retired_reason,
+    boot_interface: row.boot_interface,
+    deploy_interface: row.deploy_interface,
+    inspect_interface: row.inspect_interface,
+    management_interface: row.management_interface,
+    power_interface: row.power_interface,
+    automated_clean: row.automated_clean === null ? null : row.automated_clean === 1,
+    description: row.description,
+    allocation_uuid: row.allocation_uuid,
+    boot_mode: row.boot_mode,
+    secure_boot: null,
+    clean_step: fromJson(row.clean_step, {}),
+    deploy_step: fromJson(row.deploy_step, {}),
+    network_data: fromJson(row.network_data, {}),
+    raid_config: {},
+    target_raid_config: {},
+    inspection_started_at: row.inspection_started_at,
+    inspection_finished_at: row.inspection_finished_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    shard: null,
+    parent_node: null,
+    firmware_interface: FIXED_INTERFACES.firmware,
+    links: link(base, `nodes/${row.uuid}`),
+    ports: link(base, `nodes/${row.uuid}/ports`),
+    portgroups: link(base, `nodes/${row.uuid}/portgroups`),
+    states: link(base, `nodes/${row.uuid}/states`),
+    volume: link(base, `nodes/${row.uuid}/volume`),
+  };
+  for (const [kind, name] of Object.entries(FIXED_INTERFACES)) if (kind !== 'firmware') v[`${kind}_interface`] = name;
+  return v;
+}
+
+/** Keeps the requested fields (plus links, as Ironic does). */
+export function pick(view: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (f in view) out[f] = view[f];
+  if ('links' in view) out.links = view.links;
+  return out;
+}
+
+export function portView(row: PortRow, base: string): Record<string, unknown> {
+  return {
+    uuid: row.uuid,
+    address: row.address,
+    node_uuid: row.node_uuid,
+    portgroup_uuid: null,
+    extra: fromJson(row.extra, {}),
+    local_link_connection: fromJson(row.local_link_connection, {}),
+    pxe_enabled: row.pxe_enabled === 1,
+    physical_network: row.physical_network,
+    internal_info: fromJson(row.internal_info, {}),
+    is_smartnic: row.is_smartnic === 1,
+    name: null,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    links: link(base, `ports/${row.uuid}`),
+  };
+}
+
+export const PORT_LIST_FIELDS = ['uuid', 'address'] as const;
+
+export function allocationView(row: AllocationRow, base: string): Record<string, unknown> {
+  return {
+    uuid: row.uuid,
+    name: row.name,
+    state: row.state,
+    owner: row.owner,
+    node_uuid: row.node_uuid,
+    last_error: row.last_error,
+    resource_class: row.resource_class,
+    traits: fromJson(row.traits, []),
+    candidate_nodes: fromJson(row.candidate_nodes, []),
+    extra: fromJson(row.extra, {}),
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    links: link(base, `allocations/${row.uuid}`),
+  };
+}
+
+export function historyView(row: HistoryRow, base: string, detail: boolean): Record<string, unknown> {
+  const v: Record<string, unknown> = {
+    uuid: row.uuid,
+    created_at: row.created_at,
+    severity: row.severity,
+    event: row.event,
+    links: link(base, `nodes/${row.node_uuid}/history/${row.uuid}`),
+  };
+  if (detail) Object.assign(v, { event_type: row.event_type, user: row.user, conductor: row.conductor });
+  return v;
+}

@@ -1,0 +1,122 @@
+// The small driver interfaces a hardware type is made of (Ironic's drivers/base.py, cut down).
+// Each interface has several implementations, one per file, and a shared contract suite that
+// every implementation runs. The conductor only ever talks to these interfaces.
+import type { Logger } from 'pino';
+
+export type PowerState = 'power on' | 'power off';
+/** What PUT /states/power may ask for. */
+export type PowerTarget = 'power on' | 'power off' | 'rebooting' | 'soft power off' | 'soft rebooting';
+export const POWER_TARGETS: readonly PowerTarget[] = ['power on', 'power off', 'rebooting', 'soft power off', 'soft rebooting'];
+
+/** Ironic's boot device names. */
+export type BootDevice = 'pxe' | 'disk' | 'cdrom' | 'bios' | 'safe';
+export const BOOT_DEVICES: readonly BootDevice[] = ['pxe', 'disk', 'cdrom', 'bios', 'safe'];
+
+/** What a driver sees of a node: identity, its BMC settings and the bits of state it needs. */
+export interface DriverNode {
+  uuid: string;
+  name: string | null;
+  driver_info: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  instance_info: Record<string, unknown>;
+  power_state: string | null;
+  boot_mode: string | null;
+}
+
+export interface DriverContext {
+  log: Logger;
+  /** Aborted when the server stops; long waits end early. */
+  signal?: AbortSignal;
+}
+
+interface BaseInterface {
+  /** Implementation name as the API shows it ("redfish", "ipmitool", "fake"). */
+  readonly name: string;
+  /** Throws a ValidationError naming the driver_info field that is missing or wrong. */
+  validate(node: DriverNode): void;
+}
+
+export interface PowerInterface extends BaseInterface {
+  getPowerState(node: DriverNode, ctx: DriverContext): Promise<PowerState>;
+  /** Returns once the machine has reached the target (or throws). */
+  setPowerState(node: DriverNode, target: PowerTarget, ctx: DriverContext): Promise<void>;
+  supportedPowerStates(node: DriverNode, ctx: DriverContext): Promise<PowerTarget[]>;
+}
+
+export interface ManagementInterface extends BaseInterface {
+  getSupportedBootDevices(node: DriverNode, ctx: DriverContext): Promise<BootDevice[]>;
+  setBootDevice(node: DriverNode, device: BootDevice, persistent: boolean, ctx: DriverContext): Promise<void>;
+  getBootDevice(node: DriverNode, ctx: DriverContext): Promise<{ boot_device: BootDevice | null; persistent: boolean | null }>;
+}
+
+/** Gets a machine ready to boot the deploy ramdisk or its instance (dnsmasq/iPXE later). */
+export interface BootInterface extends BaseInterface {
+  prepareRamdisk(node: DriverNode, ctx: DriverContext): Promise<void>;
+  cleanUpRamdisk(node: DriverNode, ctx: DriverContext): Promise<void>;
+  prepareInstance(node: DriverNode, ctx: DriverContext): Promise<void>;
+  cleanUpInstance(node: DriverNode, ctx: DriverContext): Promise<void>;
+}
+
+/**
+ * "done": the step finished in-process. "wait": the machine continues on its own (agent) and the
+ * node waits in "wait call-back" / "clean wait" until the agent calls back or the timeout fires.
+ */
+export type StepResult = 'done' | 'wait';
+
+export interface CleanStep {
+  interface: string;
+  step: string;
+  args?: Record<string, unknown>;
+}
+
+export interface DeployInterface extends BaseInterface {
+  deploy(node: DriverNode, ctx: DriverContext): Promise<StepResult>;
+  tearDown(node: DriverNode, ctx: DriverContext): Promise<void>;
+  /** Automated cleaning when steps is null, manual cleaning with the given steps otherwise. */
+  clean(node: DriverNode, steps: CleanStep[] | null, ctx: DriverContext): Promise<StepResult>;
+}
+
+export interface InspectResult {
+  result: StepResult;
+  /** Discovered properties (cpus, memory_mb, local_gb, cpu_arch) merged into node.properties. */
+  properties?: Record<string, unknown>;
+  /** MAC addresses found, to create ports for. */
+  macs?: string[];
+}
+
+export interface InspectInterface extends BaseInterface {
+  inspect(node: DriverNode, ctx: DriverContext): Promise<InspectResult>;
+}
+
+export interface InterfaceKinds {
+  power: PowerInterface;
+  management: ManagementInterface;
+  boot: BootInterface;
+  deploy: DeployInterface;
+  inspect: InspectInterface;
+}
+export type InterfaceKind = keyof InterfaceKinds;
+export const INTERFACE_KINDS: readonly InterfaceKind[] = ['boot', 'deploy', 'inspect', 'management', 'power'];
+
+/** Reads a string from driver_info, or undefined. */
+export function infoString(node: DriverNode, key: string): string | undefined {
+  const v = node.driver_info[key];
+  if (v === undefined || v === null || v === '') return undefined;
+  return String(v);
+}
+
+/** Sleeps for ms, ending early (with an error) if the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,117 @@
+// The bare-metal service (Ironic v1 subset under /baremetal): routes, migrations, policy, and
+// the conductor that runs in the background of the same process.
+import type { FastifyInstance } from 'fastify';
+import type { ApiService, ServiceContext } from '../common/service.js';
+import type { PolicyTable } from '../common/auth.js';
+import { migrations, typed } from './db.js';
+import type { BaremetalConfig } from './config.js';
+import { Conductor } from './conductor.js';
+import { defaultRegistry } from './drivers/default-registry.js';
+import type { DriverRegistry } from './drivers/registry.js';
+import { installVersionHook, versionDocument } from './api/versions.js';
+import { installBodyParsers } from './api/body-parsers.js';
+import { nodeRoutes } from './api/nodes.js';
+import { portRoutes } from './api/ports.js';
+import { allocationRoutes } from './api/allocations.js';
+import { driverRoutes } from './api/drivers.js';
+import type { ApiDeps } from './api/context.js';
+
+export { baremetalConfigSchema, type BaremetalConfig } from './config.js';
+
+/** Ironic's defaults, as data: readers see, members act on nodes their project owns or leases; the rest is admin-only. */
+export const baremetalPolicy: PolicyTable = {
+  'baremetal:node:list': { roles: ['reader'] },
+  'baremetal:node:get': { roles: ['reader'] },
+  'baremetal:node:get_boot_device': { roles: ['reader'] },
+  'baremetal:node:validate': { roles: ['reader'] },
+  'baremetal:node:history:get': { roles: ['reader'] },
+  'baremetal:node:set_provision_state': { roles: ['member'] },
+  'baremetal:node:set_power_state': { roles: ['member'] },
+  'baremetal:node:set_maintenance': { roles: ['member'] },
+  'baremetal:node:set_boot_device': { roles: ['member'] },
+  'baremetal:node:traits:set': { roles: ['member'] },
+  'baremetal:port:list': { roles: ['reader'] },
+  'baremetal:port:get': { roles: ['reader'] },
+  'baremetal:allocation:create': { roles: ['member'] },
+  'baremetal:allocation:list': { roles: ['reader'] },
+  'baremetal:allocation:get': { roles: ['reader'] },
+  'baremetal:allocation:update': { roles: ['member'] },
+  'baremetal:allocation:delete': { roles: ['member'] },
+  'baremetal:driver:get': { roles: ['reader'] },
+};
+
+export interface BaremetalService extends ApiService {
+  conductor: Conductor;
+  registry: DriverRegistry;
+}
+
+export function createBaremetalService(ctx: ServiceContext, config: BaremetalConfig, registry = defaultRegistry(config)): BaremetalService {
+  const db = typed(ctx.db);
+  const c = config.conductor;
+  const conductor = new Conductor(db, registry, ctx.log.child({ service: 'baremetal' }), {
+    host: c.host,
+    workers: c.workers,
+    syncPowerIntervalMs: c.sync_power_state_interval * 1000,
+    syncPowerWorkers: c.sync_power_state_workers,
+    powerFailureLimit: c.power_failure_limit,
+    checkIntervalMs: c.check_interval * 1000,
+    waitTimeoutsMs: {
+      'wait call-back': c.deploy_callback_timeout * 1000,
+      'clean wait': c.clean_callback_timeout * 1000,
+      'inspect wait': c.inspect_wait_timeout * 1000,
+    },
+    automatedClean: c.automated_clean,
+  });
+  const base = () => `${ctx.publicUrl()}/baremetal`;
+  const deps: ApiDeps = { db, conductor, policy: ctx.policy, base };
+
+  return {
+    name: 'baremetal',
+    prefix: '/baremetal',
+    faultStyle: 'ironic',
+    catalog: { type: 'baremetal', name: 'ironic', prefix: '/baremetal' },
+    migrations,
+    policy: baremetalPolicy,
+    conductor,
+    registry,
+    routes(app: FastifyInstance) {
+      installVersionHook(app);
+      installBodyParsers(app);
+      app.get('/', { config: { public: true } }, async () => ({
+        name: 'OpenStack Ironic API',
+        description: 'Bootstack bare metal service, compatible with the Ironic v1 API.',
+        versions: [versionDocument(base())],
+        default_version: versionDocument(base()),
+      }));
+      const v1 = async () => {
+        const b = base();
+        const links = (p: string) => [
+          { href: `${b}/v1/${p}/`, rel: 'self' },
+          { href: `${b}/${p}/`, rel: 'bookmark' },
+        ];
+        return {
+          id: 'v1',
+          links: [{ href: `${b}/v1/`, rel: 'self' }],
+          media_types: [{ base: 'application/json', type: 'application/vnd.openstack.ironic.v1+json' }],
+          nodes: links('nodes'),
+          ports: links('ports'),
+          drivers: links('drivers'),
+          allocations: links('allocations'),
+          version: versionDocument(b),
+        };
+      };
+      app.get('/v1', { config: { public: true } }, v1);
+      app.get('/v1/', { config: { public: true } }, v1);
+      nodeRoutes(app, deps);
+      portRoutes(app, deps);
+      allocationRoutes(app, deps);
+      driverRoutes(app, deps);
+    },
+    async init() {
+      await conductor.recover();
+    },
+    async start(signal: AbortSignal) {
+      await conductor.run(signal);
+    },
+  };
+}

@@ -1,0 +1,168 @@
+// `bootstack node import FILE`: enrols the nodes of an instackenv.json (TripleO's format) or its
+// YAML equivalent through the bare-metal API, creating what is missing and updating what
+// differs, then reports what changed. It authenticates like the openstack CLI: a cloud from
+// clouds.yaml (--os-cloud / OS_CLOUD) or the OS_* variables, and finds the bare-metal endpoint
+// in the service catalog.
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { BootstackError, ConfigError } from '../common/errors.js';
+import { parseNodeFile, planNode, type ExistingNode, type ExistingPort, type NodeSpec } from '../baremetal/node-import.js';
+import { formatList, parseFormat } from './output.js';
+
+interface CloudAuth {
+  auth_url: string;
+  username?: string;
+  password?: string;
+  project_name?: string;
+  user_domain_name?: string;
+  project_domain_name?: string;
+  token?: string;
+}
+
+/** The cloud's credentials from clouds.yaml or OS_* variables, as python-openstackclient finds them. */
+export function loadCloud(cloudName: string | undefined, env = process.env): { auth: CloudAuth; interface: string } {
+  const name = cloudName ?? env.OS_CLOUD;
+  if (name) {
+    const files = [env.OS_CLIENT_CONFIG_FILE, 'clouds.yaml', join(homedir(), '.config/openstack/clouds.yaml'), '/etc/openstack/clouds.yaml'].filter(
+      (f): f is string => !!f,
+    );
+    for (const file of files) {
+      if (!existsSync(file)) continue;
+      const doc = parseYaml(readFileSync(file, 'utf8')) as { clouds?: Record<string, { auth?: CloudAuth; interface?: string }> };
+      const cloud = doc?.clouds?.[name];
+      if (cloud?.auth?.auth_url) return { auth: cloud.auth, interface: cloud.interface ?? 'public' };
+    }
+    throw new ConfigError(`cloud "${name}" was not found in ${files.join(', ')}`);
+  }
+  if (!env.OS_AUTH_URL) throw new ConfigError('set --os-cloud / OS_CLOUD (clouds.yaml) or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME');
+  return {
+    auth: {
+      auth_url: env.OS_AUTH_URL,
+      username: env.OS_USERNAME,
+      password: env.OS_PASSWORD,
+      project_name: env.OS_PROJECT_NAME,
+      user_domain_name: env.OS_USER_DOMAIN_NAME ?? 'Default',
+      project_domain_name: env.OS_PROJECT_DOMAIN_NAME ?? 'Default',
+      token: env.OS_TOKEN,
+    },
+    interface: env.OS_INTERFACE ?? 'public',
+  };
+}
+
+interface Catalog {
+  type: string;
+  endpoints: Array<{ interface: string; url: string }>;
+}
+
+/** A small Ironic API client: keystone password auth, catalog lookup, ironic fault messages. */
+export class BaremetalClient {
+  private constructor(
+    private readonly token: string,
+    readonly endpoint: string,
+  ) {}
+
+  static async connect(cloudName?: string): Promise<BaremetalClient> {
+    const { auth, interface: iface } = loadCloud(cloudName);
+    const base = auth.auth_url.replace(/\/+$/, '').replace(/\/v3$/, '');
+    const body = auth.token
+      ? { auth: { identity: { methods: ['token'], token: { id: auth.token } }, scope: { project: { name: auth.project_name, domain: { name: auth.project_domain_name ?? 'Default' } } } } }
+      : {
+          auth: {
+            identity: { methods: ['password'], password: { user: { name: auth.username, domain: { name: auth.user_domain_name ?? 'Default' }, password: auth.password } } },
+            scope: { project: { name: auth.project_name, domain: { name: auth.project_domain_name ?? 'Default' } } },
+          },
+        };
+    const res = await fetch(`${base}/v3/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status !== 201) throw new BootstackError(res.status, 'auth_failed', `authentication at ${base} failed (HTTP ${res.status}): ${(await res.text()).slice(0, 300)}`);
+    const token = res.headers.get('x-subject-token')!;
+    const catalog = ((await res.json()) as { token: { catalog?: Catalog[] } }).token.catalog ?? [];
+    const url = catalog.find((c) => c.type === 'baremetal')?.endpoints.find((e) => e.interface === iface)?.url;
+    if (!url) throw new ConfigError(`the service catalog at ${base} has no ${iface} baremetal endpoint`);
+    return new BaremetalClient(token, url.replace(/\/+$/, ''));
+  }
+
+  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.endpoint}/v1${path}`, {
+      method,
+      headers: { 'x-auth-token': this.token, 'x-openstack-ironic-api-version': '1.78', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 400) {
+      let message = text;
+      try {
+        message = JSON.parse(JSON.parse(text).error_message).faultstring;
+      } catch {
+        /* not an ironic fault */
+      }
+      throw new BootstackError(res.status, 'api_error', `${method} ${path}: ${message}`);
+    }
+    return (text ? JSON.parse(text) : null) as T;
+  }
+}
+
+export interface ImportRow {
+  node: string;
+  uuid: string;
+  action: 'created' | 'updated' | 'unchanged';
+  changes: string;
+}
+
+/** Creates or updates every node of the file; nothing is deleted. */
+export async function importNodes(client: BaremetalClient, specs: NodeSpec[], progress: (msg: string) => void = () => undefined): Promise<ImportRow[]> {
+  const nodes = (await client.call<{ nodes: ExistingNode[] }>('GET', '/nodes/detail')).nodes;
+  let ports = (await client.call<{ ports: ExistingPort[] }>('GET', '/ports/detail')).ports;
+  const rows: ImportRow[] = [];
+  for (const [i, spec] of specs.entries()) {
+    progress(`${i + 1}/${specs.length} ${spec.label}`);
+    const byName = spec.name ? nodes.find((n) => n.name === spec.name) : undefined;
+    const byMac = ports.find((p) => spec.ports.some((s) => s.address === p.address));
+    const existing = byName ?? (byMac ? nodes.find((n) => n.uuid === byMac.node_uuid) : undefined);
+    if (!existing) {
+      const created = await client.call<ExistingNode>('POST', '/nodes', {
+        ...(spec.name ? { name: spec.name } : {}),
+        driver: spec.driver,
+        driver_info: spec.driver_info,
+        properties: spec.properties,
+        resource_class: spec.resource_class,
+      });
+      for (const p of spec.ports) await client.call('POST', '/ports', { ...p, node_uuid: created.uuid });
+      rows.push({ node: spec.name ?? created.uuid, uuid: created.uuid, action: 'created', changes: spec.ports.length ? `ports ${spec.ports.map((p) => p.address).join(', ')}` : '' });
+      continue;
+    }
+    const plan = planNode(spec, existing, ports);
+    if (plan.patch.length) await client.call('PATCH', `/nodes/${existing.uuid}`, plan.patch);
+    for (const p of plan.createPorts) await client.call('POST', '/ports', { ...p, node_uuid: existing.uuid });
+    for (const p of plan.updatePorts) await client.call('PATCH', `/ports/${p.uuid}`, p.patch);
+    if (plan.createPorts.length) ports = (await client.call<{ ports: ExistingPort[] }>('GET', '/ports/detail')).ports;
+    rows.push({ node: spec.name ?? existing.uuid, uuid: existing.uuid, action: plan.changes.length ? 'updated' : 'unchanged', changes: plan.changes.join('; ') });
+  }
+  return rows;
+}
+
+export function registerNode(program: Command): void {
+  const node = program.command('node').description('bare-metal nodes (the bare-metal API; see also `openstack baremetal`)');
+  node
+    .command('import')
+    .description('create or update nodes and ports from an instackenv.json or YAML node file (idempotent; deletes nothing)')
+    .argument('<file>', 'instackenv.json, or the same structure in YAML')
+    .option('--os-cloud <name>', 'cloud in clouds.yaml (default: $OS_CLOUD, else the OS_* variables)')
+    .option('-f, --format <format>', 'output format: table, json, yaml, value', 'table')
+    .option('--dry-run', 'only parse and validate the file')
+    .action(async (file: string, o: { osCloud?: string; format: string; dryRun?: boolean }) => {
+      const format = parseFormat(o.format);
+      const specs = parseNodeFile(file);
+      if (o.dryRun) {
+        process.stdout.write(formatList(specs.map((s) => ({ node: s.name ?? s.label, driver: s.driver, ports: s.ports.map((p) => p.address).join(' ') })), ['node', 'driver', 'ports'], format) + '\n');
+        return;
+      }
+      const client = await BaremetalClient.connect(o.osCloud);
+      const rows = await importNodes(client, specs, (m) => process.stderr.write(`node import: ${m}\n`));
+      process.stdout.write(formatList(rows as unknown as Array<Record<string, unknown>>, ['node', 'uuid', 'action', 'changes'], format) + '\n');
+      const counts = ['created', 'updated', 'unchanged'].map((a) => `${rows.filter((r) => r.action === a).length} ${a}`).join(', ');
+      process.stderr.write(`node import: ${counts}\n`);
+    });
+}
