@@ -62,7 +62,7 @@ async function ids(stack: string): Promise<Record<string, string>> {
 }
 
 before(async () => {
-  seed = await startSeed({ log: { level: 'warn' } });
+  seed = await startSeed({ log: { level: 'warn' }, orchestration: { compute_provider: 'fake' } });
   work = mkdtempSync(join(tmpdir(), 'orch-cli-'));
 });
 after(async () => {

@@ -1,4 +1,5 @@
-// End to end: a stack of OS::Nova::Server (fake compute provider) with a SoftwareDeployment; the
+// End to end: a stack of OS::Nova::Server on a fake-hardware bare-metal node (allocated by
+// resource class and deployed through the bare-metal service) with a SoftwareDeployment; the
 // machine side is the project's REAL heat-config tool (src/agents) run as its own process: it
 // reads the server's deployment metadata (as the heat collector fetches it from the API), runs
 // the script hook and signals the result to the pre-signed URL; the stack then completes with
@@ -44,7 +45,32 @@ const TEMPLATE = {
   outputs: { stdout: { value: { get_attr: ['deployment', 'deploy_stdout'] } }, result: { value: { get_attr: ['deployment', 'result'] } } },
 };
 
-test('the real heat-config hook completes a SoftwareDeployment through the signal URL', async () => {
+const IRONIC = { 'x-openstack-ironic-api-version': '1.78' };
+
+/** Enrols a fake-hardware node of resource class "baremetal" and makes it available. */
+async function availableNode(name: string): Promise<string> {
+  const made = await seed.call('POST', '/baremetal/v1/nodes', { token, headers: IRONIC, body: { name, driver: 'fake-hardware', resource_class: 'baremetal' } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  for (const [target, state] of [['manage', 'manageable'], ['provide', 'available']] as const) {
+    const r = await seed.call('PUT', `/baremetal/v1/nodes/${name}/states/provision`, { token, headers: IRONIC, body: { target } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    await nodeState(name, state);
+  }
+  return made.body.uuid as string;
+}
+
+async function nodeState(name: string, state: string): Promise<Record<string, unknown>> {
+  let node: Record<string, unknown> = {};
+  for (let i = 0; i < 200; i++) {
+    node = (await seed.call('GET', `/baremetal/v1/nodes/${name}`, { token, headers: IRONIC })).body;
+    if (node.provision_state === state && !node.reservation) return node;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`node ${name} did not reach "${state}": ${JSON.stringify(node)}`);
+}
+
+test('the real heat-config hook completes a SoftwareDeployment on a bare-metal server through the signal URL', async () => {
+  const nodeUuid = await availableNode('hook-node');
   const created = await seed.call('POST', '/orchestration/stacks', { token, body: { stack_name: 'hooked', template: TEMPLATE } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const id = created.body.stack.id as string;
@@ -70,4 +96,29 @@ test('the real heat-config hook completes a SoftwareDeployment through the signa
   // The deployment record says so too (what `openstack software deployment show` reads).
   const deps = await seed.call('GET', `/orchestration/software_deployments?server_id=${server}`, { token });
   assert.equal(deps.body.software_deployments[0].status, 'COMPLETE');
+  // The server is the bare-metal node, deployed with the stack's image.
+  const node = await nodeState('hook-node', 'active');
+  assert.equal(node.uuid, nodeUuid);
+  assert.equal(node.instance_uuid, server);
+  assert.equal((node.instance_info as { image_source: string }).image_source, 'overcloud-full');
+  // Deleting the stack undeploys the node and gives it back.
+  const deleted = await seed.call('DELETE', `/orchestration/stacks/hooked/${id}`, { token });
+  assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+  const freed = await nodeState('hook-node', 'available');
+  assert.equal(freed.instance_uuid, null);
+  assert.equal(freed.allocation_uuid, null);
+});
+
+test('a server with no node to place it on fails the stack with the reason', async () => {
+  const tpl = { heat_template_version: '2015-04-30', resources: { s: { type: 'OS::Nova::Server', properties: { image: 'img', flavor: 'gpu' } } } };
+  const created = await seed.call('POST', '/orchestration/stacks', { token, body: { stack_name: 'unplaceable', template: tpl } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  let stack: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) {
+    stack = (await seed.call('GET', `/orchestration/stacks/unplaceable/${created.body.stack.id}`, { token })).body.stack;
+    if (!stack.stack_status.endsWith('IN_PROGRESS')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(stack.stack_status, 'CREATE_FAILED');
+  assert.match(stack.stack_status_reason, /No available nodes match the resource class gpu/);
 });

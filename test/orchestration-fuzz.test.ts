@@ -17,7 +17,7 @@ const CASES = Number(process.env.ORCH_FUZZ_CASES ?? 250);
 const BUDGET_MS = 60_000;
 
 before(async () => {
-  seed = await startSeed({ log: { level: 'error' } });
+  seed = await startSeed({ log: { level: 'error' }, orchestration: { compute_provider: 'fake' } });
   token = await seed.token();
 });
 after(async () => seed?.stop());

@@ -15,6 +15,7 @@ import { portRoutes } from './api/ports.js';
 import { allocationRoutes } from './api/allocations.js';
 import { driverRoutes } from './api/drivers.js';
 import type { ApiDeps } from './api/context.js';
+import { Instances } from './instances.js';
 
 export { baremetalConfigSchema, type BaremetalConfig } from './config.js';
 
@@ -43,6 +44,8 @@ export const baremetalPolicy: PolicyTable = {
 export interface BaremetalService extends ApiService {
   conductor: Conductor;
   registry: DriverRegistry;
+  /** Allocate-and-deploy for in-process callers (orchestration's servers). */
+  instances: Instances;
 }
 
 export function createBaremetalService(ctx: ServiceContext, config: BaremetalConfig, registry = defaultRegistry(config)): BaremetalService {
@@ -74,6 +77,7 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
     policy: baremetalPolicy,
     conductor,
     registry,
+    instances: new Instances(db, conductor),
     routes(app: FastifyInstance) {
       installVersionHook(app);
       installBodyParsers(app);

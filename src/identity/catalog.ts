@@ -14,8 +14,17 @@ function stableId(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
 }
 
-/** `services` is read each time: services registered after identity appear too. */
-export function buildCatalog(publicUrl: string, services: readonly ApiService[], self: CatalogEntry): CatalogService[] {
+/**
+ * `services` is read each time: services registered after identity appear too. With a project
+ * (a project-scoped token's catalog), endpoints that carry the project id in their URL (Heat's
+ * /orchestration/v1/<project_id>) get it filled in, as Keystone's %(tenant_id)s templates do.
+ */
+export function buildCatalog(
+  publicUrl: string,
+  services: readonly ApiService[],
+  self: CatalogEntry,
+  projectId: string | null = null,
+): CatalogService[] {
   const entries: CatalogEntry[] = [self];
   for (const s of services) {
     if (s.catalog && !entries.some((e) => e.type === s.catalog!.type)) entries.push(s.catalog);
@@ -29,7 +38,7 @@ export function buildCatalog(publicUrl: string, services: readonly ApiService[],
       interface: iface,
       region: REGION,
       region_id: REGION,
-      url: publicUrl + e.prefix,
+      url: publicUrl + (projectId && e.projectPath ? e.projectPath(projectId) : e.prefix),
     })),
   }));
 }

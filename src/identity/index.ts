@@ -34,7 +34,7 @@ export function createIdentityService(ctx: ServiceContext, config: IdentityConfi
   const tokens = new TokenService(store, config.token_ttl_hours * 3600_000, config.validation_cache_seconds * 1000);
   const authenticator = new Authenticator(store, tokens);
   const base = () => `${ctx.publicUrl()}/identity`;
-  const catalog = () => buildCatalog(ctx.publicUrl(), others, SELF);
+  const catalog = (projectId: string | null = null) => buildCatalog(ctx.publicUrl(), others, SELF, projectId);
   return {
     name: 'identity',
     prefix: '/identity',

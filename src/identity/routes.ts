@@ -22,7 +22,8 @@ export interface IdentityRouteDeps {
   policy: Policy;
   /** http://host:port/identity */
   base: () => string;
-  catalog: () => CatalogService[];
+  /** The catalog, with project-specific endpoint URLs when a project is given. */
+  catalog: (projectId?: string | null) => CatalogService[];
 }
 
 const pub = { config: { public: true } };
@@ -85,7 +86,7 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: IdentityRoute
     const { token, info } = await deps.authenticator.authenticate(body.auth);
     const nocatalog = request.query.nocatalog !== undefined;
     reply.header('x-subject-token', token);
-    return reply.status(201).send(tokenView(info, nocatalog ? null : deps.catalog()));
+    return reply.status(201).send(tokenView(info, nocatalog ? null : deps.catalog(info.project?.id)));
   });
 
   async function subject(request: FastifyRequest) {
@@ -102,7 +103,7 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: IdentityRoute
   app.get('/v3/auth/tokens', async (request: Req, reply) => {
     const info = await subject(request);
     reply.header('x-subject-token', subjectToken(request));
-    return tokenView(info, request.query.nocatalog !== undefined ? null : deps.catalog());
+    return tokenView(info, request.query.nocatalog !== undefined ? null : deps.catalog(info.project?.id));
   });
   app.delete('/v3/auth/tokens', async (request, reply) => {
     const info = await subject(request);
@@ -114,7 +115,7 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: IdentityRoute
   app.get('/v3/auth/catalog', async (request) => {
     const auth = requireAuth(request);
     if (!auth.projectId && !auth.roles.length) throw new ForbiddenError('An unscoped token has no catalog.');
-    return { catalog: deps.catalog(), links: { self: `${deps.base()}/v3/auth/catalog`, previous: null, next: null } };
+    return { catalog: deps.catalog(auth.projectId), links: { self: `${deps.base()}/v3/auth/catalog`, previous: null, next: null } };
   });
   app.get('/v3/auth/projects', async (request) => {
     const auth = requireAuth(request);

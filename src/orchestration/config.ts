@@ -3,10 +3,10 @@ import { z } from 'zod';
 
 export const orchestrationConfigSchema = z.strictObject({
   /**
-   * Which ComputeProvider backs OS::Nova::Server. Only "fake" exists inside this folder; the
-   * bare-metal adapter is provided by src/server when it is wired.
+   * Which ComputeProvider backs OS::Nova::Server: "baremetal" (allocate and deploy nodes of the
+   * bare-metal service; src/server provides it) or "fake" (in-memory servers, for tests).
    */
-  compute_provider: z.enum(['fake']).default('fake'),
+  compute_provider: z.enum(['baremetal', 'fake']).default('baremetal'),
   /** Seconds a fake server takes to become ACTIVE. */
   fake_build_seconds: z.number().min(0).default(0),
 });

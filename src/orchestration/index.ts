@@ -33,14 +33,16 @@ export interface OrchestrationService extends ApiService {
 }
 
 /**
- * `compute` backs OS::Nova::Server. src/server passes the bare-metal adapter once it exists;
- * without one, the FakeComputeProvider is used and the log says so.
+ * `compute` backs OS::Nova::Server: src/server passes the bare-metal adapter. With
+ * compute_provider "fake" the FakeComputeProvider is used instead, and the log says so.
  */
 export function createOrchestrationService(ctx: ServiceContext, config: OrchestrationConfig, compute?: ComputeProvider): OrchestrationService {
   const db = ctx.db as unknown as Kysely<OrchestrationDB>;
   const software = new DbSoftwareStore(db);
   const registry = createRegistry();
-  const provider = compute ?? new FakeComputeProvider({ buildMs: config.fake_build_seconds * 1000 });
+  const provider = config.compute_provider === 'fake' || !compute
+    ? new FakeComputeProvider({ buildMs: config.fake_build_seconds * 1000 })
+    : compute;
   const engine = new Engine({ db, registry, compute: provider, software, log: ctx.log, publicUrl: ctx.publicUrl });
   return {
     name: 'orchestration',
@@ -54,7 +56,10 @@ export function createOrchestrationService(ctx: ServiceContext, config: Orchestr
       registerOrchestrationRoutes(app, { engine, registry, software, policy: ctx.policy, publicUrl: ctx.publicUrl });
     },
     async init() {
-      if (!compute) ctx.log.warn('orchestration: OS::Nova::Server uses the FAKE compute provider (no bare-metal adapter wired)');
+      if (config.compute_provider === 'baremetal' && !compute) {
+        throw new Error('orchestration.compute_provider is "baremetal" but the baremetal service is not enabled; enable it or set compute_provider: fake');
+      }
+      if (provider.name === 'fake') ctx.log.warn('orchestration: OS::Nova::Server uses the FAKE compute provider (orchestration.compute_provider: fake)');
       await engine.resumeAll();
     },
     async start(signal) {

@@ -26,7 +26,8 @@ export const serverConfigSchema = z.strictObject({
       url: z.string().optional(),
     })
     .prefault({}),
-  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
+  /** Without a level here, BOOTSTACK_LOG_LEVEL (or info) applies. */
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).optional() }).prefault({}),
   /** Largest JSON request body, in bytes. Image data is streamed and not limited by this. */
   body_limit: z.number().int().positive().default(1024 * 1024),
   services: z.array(z.string()).optional(),

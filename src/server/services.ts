@@ -7,6 +7,8 @@ import { createBaremetalService } from '../baremetal/index.js';
 import { createImagesService } from '../images/index.js';
 import { createBootService } from '../boot/index.js';
 import { createOrchestrationService } from '../orchestration/index.js';
+import type { BaremetalService } from '../baremetal/index.js';
+import { BaremetalComputeProvider } from './baremetal-compute.js';
 
 export type ServiceFactory = (ctx: ServiceContext, config: ServerConfig, others: ApiService[]) => ApiService;
 
@@ -15,6 +17,12 @@ export const serviceFactories: ServiceFactory[] = [
   (ctx, config) => createBaremetalService(ctx, config.baremetal),
   (ctx, config) => createImagesService(ctx, config.images),
   (ctx, config) => createBootService(ctx, config.boot),
-  // FAKE compute provider until src/server passes the bare-metal adapter as a third argument.
-  (ctx, config) => createOrchestrationService(ctx, config.orchestration),
+  // OS::Nova::Server allocates and deploys bare-metal nodes (the baremetal service must be enabled).
+  (ctx, config, others) => createOrchestrationService(ctx, config.orchestration, baremetalCompute(others)),
 ];
+
+/** The bare-metal adapter for orchestration, when the baremetal service is enabled. */
+function baremetalCompute(services: ApiService[]): BaremetalComputeProvider | undefined {
+  const baremetal = services.find((s): s is BaremetalService => s.name === 'baremetal');
+  return baremetal ? new BaremetalComputeProvider(baremetal.instances) : undefined;
+}

@@ -4,10 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
-import { fromJson, now, toJson } from '../../common/db.js';
+import { now, toJson } from '../../common/db.js';
 import { isAdmin } from '../../common/auth.js';
-import type { AllocationRow, NodeRow } from '../db.js';
-import { findNode, isUuid, recordHistory } from '../node-store.js';
+import type { AllocationRow } from '../db.js';
+import { findNode, isUuid } from '../node-store.js';
+import { allocate, backfill } from '../allocations.js';
 import { applyPatch, patchSchema, type PatchOp } from './json-patch.js';
 import { allocationView, pick } from './views.js';
 import { authorize, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
@@ -73,66 +74,10 @@ export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (/unique|duplicate/i.test(String((err as Error).message))) throw new ConflictError(`An allocation with name or UUID ${body.name ?? uuid} already exists.`);
       throw err;
     }
-    const result = body.node ? await backfill(row, body.node) : await allocate(row, body.traits ?? [], candidates);
+    const result = body.node ? await backfill(db, row, body.node) : await allocate(db, row, body.traits ?? [], candidates);
     reply.status(201).header('location', `${deps.base()}/v1/allocations/${uuid}`);
     return allocationView(result, deps.base());
   });
-
-  /** Chooses a random matching node and claims it with a conditional update (retrying on races). */
-  async function allocate(a: AllocationRow, traits: string[], candidates: string[]): Promise<AllocationRow> {
-    let q = db
-      .selectFrom('baremetal_nodes')
-      .selectAll()
-      .where('provision_state', '=', 'available')
-      .where('maintenance', '=', 0)
-      .where('retired', '=', 0)
-      .where('instance_uuid', 'is', null)
-      .where('allocation_uuid', 'is', null)
-      .where('reservation', 'is', null);
-    if (a.resource_class) q = q.where('resource_class', '=', a.resource_class);
-    if (candidates.length) q = q.where('uuid', 'in', candidates);
-    if (a.owner) q = q.where((eb) => eb.or([eb('owner', '=', a.owner), eb('lessee', '=', a.owner)]));
-    const matching = (await q.execute()).filter((n) => {
-      const have = new Set(fromJson<string[]>(n.traits, []));
-      return traits.every((t) => have.has(t));
-    });
-    shuffle(matching);
-    for (const node of matching) {
-      const info = { ...fromJson<Record<string, unknown>>(node.instance_info, {}), traits };
-      const res = await db
-        .updateTable('baremetal_nodes')
-        .set({ allocation_uuid: a.uuid, instance_uuid: a.uuid, instance_info: toJson(info), updated_at: now() })
-        .where('uuid', '=', node.uuid)
-        .where('allocation_uuid', 'is', null)
-        .where('instance_uuid', 'is', null)
-        .where('reservation', 'is', null)
-        .where('provision_state', '=', 'available')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) {
-        await recordHistory(db, node.uuid, `allocated by ${a.name ?? a.uuid}`, 'allocation', 'INFO', null, null);
-        return settle(a, { state: 'active', node_uuid: node.uuid });
-      }
-    }
-    const why = `No available nodes match the resource class ${a.resource_class ?? '(any)'}${traits.length ? ` and traits ${traits.join(', ')}` : ''}${candidates.length ? ` among candidates ${candidates.join(', ')}` : ''}`;
-    return settle(a, { state: 'error', last_error: why });
-  }
-
-  /** Backfill: record an allocation for a node that is already in use (Ironic 1.58). */
-  async function backfill(a: AllocationRow, ident: string): Promise<AllocationRow> {
-    const node: NodeRow = await findNode(db, ident);
-    if (node.allocation_uuid) return settle(a, { state: 'error', last_error: `Node ${node.uuid} already has allocation ${node.allocation_uuid}` });
-    if (a.resource_class && node.resource_class !== a.resource_class) {
-      return settle(a, { state: 'error', last_error: `Node ${node.uuid} has resource class ${node.resource_class}, not ${a.resource_class}` });
-    }
-    await db.updateTable('baremetal_nodes').set({ allocation_uuid: a.uuid, instance_uuid: node.instance_uuid ?? a.uuid }).where('uuid', '=', node.uuid).execute();
-    return settle(a, { state: 'active', node_uuid: node.uuid, resource_class: a.resource_class ?? node.resource_class });
-  }
-
-  async function settle(a: AllocationRow, changes: Partial<AllocationRow>): Promise<AllocationRow> {
-    const next = { ...a, ...changes, updated_at: now() };
-    await db.updateTable('baremetal_allocations').set({ ...changes, updated_at: next.updated_at }).where('uuid', '=', a.uuid).execute();
-    return next;
-  }
 
   const listAllocations = async (request: FastifyRequest) => {
     const auth = authorize(deps, request, 'baremetal:allocation:list');
@@ -204,9 +149,3 @@ async function sampleAllocation(): Promise<AllocationRow> {
   };
 }
 
-function shuffle<T>(a: T[]): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-}

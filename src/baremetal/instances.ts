@@ -1,0 +1,133 @@
+// Instances on bare metal, for callers inside this process (orchestration's OS::Nova::Server,
+// through an adapter in src/server): allocate a node by resource class and traits, set what to
+// deploy, start the deploy, report progress, and tear it down. It is the same workflow an
+// operator drives with `openstack baremetal allocation create` + `node deploy`.
+import { randomUUID } from 'node:crypto';
+import { ConflictError, InvalidStateError } from '../common/errors.js';
+import { fromJson, now, toJson } from '../common/db.js';
+import type { AllocationRow, BaremetalKysely, NodeRow } from './db.js';
+import { allocate } from './allocations.js';
+import type { Conductor } from './conductor.js';
+
+export interface InstanceRequest {
+  /** Instance (and allocation) name. */
+  name: string;
+  resourceClass: string;
+  traits?: string[];
+  /** Image id or URL (instance_info.image_source). */
+  imageSource: string;
+  /** Config drive contents as Ironic accepts them in instance_info.configdrive. */
+  configdrive?: { meta_data?: Record<string, unknown>; user_data?: string; network_data?: Record<string, unknown> };
+  owner?: string | null;
+  user?: string | null;
+}
+
+export interface InstanceStatus {
+  state: 'building' | 'active' | 'error' | 'deleted';
+  reason?: string;
+  nodeUuid?: string;
+  nodeName?: string | null;
+  provisionState?: string;
+}
+
+const FAILED = new Set(['deploy failed', 'error']);
+
+export class Instances {
+  constructor(
+    private readonly db: BaremetalKysely,
+    private readonly conductor: Conductor,
+  ) {}
+
+  /** Allocates a node and starts deploying it; returns the instance id (the allocation's uuid). */
+  async create(req: InstanceRequest): Promise<string> {
+    const uuid = randomUUID();
+    const row: AllocationRow = {
+      uuid,
+      name: null,
+      state: 'allocating',
+      owner: req.owner ?? null,
+      node_uuid: null,
+      last_error: null,
+      resource_class: req.resourceClass,
+      traits: toJson(req.traits ?? []),
+      candidate_nodes: toJson([]),
+      extra: toJson({ instance_name: req.name }),
+      created_at: now(),
+      updated_at: null,
+    };
+    await this.db.insertInto('baremetal_allocations').values(row).execute();
+    const result = await allocate(this.db, row, req.traits ?? [], []);
+    if (result.state !== 'active' || !result.node_uuid) {
+      await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', uuid).execute();
+      throw new ConflictError(`Cannot place instance ${req.name}: ${result.last_error ?? 'no node was allocated'}`);
+    }
+    const node = await this.db.selectFrom('baremetal_nodes').selectAll().where('uuid', '=', result.node_uuid).executeTakeFirstOrThrow();
+    const info = {
+      ...fromJson<Record<string, unknown>>(node.instance_info, {}),
+      image_source: req.imageSource,
+      display_name: req.name,
+      ...(req.configdrive ? { configdrive: req.configdrive } : {}),
+    };
+    await this.db.updateTable('baremetal_nodes').set({ instance_info: toJson(info), updated_at: now() }).where('uuid', '=', node.uuid).execute();
+    try {
+      await this.conductor.provision(node.uuid, 'deploy', { user: req.user ?? null });
+    } catch (err) {
+      await this.release(uuid, node);
+      throw err;
+    }
+    return uuid;
+  }
+
+  async status(id: string): Promise<InstanceStatus> {
+    const node = await this.nodeOf(id);
+    if (!node) return { state: 'deleted' };
+    const base = { nodeUuid: node.uuid, nodeName: node.name, provisionState: node.provision_state };
+    if (node.provision_state === 'active' && !node.reservation) return { ...base, state: 'active' };
+    if (FAILED.has(node.provision_state)) {
+      return { ...base, state: 'error', reason: node.last_error ?? `node ${node.uuid} is in "${node.provision_state}"` };
+    }
+    if (node.provision_state === 'available' && !node.reservation && node.instance_uuid !== id) return { state: 'deleted' };
+    return { ...base, state: 'building' };
+  }
+
+  /** Starts tearing the instance down; status() says "deleted" once the node is released. */
+  async delete(id: string): Promise<void> {
+    const node = await this.nodeOf(id);
+    if (!node) {
+      await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', id).execute();
+      return;
+    }
+    if (node.instance_uuid === id && ['active', 'deploy failed', 'wait call-back', 'error'].includes(node.provision_state)) {
+      try {
+        await this.conductor.provision(node.uuid, 'deleted', { user: null });
+      } catch (err) {
+        // Busy (locked) or mid-transition: the caller polls status() and calls delete() again.
+        if (!(err instanceof InvalidStateError || err instanceof ConflictError)) throw err;
+        return;
+      }
+    }
+    await this.release(id, node);
+  }
+
+  /** Frees the node's allocation (the undeploy, if any, clears instance_uuid itself). */
+  private async release(id: string, node: NodeRow): Promise<void> {
+    await this.db
+      .updateTable('baremetal_nodes')
+      .set({ allocation_uuid: null, updated_at: now() })
+      .where('uuid', '=', node.uuid)
+      .where('allocation_uuid', '=', id)
+      .execute();
+    if (node.provision_state === 'available') {
+      await this.db.updateTable('baremetal_nodes').set({ instance_uuid: null, instance_info: toJson({}) }).where('uuid', '=', node.uuid).where('instance_uuid', '=', id).execute();
+    }
+    await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', id).execute();
+  }
+
+  private async nodeOf(id: string): Promise<NodeRow | undefined> {
+    return this.db
+      .selectFrom('baremetal_nodes')
+      .selectAll()
+      .where((eb) => eb.or([eb('instance_uuid', '=', id), eb('allocation_uuid', '=', id)]))
+      .executeTakeFirst();
+  }
+}
