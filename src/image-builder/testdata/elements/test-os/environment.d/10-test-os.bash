@@ -1,0 +1,1 @@
+export TEST_OS=1
