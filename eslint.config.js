@@ -1,40 +1,58 @@
 // Lint rules, including the architecture's import boundaries (DESIGN.md §2):
 // - a service folder under src/ imports only itself and src/common;
 // - src/agents (code that runs on deployed machines) imports only itself and src/common;
-// - src/server and src/cli are composition roots and may import any service;
-// - no import cycles anywhere.
+// - src/common imports no service;
+// - src/server and src/cli are composition roots and may import any service.
+// Import cycles are checked by scripts/check-import-cycles.ts (run by `npm run lint`).
 import tseslint from 'typescript-eslint';
-import importX from 'eslint-plugin-import-x';
-import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
-import { readdirSync } from 'node:fs';
+import { dirname, relative, resolve, sep } from 'node:path';
 
-const roots = new Set(['server', 'cli', 'common']);
-const services = readdirSync('src', { withFileTypes: true })
-  .filter((d) => d.isDirectory() && !roots.has(d.name))
-  .map((d) => d.name);
+const SRC = resolve('src');
+const ROOTS = new Set(['server', 'cli']);
 
-const zones = services.map((service) => ({
-  target: `./src/${service}`,
-  from: './src',
-  except: [`./${service}`, './common'],
-  message: `src/${service} may import only itself and src/common; declare the interface you need in src/${service} and let src/server inject it.`,
-}));
-zones.push({
-  target: './src/common',
-  from: './src',
-  except: ['./common'],
-  message: 'src/common is below every service and imports none of them.',
-});
+/** The top-level folder under src/ that a path is in, or undefined outside src/. */
+function area(path) {
+  const rel = relative(SRC, path);
+  if (rel.startsWith('..') || rel === '') return undefined;
+  return rel.split(sep)[0];
+}
+
+const boundaries = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'services import only themselves and src/common; common imports no service' },
+    schema: [],
+  },
+  create(context) {
+    const from = area(context.filename);
+    if (!from || ROOTS.has(from)) return {};
+    const check = (node, source) => {
+      if (typeof source !== 'string' || !source.startsWith('.')) return;
+      const to = area(resolve(dirname(context.filename), source));
+      if (!to || to === from) return;
+      if (to === 'common' && from !== 'common') return;
+      const message =
+        from === 'common'
+          ? `src/common is below every service and imports none of them (imports src/${to}).`
+          : `src/${from} may import only itself and src/common, not src/${to}; declare the interface you need in src/${from} and let src/server inject it.`;
+      context.report({ node, message });
+    };
+    return {
+      ImportDeclaration: (node) => check(node, node.source.value),
+      ExportNamedDeclaration: (node) => node.source && check(node, node.source.value),
+      ExportAllDeclaration: (node) => check(node, node.source.value),
+      ImportExpression: (node) => node.source.type === 'Literal' && check(node, node.source.value),
+    };
+  },
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'elements/**', 'templates/**', '**/*.js', '**/*.mjs'] },
   ...tseslint.configs.recommended,
   {
-    plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })] },
+    plugins: { bootstack: { rules: { boundaries } } },
     rules: {
-      'import-x/no-restricted-paths': ['error', { zones }],
-      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'bootstack/boundaries': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
     },

@@ -3,7 +3,7 @@
 // for the file, the line they are on.
 import { readFileSync, existsSync } from 'node:fs';
 import { parseDocument, LineCounter, isMap, isPair, isScalar, type Node as YamlNode } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

@@ -1,6 +1,6 @@
 // Renders errors in the fault format each OpenStack client parses, so that `openstack ...`
 // prints our message instead of a generic HTTP error.
-import { BootstackError } from './errors.js';
+import type { BootstackError } from './errors.js';
 
 export type FaultStyle = 'keystone' | 'glance' | 'ironic' | 'heat' | 'plain';
 
