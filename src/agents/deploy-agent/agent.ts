@@ -3,6 +3,7 @@
 import { http, type HttpResponse } from '../common/http.js';
 import { COMMANDS, type AgentContext } from './commands.js';
 import { readInterfaces } from './inspect.js';
+import { sleep } from '../common/sleep.js';
 
 export interface AgentOptions {
   /** Base URL of the seed's boot service, e.g. http://192.0.2.1:6385/boot. */
@@ -32,17 +33,6 @@ interface Session {
   token: string;
   heartbeatMs: number;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 export class AgentClient {
   constructor(readonly apiUrl: string) {}

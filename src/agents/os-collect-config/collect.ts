@@ -13,6 +13,7 @@ import type { Cache } from './cache.js';
 import { SourceNotAvailable, SourceNotConfigured } from './errors.js';
 import type { Collector, CollectorLog } from './collectors/types.js';
 import type { RequestCollector } from './collectors/request.js';
+import { sleep } from '../common/sleep.js';
 
 export interface RoundResult {
   changed: Set<string>;
@@ -112,19 +113,6 @@ export interface LoopOptions {
 }
 
 export type LoopEnd = { kind: 'exit'; code: number } | { kind: 'reexec' };
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 export async function runLoop(runner: CollectRunner, o: LoopOptions): Promise<LoopEnd> {
   let exitval = 0;
