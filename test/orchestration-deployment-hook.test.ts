@@ -113,7 +113,7 @@ test('a server with no node to place it on fails the stack with the reason', asy
   const tpl = { heat_template_version: '2015-04-30', resources: { s: { type: 'OS::Nova::Server', properties: { image: 'img', flavor: 'gpu' } } } };
   const created = await seed.call('POST', '/orchestration/stacks', { token, body: { stack_name: 'unplaceable', template: tpl } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  let stack: Record<string, string> = {};
+  let stack: { stack_status: string; stack_status_reason: string } = { stack_status: '', stack_status_reason: '' };
   for (let i = 0; i < 100; i++) {
     stack = (await seed.call('GET', `/orchestration/stacks/unplaceable/${created.body.stack.id}`, { token })).body.stack;
     if (!stack.stack_status.endsWith('IN_PROGRESS')) break;
