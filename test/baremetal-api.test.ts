@@ -234,7 +234,9 @@ test('drivers list and show the hardware types', async () => {
   assert.deepEqual(list.body.drivers.map((d: Loose) => d.name).sort(), ['fake-hardware', 'ipmi', 'redfish']);
   const show = await h.call('GET', '/baremetal/v1/drivers/redfish');
   assert.equal(show.body.default_power_interface, 'redfish');
-  assert.deepEqual(show.body.enabled_deploy_interfaces, ['fake']);
+  assert.deepEqual(show.body.enabled_deploy_interfaces, ['direct', 'fake']);
+  assert.equal(show.body.default_deploy_interface, 'direct');
+  assert.equal(show.body.default_boot_interface, 'ipxe');
   assert.equal((await h.call('GET', '/baremetal/v1/drivers/nope')).status, 404);
 });
 

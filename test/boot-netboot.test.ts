@@ -6,8 +6,7 @@
 // recorded for the node are checked in order: that is the boot timeline up to the agent lookup.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir, writeFile, copyFile, readdir, chmod } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +17,7 @@ import { serverConfigSchema } from '../src/server/config.js';
 import type { BootService } from '../src/boot/index.js';
 import type { BootEvent } from '../src/boot/boot-events.js';
 import { run } from '../src/common/child-process.js';
+import { buildBusyboxRamdisk, hostKernel } from './support/busybox-ramdisk.js';
 
 const dirs: string[] = [];
 let server: RunningServer | undefined;
@@ -29,56 +29,6 @@ after(async () => {
   }
 });
 
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net'];
-
-/** The newest kernel in /boot with its modules present (Debian's linux-image-amd64). */
-async function hostKernel(): Promise<{ kernel: string; modules: string }> {
-  const versions = (await readdir('/boot')).filter((f) => f.startsWith('vmlinuz-')).map((f) => f.slice('vmlinuz-'.length));
-  const usable = versions.filter((v) => existsSync(`/lib/modules/${v}/kernel`)).sort();
-  const v = usable.at(-1);
-  if (!v) throw new Error('no /boot/vmlinuz-* with /lib/modules: install linux-image-amd64 (scripts/debian-packages/boot.txt)');
-  return { kernel: `/boot/vmlinuz-${v}`, modules: `/lib/modules/${v}` };
-}
-
-/** A busybox initramfs whose /init does what the deploy agent's first step does: DHCP, then lookup. */
-async function buildRamdisk(dir: string, modulesDir: string): Promise<string> {
-  const root = join(dir, 'initramfs');
-  await mkdir(join(root, 'bin'), { recursive: true });
-  await mkdir(join(root, 'lib/modules'), { recursive: true });
-  await copyFile('/bin/busybox', join(root, 'bin/busybox'));
-  for (const m of MODULES) {
-    const found = await run('find', [modulesDir, '-name', `${m}.ko*`]);
-    const path = found.stdout.trim().split('\n')[0];
-    if (!path) throw new Error(`module ${m} not found under ${modulesDir}`);
-    await copyFile(path, join(root, 'lib/modules', `${m}.ko`));
-  }
-  await writeFile(
-    join(root, 'init'),
-    `#!/bin/busybox sh
-B=/bin/busybox
-$B mkdir -p /proc /sys /dev /tmp
-$B mount -t proc proc /proc
-$B mount -t sysfs sys /sys
-$B mount -t devtmpfs dev /dev
-for m in ${MODULES.join(' ')}; do $B insmod /lib/modules/$m.ko; done
-arg() { for w in $($B cat /proc/cmdline); do case $w in $1=*) echo "\${w#*=}";; esac; done; }
-API=$(arg bootstack.api); SECRET=$(arg bootstack.boot_secret); MAC=$(arg BOOTIF)
-echo "BOOTSTACK-RAMDISK api=$API mac=$MAC"
-$B ip link set eth0 up
-$B udhcpc -i eth0 -f -q -n -t 20 -T 1 -s /dhcp.sh
-RESP=$($B wget -q -O - --header 'Content-Type: application/json' --post-data "{\\"macs\\":[\\"$MAC\\"],\\"boot_secret\\":\\"$SECRET\\"}" "$API/agent/lookup")
-echo "BOOTSTACK-LOOKUP $RESP"
-$B poweroff -f
-`,
-  );
-  await writeFile(join(root, 'dhcp.sh'), '#!/bin/busybox sh\n[ "$1" = bound ] && /bin/busybox ip addr add "$ip/$mask" dev "$interface"\nexit 0\n');
-  await chmod(join(root, 'init'), 0o755);
-  await chmod(join(root, 'dhcp.sh'), 0o755);
-  const out = join(dir, 'deploy.initramfs');
-  await run('sh', ['-c', `find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1 > "${out}"`], { cwd: root });
-  return out;
-}
-
 async function netboot(firmware: 'bios' | 'uefi') {
   const dir = await mkdtemp(join(tmpdir(), `bootstack-boot-netboot-${firmware}-`));
   dirs.push(dir);
@@ -86,7 +36,10 @@ async function netboot(firmware: 'bios' | 'uefi') {
   const files = join(dir, 'files');
   await mkdir(files);
   await copyFile(kernel, join(files, 'deploy.kernel'));
-  await copyFile(await buildRamdisk(dir, modules), join(files, 'deploy.initramfs'));
+  const lookup = `RESP=$($B wget -q -O - --header 'Content-Type: application/json' --post-data "{\\"macs\\":[\\"$MAC\\"],\\"boot_secret\\":\\"$SECRET\\"}" "$API/agent/lookup")
+echo "BOOTSTACK-LOOKUP $RESP"
+$B poweroff -f`;
+  await copyFile(await buildBusyboxRamdisk(dir, modules, lookup), join(files, 'deploy.initramfs'));
 
   const labDir = join(dir, 'lab');
   const { lab } = await labUp({ nodes: 1, memoryMiB: 384, diskGiB: 1, accel: 'tcg', firmware, bmcPort: 0 }, { dir: labDir });

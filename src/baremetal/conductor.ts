@@ -11,8 +11,9 @@ import { FAILURE_STATE, TRANSIENT_STATES, WAITING_STATES, provisionMachine, targ
 import { driverNode, findNode, lockedError, recordHistory, reserve, type Severity } from './node-store.js';
 import type { DriverRegistry } from './drivers/registry.js';
 import type { BootDevice, CleanStep, DriverContext, InterfaceKind, PowerState, PowerTarget } from './drivers/interfaces.js';
-import { INTERFACE_KINDS } from './drivers/interfaces.js';
+import { INTERFACE_KINDS, sleep } from './drivers/interfaces.js';
 import { Semaphore } from './semaphore.js';
+import type { BootTimeline } from './timeline.js';
 
 export interface ConductorOptions {
   /** This conductor's name: written into node.reservation and history. */
@@ -40,6 +41,10 @@ export interface Operation {
   user?: string | null;
   /** For verbs that need arguments (clean steps). */
   clean_steps?: CleanStep[];
+  /** The agent finished its part: the transient state's work is the completion (boot disk, power). */
+  resumed?: boolean;
+  /** What in-band inspection found (kept between "inspect wait" and the resumed "inspecting"). */
+  inspected?: { properties?: Record<string, unknown>; macs?: string[] };
 }
 
 type Outcome = { event: ProvisionEvent; changes?: Partial<NodeRow>; message?: string };
@@ -49,6 +54,13 @@ export class Conductor {
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private readonly powerFailures = new Map<string, number>();
+  /** Agent watchers of nodes in wait states, aborted when the node leaves the state. */
+  private readonly watchers = new Map<string, AbortController>();
+  private readonly watching = new Set<Promise<void>>();
+  /** Boot events of each node (set by the service when the boot service is attached). */
+  timeline?: BootTimeline;
+  /** Called after inspection creates ports, so DHCP answers them. */
+  portsChanged?: () => Promise<void>;
 
   constructor(
     private readonly db: BaremetalKysely,
@@ -61,6 +73,17 @@ export class Conductor {
 
   private ctx(): DriverContext {
     return { log: this.log, signal: this.abort.signal };
+  }
+
+  /** The context for a node's provisioning work: its other interfaces and its timeline. */
+  private nodeCtx(row: NodeRow, signal: AbortSignal = this.abort.signal): DriverContext {
+    const r = this.registry;
+    return {
+      log: this.log,
+      signal,
+      driver: { power: r.get('power', row.power_interface), management: r.get('management', row.management_interface), boot: r.get('boot', row.boot_interface) },
+      record: (event) => recordHistory(this.db, row.uuid, event, 'deploy', 'INFO', null, this.options.host),
+    };
   }
 
   // ---------------------------------------------------------------- provision
@@ -94,11 +117,13 @@ export class Conductor {
       ...(event === 'clean' ? { clean_step: toJson({}) } : {}),
     });
     await recordHistory(this.db, row.uuid, `${from} -> ${to} (${event})`, 'provisioning', 'INFO', args.user, this.options.host);
+    this.timeline?.begin(row.uuid);
     this.spawn(row.uuid, () => this.runProvision(row.uuid, to, op));
   }
 
   private async abortWait(row: NodeRow, from: ProvisionState, to: ProvisionState, user: string | null): Promise<void> {
     const message = `${from} aborted by request`;
+    this.watchers.get(row.uuid)?.abort();
     await reserve(this.db, row, this.options.host, {});
     await this.finish(row.uuid, { provision_state: to, target_provision_state: null, last_error: message }, message, 'WARNING', user);
   }
@@ -145,6 +170,7 @@ export class Conductor {
         'INFO',
         op.user ?? null,
       );
+      if (waiting) this.watchAgent(uuid, next, op);
       return;
     }
   }
@@ -152,7 +178,7 @@ export class Conductor {
   /** The driver work of one transient state; returns the event that ends it. */
   private async work(row: NodeRow, state: ProvisionState, op: Operation): Promise<Outcome> {
     const node = driverNode(row);
-    const ctx = this.ctx();
+    const ctx = state === 'deploying' || state === 'cleaning' || state === 'deleting' || state === 'inspecting' ? this.nodeCtx(row) : this.ctx();
     const r = this.registry;
     switch (state) {
       case 'verifying': {
@@ -170,27 +196,37 @@ export class Conductor {
         return { event: 'done', changes: { power_state: ps } };
       }
       case 'inspecting': {
-        const res = await r.get('inspect', row.inspect_interface).inspect(node, ctx);
-        if (res.result === 'wait') return { event: 'wait' };
+        const inspect = r.get('inspect', row.inspect_interface);
+        if (op.resumed) await inspect.complete?.(node, ctx);
+        const res = op.resumed ? { result: 'done' as const, ...op.inspected } : await inspect.inspect(node, ctx);
+        if (res.result === 'wait') return { event: 'wait', changes: await this.powerNow(row) };
         const props = { ...fromJson<Record<string, unknown>>(row.properties, {}), ...res.properties };
         await this.addInspectedPorts(row, res.macs ?? []);
-        return { event: 'done', changes: { properties: toJson(props), inspection_finished_at: now() } };
+        return { event: 'done', changes: { properties: toJson(props), inspection_finished_at: now(), ...(op.resumed ? await this.powerNow(row) : {}) } };
       }
       case 'cleaning': {
         const manual = op.kind === 'clean';
         const automated = row.automated_clean === null ? this.options.automatedClean : row.automated_clean === 1;
         if (!manual && !automated) return { event: 'done' };
+        if (op.resumed) {
+          await r.get('deploy', row.deploy_interface).complete?.(node, 'clean', ctx);
+          return { event: manual ? 'manage' : 'done', changes: { clean_step: toJson({}), ...(await this.powerNow(row)) } };
+        }
         const res = await r.get('deploy', row.deploy_interface).clean(node, manual ? (op.clean_steps ?? []) : null, ctx);
-        if (res === 'wait') return { event: 'wait' };
+        if (res === 'wait') return { event: 'wait', changes: await this.powerNow(row) };
         return { event: manual ? 'manage' : 'done', changes: { clean_step: toJson({}) } };
       }
       case 'deploying': {
         const deploy = r.get('deploy', row.deploy_interface);
         const boot = r.get('boot', row.boot_interface);
+        if (op.resumed) {
+          await deploy.complete?.(node, 'deploy', ctx);
+          return { event: 'done', changes: { deploy_step: toJson({}), ...(await this.powerNow(row)) } };
+        }
         deploy.validate(node);
         boot.validate(node);
         const res = await deploy.deploy(node, ctx);
-        return { event: res === 'wait' ? 'wait' : 'done', changes: { deploy_step: toJson({}) } };
+        return { event: res === 'wait' ? 'wait' : 'done', changes: { deploy_step: toJson({}), ...(res === 'wait' ? await this.powerNow(row) : {}) } };
       }
       case 'deleting': {
         await r.get('deploy', row.deploy_interface).tearDown(node, ctx);
@@ -199,6 +235,15 @@ export class Conductor {
       }
       default:
         throw new BootstackError(500, 'no_work', `no work is defined for state "${state}"`);
+    }
+  }
+
+  /** The power state after boot/deploy work changed it (a failed read leaves the stored one). */
+  private async powerNow(row: NodeRow): Promise<Partial<NodeRow>> {
+    try {
+      return { power_state: await this.registry.get('power', row.power_interface).getPowerState(driverNode(row), this.ctx()) };
+    } catch {
+      return {};
     }
   }
 
@@ -218,6 +263,7 @@ export class Conductor {
         .execute();
       await recordHistory(this.db, row.uuid, `inspection created port ${mac}`, 'inspection', 'INFO', null, this.options.host);
     }
+    if (macs.length) await this.portsChanged?.();
   }
 
   /** Sets the final fields, releases the reservation, clears the operation, records history. */
@@ -241,7 +287,67 @@ export class Conductor {
     if (!provisionMachine.isWaiting(from)) throw new ConflictError(`Node ${row.uuid} is in "${from}", not in a wait state`);
     const to = provisionMachine.next(from, outcome);
     await reserve(this.db, row, this.options.host, {});
+    this.watchers.get(row.uuid)?.abort();
     await this.finish(row.uuid, { provision_state: to, target_provision_state: null, last_error: outcome === 'fail' ? (message ?? null) : null }, message ?? `${from} -> ${to}`, outcome === 'fail' ? 'ERROR' : 'INFO', null);
+  }
+
+  /**
+   * A node entered a wait state with an agent-driven deploy interface: run the agent's part
+   * (lookup, commands) without the node's lock, then resume the transient state to complete it
+   * (boot to disk, power) or fail the node with the step that failed. Leaving the wait state
+   * otherwise (timeout, abort) aborts the watcher.
+   */
+  private watchAgent(uuid: string, state: ProvisionState, op: Operation): void {
+    const phase = state === 'wait call-back' ? 'deploy' : state === 'clean wait' ? 'clean' : state === 'inspect wait' ? 'inspect' : undefined;
+    if (!phase) return;
+    this.watchers.get(uuid)?.abort();
+    const ac = new AbortController();
+    this.watchers.set(uuid, ac);
+    const signal = AbortSignal.any([ac.signal, this.abort.signal]);
+    const p = (async () => {
+      const row = await findNode(this.db, uuid);
+      const deploy = this.registry.get('deploy', row.deploy_interface);
+      const inspect = this.registry.get('inspect', row.inspect_interface);
+      if (phase === 'inspect' ? !inspect.awaitAgent : !deploy.awaitAgent) return;
+      const node = driverNode(row);
+      const ctx = this.nodeCtx(row, signal);
+      let next = op;
+      try {
+        if (phase === 'inspect') {
+          const found = await inspect.awaitAgent!(node, ctx);
+          next = { ...op, inspected: { properties: found.properties, macs: found.macs } };
+        } else {
+          await deploy.awaitAgent!(node, phase, ctx);
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        await ctx.driver?.boot.cleanUpRamdisk(node, ctx).catch(() => undefined);
+        if (ac.signal.aborted) return; // the node left the wait state; that change recorded why
+        const message = failureMessage(phase === 'deploy' ? 'deploying' : phase === 'clean' ? 'cleaning' : 'inspecting', row, asBootstackError(err));
+        this.log.warn({ node: uuid, state, err: message }, 'agent step failed');
+        await this.continueFromWait(uuid, 'fail', message).catch((e: unknown) => this.log.warn({ err: e, node: uuid }, 'could not fail the node'));
+        return;
+      }
+      if (signal.aborted) return;
+      await this.resumeAfterWait(uuid, state, next);
+    })()
+      .catch((err: unknown) => this.log.error({ err, node: uuid }, 'agent watcher crashed'))
+      .finally(() => {
+        if (this.watchers.get(uuid) === ac) this.watchers.delete(uuid);
+        this.watching.delete(p);
+      });
+    this.watching.add(p);
+  }
+
+  /** wait call-back → deploying (clean wait → cleaning) with the lock, to complete the work. */
+  private async resumeAfterWait(uuid: string, state: ProvisionState, op: Operation): Promise<void> {
+    const row = await findNode(this.db, uuid);
+    if (row.provision_state !== state) return;
+    const to = provisionMachine.next(state, 'resume');
+    const resumed: Operation = { ...op, resumed: true };
+    await reserve(this.db, row, this.options.host, { provision_state: to, provision_updated_at: now(), operation: toJson(resumed) });
+    await recordHistory(this.db, uuid, `${state} -> ${to} (resume: the agent finished)`, 'provisioning', 'INFO', null, this.options.host);
+    this.spawn(uuid, () => this.runProvision(uuid, to, resumed));
   }
 
   // ---------------------------------------------------------------- power and management
@@ -354,7 +460,7 @@ export class Conductor {
     const rows = await this.db
       .selectFrom('baremetal_nodes')
       .selectAll()
-      .where((eb) => eb.or([eb('reservation', '=', this.options.host), eb('provision_state', 'in', [...TRANSIENT_STATES])]))
+      .where((eb) => eb.or([eb('reservation', '=', this.options.host), eb('provision_state', 'in', [...TRANSIENT_STATES, ...WAITING_STATES])]))
       .execute();
     for (const row of rows) {
       if (row.reservation && row.reservation !== this.options.host) continue; // another live conductor's
@@ -374,7 +480,9 @@ export class Conductor {
       }
       const to = FAILURE_STATE[state];
       const started = op ? ` (operation "${op.kind}" started at ${op.started_at})` : '';
-      const message = `Conductor ${this.options.host} restarted while the node was "${state}"${started}; the operation was interrupted. Retry it.`;
+      const message = provisionMachine.isWaiting(state)
+        ? `Conductor ${this.options.host} restarted while the node was "${state}" (since ${row.provision_updated_at ?? '?'}); the deploy agent's session and boot secret lived in the old process, so the machine cannot report back. Retry it.`
+        : `Conductor ${this.options.host} restarted while the node was "${state}"${started}; the operation was interrupted. Retry it.`;
       failed.push(row.uuid);
       await this.finish(
         row.uuid,
@@ -404,7 +512,9 @@ export class Conductor {
         .execute();
       for (const row of rows) {
         const to = provisionMachine.next(state, 'fail');
-        const message = `Timeout reached while waiting in "${state}" for node ${row.uuid} (limit ${limit / 1000} s, waiting since ${row.provision_updated_at}).`;
+        const macs = this.timeline ? (await this.db.selectFrom('baremetal_ports').select('address').where('node_uuid', '=', row.uuid).execute()).map((p) => p.address) : [];
+        const hint = this.timeline ? ` ${this.timeline.timeoutHint(row.uuid, macs, limit / 1000)}.` : '';
+        const message = `Timeout reached while waiting in "${state}" for node ${row.uuid} (limit ${limit / 1000} s, waiting since ${row.provision_updated_at}).${hint}`;
         const res = await this.db
           .updateTable('baremetal_nodes')
           .set({ provision_state: to, target_provision_state: null, last_error: message, provision_updated_at: now(), updated_at: now() })
@@ -414,6 +524,7 @@ export class Conductor {
           .executeTakeFirst();
         if (Number(res.numUpdatedRows) === 1) {
           timedOut.push(row.uuid);
+          this.watchers.get(row.uuid)?.abort();
           await recordHistory(this.db, row.uuid, message, 'provisioning', 'ERROR', null, this.options.host);
         }
       }
@@ -489,14 +600,12 @@ export class Conductor {
     if (this.options.syncPowerIntervalMs > 0) loops.push(this.loop(signal, this.options.syncPowerIntervalMs, () => this.syncPowerStates()));
     await Promise.all(loops);
     await this.idle();
+    await Promise.allSettled([...this.watching]);
   }
 
   private async loop(signal: AbortSignal, everyMs: number, body: () => Promise<unknown>): Promise<void> {
     while (!signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, everyMs);
-        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-      });
+      await sleep(everyMs, signal).catch(() => undefined);
       if (signal.aborted) return;
       try {
         await body();

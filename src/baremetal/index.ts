@@ -16,6 +16,10 @@ import { allocationRoutes } from './api/allocations.js';
 import { driverRoutes } from './api/drivers.js';
 import type { ApiDeps } from './api/context.js';
 import { Instances } from './instances.js';
+import { Provisioning } from './provisioning.js';
+import { BootTimeline } from './timeline.js';
+
+export { Provisioning, type AgentOutcome, type ProvisioningLinks } from './provisioning.js';
 
 export { baremetalConfigSchema, type BaremetalConfig } from './config.js';
 
@@ -46,10 +50,24 @@ export interface BaremetalService extends ApiService {
   registry: DriverRegistry;
   /** Allocate-and-deploy for in-process callers (orchestration's servers). */
   instances: Instances;
+  /** The server attaches the boot and image services here (ipxe boot, direct deploy, timeline). */
+  provisioning: Provisioning;
 }
 
-export function createBaremetalService(ctx: ServiceContext, config: BaremetalConfig, registry = defaultRegistry(config)): BaremetalService {
+export function createBaremetalService(ctx: ServiceContext, config: BaremetalConfig, givenRegistry?: DriverRegistry): BaremetalService {
   const db = typed(ctx.db);
+  const provisioning = new Provisioning();
+  const macsOf = async (uuid: string) =>
+    (await db.selectFrom('baremetal_ports').select('address').where('node_uuid', '=', uuid).where('pxe_enabled', '=', 1).orderBy('created_at').execute()).map((p) => p.address);
+  const registry = givenRegistry ?? defaultRegistry(config, { provisioning, macsOf });
+  const timeline = new BootTimeline(db, ctx.log.child({ service: 'baremetal', component: 'timeline' }), config.conductor.host);
+  // Every enrolled pxe-enabled port's MAC in dnsmasq's hosts, now and after each port change.
+  const syncPorts = async () => {
+    if (!provisioning.attached) return;
+    const rows = await db.selectFrom('baremetal_ports').select('address').where('pxe_enabled', '=', 1).execute();
+    await provisioning.get().boot.setPorts(rows.map((r) => r.address));
+  };
+
   const c = config.conductor;
   const conductor = new Conductor(db, registry, ctx.log.child({ service: 'baremetal' }), {
     host: c.host,
@@ -66,7 +84,15 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
     automatedClean: c.automated_clean,
   });
   const base = () => `${ctx.publicUrl()}/baremetal`;
-  const deps: ApiDeps = { db, conductor, policy: ctx.policy, base };
+  conductor.timeline = timeline;
+  conductor.portsChanged = syncPorts;
+  const deps: ApiDeps = {
+    db,
+    conductor,
+    policy: ctx.policy,
+    base,
+    portsChanged: () => syncPorts().catch((err: unknown) => ctx.log.error({ err }, 'syncing port MACs to the boot service failed')),
+  };
 
   return {
     name: 'baremetal',
@@ -78,6 +104,7 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
     conductor,
     registry,
     instances: new Instances(db, conductor),
+    provisioning,
     routes(app: FastifyInstance) {
       installVersionHook(app);
       installBodyParsers(app);
@@ -115,6 +142,12 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
       await conductor.recover();
     },
     async start(signal: AbortSignal) {
+      // After every service's init (the boot service's hosts directory exists by now).
+      if (provisioning.attached) {
+        const unsubscribe = provisioning.get().timeline.subscribe((e) => timeline.record(e));
+        signal.addEventListener('abort', unsubscribe, { once: true });
+        await syncPorts();
+      }
       await conductor.run(signal);
     },
   };

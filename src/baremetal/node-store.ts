@@ -70,6 +70,17 @@ export async function reserve(
 
 export type Severity = 'INFO' | 'WARNING' | 'ERROR';
 
+let lastStamp = 0;
+/**
+ * History rows are listed by created_at: stamps from this process strictly increase, so events
+ * recorded in the same millisecond (a command ending, the next starting) keep their order.
+ */
+function historyStamp(at?: Date): string {
+  const ms = Math.max(at ? at.getTime() : Date.now(), lastStamp + 1);
+  lastStamp = ms;
+  return new Date(ms).toISOString();
+}
+
 export async function recordHistory(
   db: BaremetalKysely,
   nodeUuid: string,
@@ -78,6 +89,7 @@ export async function recordHistory(
   severity: Severity,
   user: string | null,
   conductor: string | null,
+  at?: Date,
 ): Promise<void> {
   const row: HistoryRow = {
     uuid: randomUUID(),
@@ -87,7 +99,7 @@ export async function recordHistory(
     severity,
     user,
     conductor,
-    created_at: now(),
+    created_at: historyStamp(at),
   };
   await db.insertInto('baremetal_node_history').values(row).execute();
 }

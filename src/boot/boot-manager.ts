@@ -2,7 +2,7 @@
 // which nodes are expected to network-boot (a pending boot with its one-time secret), the iPXE
 // script each gets, and the agent's lookup that trades the secret for a per-deploy agent token.
 import { NotFoundError, UnauthorizedError } from '../common/errors.js';
-import type { BootSecrets } from './boot-secrets.js';
+import { hashSecret, randomToken, type BootSecrets } from './boot-secrets.js';
 import type { BootEventBus } from './boot-events.js';
 import type { DeployCommands } from './deploy-commands.js';
 import { normalizeMac, type DhcpHostsDir, type HostEntry } from './dhcp-hosts.js';
@@ -38,6 +38,8 @@ export const LOCAL_BOOT_SCRIPT = '#!ipxe\necho bootstack: no network boot is pen
 export class BootManager {
   private readonly pending = new Map<string, PendingBoot>();
   private readonly byMac = new Map<string, string>();
+  /** Image download grants: SHA-256 of the URL token → node and image (see publishImage). */
+  private readonly imageGrants = new Map<string, { nodeId: string; imageId: string }>();
 
   constructor(private readonly o: BootManagerOptions) {}
 
@@ -73,7 +75,26 @@ export class BootManager {
     const p = this.pending.get(nodeId);
     if (p) for (const mac of p.macs) this.byMac.delete(mac);
     this.pending.delete(nodeId);
+    for (const [k, g] of this.imageGrants) if (g.nodeId === nodeId) this.imageGrants.delete(k);
     this.o.commands.end(nodeId);
+  }
+
+  /**
+   * A URL the node's agent can download `imageId` from without a Keystone token: the agent's
+   * write_image takes a plain URL, so the authorisation is a random 256-bit token in the path,
+   * valid for this node's deploy only (revoked by cleanBoot).
+   */
+  publishImage(nodeId: string, imageId: string): string {
+    const token = randomToken();
+    this.imageGrants.set(hashSecret(token), { nodeId, imageId });
+    return `${this.o.baseUrl()}/images/${token}`;
+  }
+
+  /** The grant behind an image URL token, or 401. */
+  imageGrant(token: string): { nodeId: string; imageId: string } {
+    const g = this.imageGrants.get(hashSecret(token));
+    if (!g) throw new UnauthorizedError('Unknown or revoked image download token.');
+    return g;
   }
 
   /** The node a MAC belongs to while it has a pending boot (for the timeline). */

@@ -11,13 +11,17 @@ import { MemoryDeployCommands } from './deploy-commands.js';
 import { DhcpHostsDir } from './dhcp-hosts.js';
 import { renderDnsmasqConfig } from './dnsmasq-config.js';
 import { DnsmasqSupervisor } from './dnsmasq-supervisor.js';
-import { bootRoutes } from './routes.js';
+import { bootRoutes, type DeployImageSource } from './routes.js';
+
+export type { DeployImageSource } from './routes.js';
 
 export interface BootService extends ApiService {
   manager: BootManager;
   events: BootEventBus;
   /** Present once start() runs with dnsmasq enabled. */
   dnsmasq?: DnsmasqSupervisor;
+  /** The server connects the image service here so /boot/images/{token} can serve deploy images. */
+  setImageSource(source: DeployImageSource): void;
 }
 
 export const HEARTBEAT_INTERVAL_S = 10;
@@ -28,6 +32,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
   const events = new BootEventBus();
   const ipToMac = new Map<string, string>();
   let supervisor: DnsmasqSupervisor | undefined;
+  let imageSource: DeployImageSource | undefined;
   const hostsDir = config.dnsmasq.enabled ? new DhcpHostsDir(join(workDir, 'hosts'), () => supervisor?.reload()) : undefined;
   const baseUrl = () => (config.http_url ?? ctx.publicUrl()).replace(/\/$/, '') + (config.http_url ? '' : '/boot');
   const commands = new MemoryDeployCommands({
@@ -58,7 +63,11 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     migrations: [],
     manager,
     events,
+    setImageSource(source) {
+      imageSource = source;
+    },
     routes: bootRoutes({
+      imageFile: () => imageSource,
       manager,
       events,
       filesDir,

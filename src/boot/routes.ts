@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { NotFoundError, UnauthorizedError } from '../common/errors.js';
+import { BootstackError, NotFoundError, UnauthorizedError } from '../common/errors.js';
 import type { BootManager } from './boot-manager.js';
 import type { BootEventBus } from './boot-events.js';
 import type { AgentReport } from './deploy-commands.js';
@@ -17,7 +17,12 @@ export interface BootRouteOptions {
   /** The MAC that last got this IPv4 address from our dnsmasq (ties HTTP fetches to a machine). */
   macForIp: (ip: string) => string | undefined;
   heartbeatIntervalS: number;
+  /** Where a deploy image's bytes are (set by the server from the image service); absent: 503. */
+  imageFile?: () => DeployImageSource | undefined;
 }
+
+/** The image service as the boot service needs it (implemented in src/server). */
+export type DeployImageSource = (imageId: string) => Promise<{ path: string; size: number }>;
 
 const pub = { config: { public: true } };
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -54,6 +59,21 @@ export function bootRoutes(o: BootRouteOptions) {
         o.events.emit({ kind: 'file_fetched', at: new Date(), mac, nodeId: mac && o.manager.nodeForMac(mac), detail: { file, bytes: st.size, seconds, from: req.ip } });
       });
       return reply.type('application/octet-stream').header('content-length', st.size).send(stream);
+    });
+
+    // Deploy images for the agent: the token in the path is the per-deploy grant (publishImage).
+    app.get<{ Params: { token: string } }>('/images/:token', pub, async (req, reply) => {
+      const grant = o.manager.imageGrant(req.params.token);
+      const source = o.imageFile?.();
+      if (!source) throw new BootstackError(503, 'no_image_service', 'The image service is not enabled in this server; deploy images cannot be served.');
+      const { path, size } = await source(grant.imageId);
+      const started = Date.now();
+      const stream = createReadStream(path);
+      stream.on('end', () => {
+        const seconds = (Date.now() - started) / 1000;
+        o.events.emit({ kind: 'file_fetched', at: new Date(), nodeId: grant.nodeId, detail: { file: `image ${grant.imageId}`, bytes: size, seconds, from: req.ip } });
+      });
+      return reply.type('application/octet-stream').header('content-length', size).send(stream);
     });
 
     app.post<{ Body: { macs: string[]; boot_secret: string } }>(

@@ -143,6 +143,32 @@ export async function importNodes(client: BaremetalClient, specs: NodeSpec[], pr
   return rows;
 }
 
+export interface HistoryEntry {
+  created_at: string;
+  event: string;
+  event_type?: string;
+  severity?: string;
+}
+
+/** The node's history as a timeline: each step with its time, the gap since the previous step and since the first. */
+export function timelineRows(history: HistoryEntry[], since?: string): Array<Record<string, unknown>> {
+  const entries = history.filter((h) => !since || h.created_at >= since);
+  const first = entries[0] ? Date.parse(entries[0].created_at) : 0;
+  let prev = first;
+  return entries.map((h) => {
+    const t = Date.parse(h.created_at);
+    const row = { time: h.created_at, delta: `+${((t - prev) / 1000).toFixed(3)}`, elapsed: ((t - first) / 1000).toFixed(3), type: h.event_type ?? '', severity: h.severity ?? '', event: h.event };
+    prev = t;
+    return row;
+  });
+}
+
+/** Where the last provisioning operation began (the last "x -> y (verb)" move out of a stable state). */
+function lastOperationStart(history: HistoryEntry[]): string | undefined {
+  const starts = history.filter((h) => h.event_type === 'provisioning' && /^(available|manageable|active|deploy failed|clean failed|inspect failed|enroll|error) -> /.test(h.event));
+  return starts.at(-1)?.created_at;
+}
+
 export function registerNode(program: Command): void {
   const node = program.command('node').description('bare-metal nodes (the bare-metal API; see also `openstack baremetal`)');
   node
@@ -164,5 +190,19 @@ export function registerNode(program: Command): void {
       process.stdout.write(formatList(rows as unknown as Array<Record<string, unknown>>, ['node', 'uuid', 'action', 'changes'], format) + '\n');
       const counts = ['created', 'updated', 'unchanged'].map((a) => `${rows.filter((r) => r.action === a).length} ${a}`).join(', ');
       process.stderr.write(`node import: ${counts}\n`);
+    });
+  node
+    .command('timeline')
+    .description("a node's boot and deploy timeline from its history: DHCP, iPXE script, ramdisk, agent lookup, each agent command (bytes, MB/s), reboot, with times and gaps")
+    .argument('<node>', 'node name or UUID')
+    .option('--os-cloud <name>', 'cloud in clouds.yaml (default: $OS_CLOUD, else the OS_* variables)')
+    .option('--all', 'the whole history (default: from the start of the last provisioning operation)')
+    .option('-f, --format <format>', 'output format: table, json, yaml, value', 'table')
+    .action(async (ident: string, o: { osCloud?: string; all?: boolean; format: string }) => {
+      const format = parseFormat(o.format);
+      const client = await BaremetalClient.connect(o.osCloud);
+      const { history } = await client.call<{ history: HistoryEntry[] }>('GET', `/nodes/${encodeURIComponent(ident)}/history?detail=true`);
+      const rows = timelineRows(history, o.all ? undefined : lastOperationStart(history));
+      process.stdout.write(formatList(rows, ['time', 'delta', 'elapsed', 'type', 'severity', 'event'], format) + '\n');
     });
 }

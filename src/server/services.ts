@@ -9,6 +9,7 @@ import { createBootService } from '../boot/index.js';
 import { createOrchestrationService } from '../orchestration/index.js';
 import type { BaremetalService } from '../baremetal/index.js';
 import { BaremetalComputeProvider } from './baremetal-compute.js';
+import { connectBootDeploy } from './boot-deploy.js';
 
 export type ServiceFactory = (ctx: ServiceContext, config: ServerConfig, others: ApiService[]) => ApiService;
 
@@ -16,7 +17,7 @@ export const serviceFactories: ServiceFactory[] = [
   (ctx, config, others) => createIdentityService(ctx, config.identity, others),
   (ctx, config) => createBaremetalService(ctx, config.baremetal),
   (ctx, config) => createImagesService(ctx, config.images),
-  (ctx, config) => createBootService(ctx, config.boot),
+  (ctx, config, others) => connectBootDeploy(createBootService(ctx, config.boot), others),
   // OS::Nova::Server allocates and deploys bare-metal nodes (the baremetal service must be enabled).
   (ctx, config, others) => createOrchestrationService(ctx, config.orchestration, baremetalCompute(others)),
 ];

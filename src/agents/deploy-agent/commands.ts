@@ -1,6 +1,7 @@
 // The commands the conductor can send, by name. Each takes the command's params and the agent's
 // context and returns a JSON-able result; a thrown error becomes a failed result with its message.
 // Params are documented in docs/boot-deploy.md.
+import { join } from 'node:path';
 import { run } from '../../common/child-process.js';
 import { appendConfigDrivePartition, partitionForImage } from './layout.js';
 import { writeConfigDrive, type ConfigDriveContent } from './config-drive.js';
@@ -43,7 +44,12 @@ async function targetDevice(params: Record<string, unknown>, ctx: AgentContext):
   if (explicit) return explicit;
   if (ctx.device && params.root_device_hints === undefined) return ctx.device;
   const { disks } = await inspect(ctx.root);
-  return chooseRootDevice(disks, (params.root_device_hints ?? null) as RootDeviceHints | null).name;
+  return devicePath(ctx.root, chooseRootDevice(disks, (params.root_device_hints ?? null) as RootDeviceHints | null).name);
+}
+
+/** Inventory names are /dev/<x>; under a test root (a fake /sys) the device is <root>/dev/<x>. */
+function devicePath(root: string, name: string): string {
+  return root === '/' ? name : join(root, name);
 }
 
 const ALGOS: readonly ChecksumAlgo[] = ['md5', 'sha256', 'sha512'];
@@ -58,7 +64,7 @@ export const COMMANDS: Record<string, CommandHandler> = {
     let devices: string[];
     if (Array.isArray(listed)) devices = listed.map(String);
     else if (params.device !== undefined) devices = [str(params, 'device', true)];
-    else devices = (await inspect(ctx.root)).disks.map((d) => d.name);
+    else devices = (await inspect(ctx.root)).disks.map((d) => devicePath(ctx.root, d.name));
     const results = [];
     for (const d of devices) results.push(await eraseDevice(d));
     return { devices: results };

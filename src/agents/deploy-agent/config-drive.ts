@@ -20,7 +20,10 @@ export async function writeConfigDrive(device: string, partition: { start: numbe
   if (partition.start % 512 !== 0) throw new Error(`config drive partition start ${partition.start} is not sector-aligned`);
   const kib = Math.floor(partition.size / 1024);
   // mkfs.vfat writes a filesystem of `kib` 1 KiB blocks starting at sector `start/512` of the disk.
-  await run('mkfs.vfat', ['-n', CONFIG_DRIVE_LABEL, '--offset', String(partition.start / 512), device, String(kib)], { timeoutMs: 60_000 });
+  // -I: on a real disk (not a file) it otherwise refuses a whole device that has partitions, which
+  // is exactly our case; -F 16: on a real disk it sizes the FAT from the whole device (FAT32, then
+  // "too small" for 64 MiB). Both found by the lab deploy test (test/boot-lab-deploy.test.ts).
+  await run('mkfs.vfat', ['-I', '-F', '16', '-n', CONFIG_DRIVE_LABEL, '--offset', String(partition.start / 512), device, String(kib)], { timeoutMs: 60_000 });
   const target = `${device}@@${partition.start}`;
   // mtools checks the BIOS geometry against the size, which an offset filesystem does not match.
   const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };

@@ -13,6 +13,8 @@ export interface ApiDeps {
   policy: Policy;
   /** Public URL of the service, e.g. http://127.0.0.1:6385/baremetal */
   base(): string;
+  /** After a port is created, changed or deleted: the boot service's DHCP hosts follow. */
+  portsChanged?: () => Promise<void>;
 }
 
 /** Enforces the policy rule; returns the caller. */

@@ -265,6 +265,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     await db.deleteFrom('baremetal_node_history').where('node_uuid', '=', row.uuid).execute();
     await db.updateTable('baremetal_allocations').set({ node_uuid: null, state: 'error', last_error: `node ${row.uuid} was deleted` }).where('node_uuid', '=', row.uuid).execute();
     await db.deleteFrom('baremetal_nodes').where('uuid', '=', row.uuid).where('reservation', 'is', null).execute();
+    await deps.portsChanged?.();
     reply.status(204);
   });
 

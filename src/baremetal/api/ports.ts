@@ -77,6 +77,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
       updated_at: null,
     };
     await insertPort(db, row);
+    await deps.portsChanged?.();
     reply.status(201).header('location', `${deps.base()}/v1/ports/${uuid}`);
     return portView(row, deps.base());
   });
@@ -150,6 +151,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     } catch (err) {
       throw uniqueError(err, changes.address!);
     }
+    await deps.portsChanged?.();
     return portView(await findPort(port.uuid), deps.base());
   });
 
@@ -157,6 +159,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const { ident } = request.params as { ident: string };
     const port = await visiblePort(request, ident, 'baremetal:port:delete');
     await db.deleteFrom('baremetal_ports').where('uuid', '=', port.uuid).execute();
+    await deps.portsChanged?.();
     reply.status(204);
   });
 

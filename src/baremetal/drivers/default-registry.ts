@@ -14,8 +14,18 @@ import { RedfishManagement } from './redfish-management.js';
 import { RedfishInspect } from './redfish-inspect.js';
 import { IpmitoolPower } from './ipmitool-power.js';
 import { IpmitoolManagement } from './ipmitool-management.js';
+import { IpxeBoot } from './ipxe-boot.js';
+import { DirectDeploy } from './direct-deploy.js';
+import { AgentInspect } from './agent-inspect.js';
+import type { Provisioning } from '../provisioning.js';
 
-export function defaultRegistry(config: BaremetalConfig): DriverRegistry {
+/** What the real boot/deploy interfaces need: the server's links and the node's port MACs. */
+export interface ProvisioningDeps {
+  provisioning: Provisioning;
+  macsOf: (nodeUuid: string) => Promise<string[]>;
+}
+
+export function defaultRegistry(config: BaremetalConfig, prov?: ProvisioningDeps): DriverRegistry {
   const delay = new FakeDelay(config.fake.delay_ms);
   const pool = new RedfishClientPool({
     timeoutMs: config.redfish.timeout * 1000,
@@ -23,7 +33,7 @@ export function defaultRegistry(config: BaremetalConfig): DriverRegistry {
     backoffMs: config.redfish.backoff * 1000,
   });
   const ipmi = { retries: config.ipmi.retries, timeoutSeconds: config.ipmi.timeout, command: 'ipmitool' };
-  return new DriverRegistry()
+  const registry = new DriverRegistry()
     .register('power', new FakePower(delay))
     .register('management', new FakeManagement(delay))
     .register('boot', new FakeBoot())
@@ -35,4 +45,11 @@ export function defaultRegistry(config: BaremetalConfig): DriverRegistry {
     .register('inspect', new RedfishInspect(pool))
     .register('power', new IpmitoolPower(ipmi, config.ipmi.power_state_timeout * 1000))
     .register('management', new IpmitoolManagement(ipmi));
+  if (prov) {
+    registry
+      .register('boot', new IpxeBoot(prov.provisioning, prov.macsOf))
+      .register('deploy', new DirectDeploy(prov.provisioning))
+      .register('inspect', new AgentInspect(prov.provisioning));
+  }
+  return registry;
 }

@@ -1,16 +1,18 @@
 // Hardware types are data: for each interface, the implementations the type supports, the
 // first available one being the default (Ironic's hardware types). Boot and deploy for
-// redfish/ipmi list the real implementations first ("ipxe", "direct"), which the boot/deploy
-// work registers; until then the fake ones are what a node can use.
+// redfish/ipmi default to the real implementations ("ipxe", "direct": src/baremetal/drivers/
+// ipxe-boot.ts and direct-deploy.ts, which need the boot and image services).
 import type { InterfaceKind } from './interfaces.js';
 
 export type HardwareType = Record<InterfaceKind, readonly string[]>;
 
 export const HARDWARE_TYPES: Record<string, HardwareType> = {
   'fake-hardware': {
-    boot: ['fake'],
-    deploy: ['fake'],
-    inspect: ['fake', 'no-inspect'],
+    // The real boot/deploy may be chosen explicitly (fake power, real network boot and agent):
+    // how the loopback end-to-end test plays a machine without a BMC.
+    boot: ['fake', 'ipxe'],
+    deploy: ['fake', 'direct'],
+    inspect: ['fake', 'no-inspect', 'agent'],
     management: ['fake'],
     power: ['fake'],
   },

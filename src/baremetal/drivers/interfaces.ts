@@ -27,6 +27,10 @@ export interface DriverContext {
   log: Logger;
   /** Aborted when the server stops; long waits end early. */
   signal?: AbortSignal;
+  /** The node's other interfaces (Ironic's task.driver), for boot/deploy work that needs power. */
+  driver?: { power: PowerInterface; management: ManagementInterface; boot: BootInterface };
+  /** Adds a step to the node's timeline (history, event type "deploy"). */
+  record?: (event: string) => Promise<void>;
 }
 
 interface BaseInterface {
@@ -74,7 +78,17 @@ export interface DeployInterface extends BaseInterface {
   tearDown(node: DriverNode, ctx: DriverContext): Promise<void>;
   /** Automated cleaning when steps is null, manual cleaning with the given steps otherwise. */
   clean(node: DriverNode, steps: CleanStep[] | null, ctx: DriverContext): Promise<StepResult>;
+  /**
+   * Interfaces that return "wait": the remote part (the agent's commands), run by the conductor
+   * while the node is in "wait call-back" / "clean wait", without the node's lock. Throws with
+   * the failed step; ctx.signal aborts when the node leaves the wait state.
+   */
+  awaitAgent?(node: DriverNode, phase: AgentPhase, ctx: DriverContext): Promise<void>;
+  /** After awaitAgent succeeded, under the lock (deploying/cleaning again): boot to disk, power. */
+  complete?(node: DriverNode, phase: AgentPhase, ctx: DriverContext): Promise<void>;
 }
+
+export type AgentPhase = 'deploy' | 'clean';
 
 export interface InspectResult {
   result: StepResult;
@@ -86,6 +100,10 @@ export interface InspectResult {
 
 export interface InspectInterface extends BaseInterface {
   inspect(node: DriverNode, ctx: DriverContext): Promise<InspectResult>;
+  /** In-band inspection: the agent's part while the node is in "inspect wait" (see DeployInterface.awaitAgent). */
+  awaitAgent?(node: DriverNode, ctx: DriverContext): Promise<InspectResult>;
+  /** After awaitAgent, under the lock: boot cleaned up, machine off. */
+  complete?(node: DriverNode, ctx: DriverContext): Promise<void>;
 }
 
 export interface InterfaceKinds {

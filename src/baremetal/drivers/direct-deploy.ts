@@ -1,0 +1,132 @@
+// The "direct" deploy interface (Ironic's agent deploy): the node network-boots the deploy
+// ramdisk, its agent looks itself up and pulls commands; we stream the image to its disk
+// (write_image, checksum verified on the machine), write the config drive and sync, then boot
+// the disk. Cleaning erases the disks' metadata the same way. The agent part runs while the
+// node waits ("wait call-back", "clean wait"); see Conductor.watchAgent.
+import { BadRequestError, BootstackError } from '../../common/errors.js';
+import type { AgentCommandName, Provisioning, ProvisioningLinks } from '../provisioning.js';
+import { sleep, type AgentPhase, type CleanStep, type DeployInterface, type DriverContext, type DriverNode, type StepResult } from './interfaces.js';
+
+/** Manual clean steps this interface runs (both are the agent's metadata erase). */
+const CLEAN_STEPS = new Set(['erase_devices', 'erase_devices_metadata']);
+const LOOKUP_POLL_MS = 100;
+
+export class DirectDeploy implements DeployInterface {
+  readonly name = 'direct';
+
+  constructor(private readonly provisioning: Provisioning) {}
+
+  validate(node: DriverNode): void {
+    this.provisioning.get();
+    const source = node.instance_info.image_source;
+    if (typeof source !== 'string' || !source) {
+      throw new BadRequestError(`Node ${node.uuid}: instance_info.image_source is required for the "direct" deploy interface (an image id of the image service).`);
+    }
+  }
+
+  async deploy(node: DriverNode, ctx: DriverContext): Promise<StepResult> {
+    await bootRamdisk(node, ctx);
+    return 'wait';
+  }
+
+  async clean(node: DriverNode, steps: CleanStep[] | null, ctx: DriverContext): Promise<StepResult> {
+    for (const s of steps ?? []) {
+      if (s.interface !== 'deploy' || !CLEAN_STEPS.has(s.step)) {
+        throw new BadRequestError(`clean step ${s.interface}.${s.step} is not supported by the "direct" deploy interface (supported: deploy.erase_devices, deploy.erase_devices_metadata)`);
+      }
+    }
+    if (steps && !steps.length) return 'done';
+    await bootRamdisk(node, ctx);
+    return 'wait';
+  }
+
+  async tearDown(node: DriverNode, ctx: DriverContext): Promise<void> {
+    await ctx.driver?.boot.cleanUpRamdisk(node, ctx);
+    await ctx.driver?.power.setPowerState(node, 'power off', ctx);
+  }
+
+  async awaitAgent(node: DriverNode, phase: AgentPhase, ctx: DriverContext): Promise<void> {
+    const links = this.provisioning.get();
+    const signal = ctx.signal ?? new AbortController().signal;
+    await waitForLookup(links, node, signal);
+    if (phase === 'clean') {
+      await step(links, node, 'erase', {}, signal);
+      return;
+    }
+    const info = node.instance_info;
+    const image = await links.images.locate(node.uuid, String(info.image_source));
+    if (image.diskFormat === 'qcow2') {
+      throw new BadRequestError(`image ${String(info.image_source)} is qcow2; the agent writes raw images only (the qcow2 conversion cache is not built yet): upload it as raw`);
+    }
+    const override = typeof info.image_checksum === 'string' && info.image_checksum ? info.image_checksum : undefined;
+    await step(links, node, 'write_image', {
+      image_url: image.url,
+      checksum: override ?? image.checksum,
+      checksum_algo: override ? algoOf(override) : image.algo,
+      image_type: info.image_type === 'partition' ? 'partition' : 'whole-disk',
+      image_size: image.size,
+      ...(node.properties.root_device ? { root_device_hints: node.properties.root_device } : {}),
+      ...(info.root_gb ? { root_mb: Number(info.root_gb) * 1024 } : {}),
+    }, signal);
+    const drive = configDriveParams(node);
+    if (drive) await step(links, node, 'write_config_drive', drive, signal);
+    await step(links, node, 'sync', {}, signal);
+  }
+
+  async complete(node: DriverNode, phase: AgentPhase, ctx: DriverContext): Promise<void> {
+    await ctx.driver?.boot.cleanUpRamdisk(node, ctx);
+    if (phase === 'clean') {
+      await ctx.driver?.power.setPowerState(node, 'power off', ctx);
+      await ctx.record?.('cleaning done; powered off');
+      return;
+    }
+    await ctx.driver?.boot.prepareInstance(node, ctx);
+    await ctx.driver?.power.setPowerState(node, 'rebooting', ctx);
+    await ctx.record?.('rebooting into the deployed image');
+  }
+
+}
+
+/** Boot device pxe (boot interface), then power on or reboot into the deploy ramdisk. */
+export async function bootRamdisk(node: DriverNode, ctx: DriverContext): Promise<void> {
+  const driver = ctx.driver;
+  if (!driver) throw new BootstackError(500, 'no_driver', 'the conductor gave no power/boot interfaces to the agent-driven interface');
+  await driver.boot.prepareRamdisk(node, ctx);
+  const target = node.power_state === 'power on' ? 'rebooting' : 'power on';
+  await driver.power.setPowerState(node, target, ctx);
+  await ctx.record?.(`${target === 'rebooting' ? 'rebooted' : 'powered on'}; waiting for the deploy ramdisk to look up`);
+}
+
+/** Until the node's agent has looked up (the phase timeout or an abort ends the wait). */
+export async function waitForLookup(links: ProvisioningLinks, node: DriverNode, signal: AbortSignal): Promise<void> {
+  while (!links.agent.lookedUp(node.uuid)) await sleep(LOOKUP_POLL_MS, signal);
+}
+
+function algoOf(hex: string): 'md5' | 'sha256' | 'sha512' {
+  return hex.length === 32 ? 'md5' : hex.length === 128 ? 'sha512' : 'sha256';
+}
+
+export async function step(links: ProvisioningLinks, node: DriverNode, name: AgentCommandName, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  const out = await links.agent.run(node.uuid, name, params, signal);
+  if (out.status !== 'succeeded') throw new BootstackError(500, 'agent_command_failed', `agent command ${name} failed: ${out.error ?? 'no reason given'}`);
+  return out.result;
+}
+
+/** instance_info.configdrive ({meta_data, user_data, network_data}) as write_config_drive params. */
+export function configDriveParams(node: DriverNode): Record<string, unknown> | undefined {
+  const cd = node.instance_info.configdrive;
+  if (cd === undefined || cd === null || cd === '') return undefined;
+  if (typeof cd !== 'object' || Array.isArray(cd)) {
+    throw new BadRequestError('instance_info.configdrive must be an object {meta_data, user_data, network_data}; a base64 ISO image is not supported');
+  }
+  const drive = cd as Record<string, unknown>;
+  const given = (drive.meta_data ?? {}) as Record<string, unknown>;
+  const meta_data = { uuid: node.uuid, ...(node.name ? { name: node.name, hostname: node.name } : {}), ...given };
+  const ud = drive.user_data;
+  return {
+    meta_data,
+    ...(drive.network_data ? { network_data: drive.network_data } : {}),
+    ...(ud === undefined || ud === null ? {} : { user_data: typeof ud === 'string' ? ud : JSON.stringify(ud) }),
+    ...(drive.vendor_data ? { vendor_data: drive.vendor_data } : {}),
+  };
+}

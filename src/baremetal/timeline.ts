@@ -1,0 +1,106 @@
+// The boot timeline: boot events (DHCP seen, iPXE script and ramdisk fetched, agent lookup, each
+// agent command with bytes and MB/s) written into the node's history as event type "boot", in
+// arrival order, and the hint a phase timeout gives from the last step a machine reached.
+import type { Logger } from 'pino';
+import type { BaremetalKysely } from './db.js';
+import { recordHistory, type Severity } from './node-store.js';
+import type { BootTimelineEvent } from './provisioning.js';
+
+export const TIMELINE_EVENT_TYPE = 'boot';
+
+interface Step {
+  kind: string;
+  text: string;
+  at: Date;
+}
+
+const MiB = 1024 * 1024;
+
+/** One line per event, in the operator's words; undefined for events not worth a row. */
+export function describe(e: BootTimelineEvent): { text: string; severity: Severity } | undefined {
+  const d = e.detail;
+  const s = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  switch (e.kind) {
+    case 'dhcp':
+      if (d.ignored) return { text: `DHCP ${s(d.message)} from ${s(e.mac)} ignored${d.reason ? `: ${s(d.reason)}` : ''}`, severity: 'WARNING' };
+      return { text: `DHCP ${s(d.message)} ${s(e.mac)}${d.ip ? ` ${s(d.ip)}` : ''}`, severity: 'INFO' };
+    case 'tftp':
+      return { text: `TFTP ${s(d.file)} sent to ${s(d.to)}`, severity: 'INFO' };
+    case 'script_fetched':
+      return { text: `iPXE script fetched (${s(d.name)})`, severity: 'INFO' };
+    case 'file_fetched': {
+      const bytes = Number(d.bytes ?? 0);
+      const secs = Number(d.seconds ?? 0);
+      return { text: `${s(d.file)} fetched: ${(bytes / MiB).toFixed(1)} MiB in ${secs.toFixed(2)} s`, severity: 'INFO' };
+    }
+    case 'agent_lookup':
+      return { text: `deploy agent looked up (${Array.isArray(d.macs) ? d.macs.join(', ') : ''})`, severity: 'INFO' };
+    case 'command_started':
+      return { text: `agent command ${s(d.name)} started`, severity: 'INFO' };
+    case 'command_finished': {
+      if (d.status !== 'succeeded') return { text: `agent command ${s(d.name)} failed: ${s(d.error)}`, severity: 'ERROR' };
+      const r = (d.result ?? {}) as Record<string, unknown>;
+      const rate = typeof r.bytes === 'number' ? `: ${(r.bytes / MiB).toFixed(1)} MiB in ${Number(r.seconds ?? 0).toFixed(2)} s (${Number(r.mb_per_s ?? 0).toFixed(1)} MB/s)` : '';
+      return { text: `agent command ${s(d.name)} succeeded${rate}`, severity: 'INFO' };
+    }
+    default:
+      return undefined; // heartbeats: one every few seconds, their progress is in the command rows
+  }
+}
+
+export class BootTimeline {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly last = new Map<string, Step>();
+
+  constructor(
+    private readonly db: BaremetalKysely,
+    private readonly log: Logger,
+    private readonly host: string,
+  ) {}
+
+  /** A new phase (deploy, clean, inspect) starts: forget the steps of the previous one. */
+  begin(nodeUuid: string): void {
+    this.last.delete(nodeUuid);
+  }
+
+  /** The last step the node's machine reached in this phase. */
+  lastStep(nodeUuid: string): Step | undefined {
+    return this.last.get(nodeUuid);
+  }
+
+  record(e: BootTimelineEvent): void {
+    if (!e.nodeId) return;
+    const line = describe(e);
+    if (!line) return;
+    const nodeId = e.nodeId;
+    this.last.set(nodeId, { kind: e.kind, text: line.text, at: e.at });
+    // One write after the other, so the history keeps the order the events happened in.
+    this.chain = this.chain
+      .then(() => recordHistory(this.db, nodeId, line.text, TIMELINE_EVENT_TYPE, line.severity, null, this.host, e.at))
+      .catch((err: unknown) => this.log.warn({ err, node: nodeId }, 'could not record a boot event'));
+  }
+
+  /** Resolves when every event received so far is stored (tests). */
+  flush(): Promise<void> {
+    return this.chain;
+  }
+
+  /** What a phase timeout says: the last step reached and where to look. */
+  timeoutHint(nodeUuid: string, macs: string[], seconds: number): string {
+    const step = this.last.get(nodeUuid);
+    const who = macs.length ? macs.join(', ') : 'the node (it has no pxe-enabled port)';
+    if (!step) return `no DHCP request from ${who} in ${seconds} s — check that the machine boots from the network on its provisioning NIC`;
+    const reached = `last step reached: ${step.text} at ${step.at.toISOString()}`;
+    switch (step.kind) {
+      case 'dhcp':
+      case 'tftp':
+        return `${reached} — the machine got DHCP but never fetched its iPXE script; check that it reaches the seed's boot URL (boot.http_url)`;
+      case 'script_fetched':
+        return `${reached} — the deploy kernel and ramdisk were not fetched; check boot.files_dir and the machine's console`;
+      case 'file_fetched':
+        return `${reached} — the deploy ramdisk never looked up; check the machine's console (kernel panic, no network in the ramdisk, agent cannot reach the seed)`;
+      default:
+        return `${reached} — the deploy agent stopped reporting; check the machine's console`;
+    }
+  }
+}

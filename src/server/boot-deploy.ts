@@ -1,0 +1,82 @@
+// The bare-metal service's provisioning links (src/baremetal/provisioning.ts) implemented over the
+// boot service (BootManager: DHCP hosts, iPXE script with a boot secret, the agent's command queue,
+// boot events) and the image service (ImageFiles). Deploy images reach the agent through
+// /boot/images/{token}: the image API needs a Keystone token the agent does not have, so each
+// deploy gets a random per-node download token in the URL instead (revoked with the boot).
+import type { ApiService } from '../common/service.js';
+import { BootstackError, ConflictError, NotFoundError } from '../common/errors.js';
+import type { BootService } from '../boot/index.js';
+import type { ImageFileInfo, ImagesApiService } from '../images/index.js';
+import type { AgentOutcome, BaremetalService, ProvisioningLinks } from '../baremetal/index.js';
+
+/** Connects boot to images and baremetal to both; returns the boot service for the factory list. */
+export function connectBootDeploy(boot: BootService, services: ApiService[]): BootService {
+  const images = services.find((s): s is ImagesApiService => s.name === 'images');
+  const baremetal = services.find((s): s is BaremetalService => s.name === 'baremetal');
+  if (images) {
+    boot.setImageSource(async (id) => {
+      const f = await images.files.get(id);
+      return { path: f.path, size: f.size };
+    });
+    baremetal?.provisioning.attach(provisioningLinks(boot, images));
+  }
+  return boot;
+}
+
+/** How long one wait on a command lasts before the abort signal is looked at again. */
+const WAIT_SLICE_MS = 250;
+
+/**
+ * image_source as an image id, or else as the name of exactly one active image (OS::Nova::Server
+ * names its image). The seed deploys as its operator: image visibility is not checked here.
+ */
+async function resolveImage(images: Pick<ImagesApiService, 'files' | 'store'>, source: string): Promise<ImageFileInfo> {
+  if (await images.store.get(source)) return images.files.get(source);
+  const named = await images.store.list({ name: source, status: 'active' });
+  if (named.length > 1) throw new ConflictError(`image_source "${source}" names ${named.length} active images; give an image id`);
+  if (!named[0]) throw new NotFoundError('Image', source);
+  return images.files.get(named[0].id);
+}
+
+export function provisioningLinks(boot: BootService, images: Pick<ImagesApiService, 'files' | 'store'>): ProvisioningLinks {
+  const m = boot.manager;
+  return {
+    boot: {
+      async prepare(o) {
+        await m.prepareBoot(o);
+      },
+      cleanUp: (nodeId) => m.cleanBoot(nodeId),
+      setPorts: (macs) => m.setEnrolledPorts(macs.map((mac) => ({ mac }))),
+    },
+    agent: {
+      lookedUp: (nodeId) => m.commands.session(nodeId) !== undefined,
+      async run(nodeId, name, params, signal): Promise<AgentOutcome> {
+        const c = m.commands.enqueue(nodeId, name, params);
+        for (;;) {
+          if (signal.aborted) throw new BootstackError(409, 'aborted', `agent command ${name} abandoned: the node left its wait state`);
+          try {
+            const r = await m.commands.wait(c.id, WAIT_SLICE_MS);
+            return { status: r.status === 'succeeded' ? 'succeeded' : 'failed', result: r.result, error: r.error };
+          } catch (err) {
+            // 409: not finished within the slice, go round; anything else (404: the session ended) is final.
+            if ((err as BootstackError).status !== 409) throw err;
+          }
+        }
+      },
+    },
+    images: {
+      async locate(nodeId, imageSource) {
+        const f = await resolveImage(images, imageSource);
+        const strong = f.os_hash_algo === 'sha256' || f.os_hash_algo === 'sha512';
+        return {
+          url: m.publishImage(nodeId, f.id),
+          checksum: strong ? f.os_hash_value : f.checksum,
+          algo: strong ? (f.os_hash_algo as 'sha256' | 'sha512') : 'md5',
+          size: f.size,
+          diskFormat: f.disk_format ?? null,
+        };
+      },
+    },
+    timeline: boot.events,
+  };
+}
