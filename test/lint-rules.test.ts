@@ -2,7 +2,7 @@
 // service, src/common imports no service, and value-import cycles are refused with the cycle named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ESLint } from 'eslint';
@@ -43,4 +43,5 @@ test('an import cycle is refused with the cycle named; type-only imports do not 
   const cyclic = await run(process.execPath, ['--import', 'tsx', 'scripts/check-import-cycles.ts', dir], { allowFailure: true });
   assert.equal(cyclic.code, 1);
   assert.match(cyclic.stderr, /import cycle: .*a\/one\.ts -> .*a\/two\.ts -> .*a\/one\.ts/);
+  rmSync(dir, { recursive: true, force: true });
 });

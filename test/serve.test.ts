@@ -1,14 +1,22 @@
 // `bootstack serve` as an operator runs it: a real process, a real port, SIGTERM to stop,
 // optional TLS, and configuration mistakes refused before anything starts.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 
 const bin = join(import.meta.dirname, '..', 'bin', 'bootstack.js');
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
 
 function serve(args: string[], env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], {
@@ -31,7 +39,7 @@ function serve(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 test('serves, answers, and stops cleanly on SIGTERM', async () => {
-  const state = mkdtempSync(join(tmpdir(), 'bootstack-serve-'));
+  const state = tempDir('bootstack-serve-');
   const s = serve(['--state-dir', state]);
   const url = await s.url;
   const r = await fetch(`${url}/`);
@@ -44,7 +52,7 @@ test('serves, answers, and stops cleanly on SIGTERM', async () => {
 });
 
 test('serves over TLS from cert and key paths', async () => {
-  const state = mkdtempSync(join(tmpdir(), 'bootstack-tls-'));
+  const state = tempDir('bootstack-tls-');
   const cert = join(state, 'cert.pem');
   const key = join(state, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
@@ -63,7 +71,7 @@ test('serves over TLS from cert and key paths', async () => {
 });
 
 test('a configuration mistake is refused with the file, line and key, before listening', async () => {
-  const state = mkdtempSync(join(tmpdir(), 'bootstack-badcfg-'));
+  const state = tempDir('bootstack-badcfg-');
   const config = join(state, 'bootstack.yaml');
   writeFileSync(config, `state_dir: ${state}\nlisten:\n  prot: 80\n`);
   const s = serve(['--config', config]);

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -12,8 +12,12 @@ const schema = z.strictObject({
   log: z.strictObject({ level: z.enum(['debug', 'info', 'warn']).default('info') }).default({ level: 'info' }),
 });
 
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function file(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'bootstack-config-'));
+  dirs.push(dir);
   const path = join(dir, 'bootstack.yaml');
   writeFileSync(path, text);
   return path;
