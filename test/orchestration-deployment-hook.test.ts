@@ -48,8 +48,8 @@ const TEMPLATE = {
 const IRONIC = { 'x-openstack-ironic-api-version': '1.78' };
 
 /** Enrols a fake-hardware node of resource class "baremetal" and makes it available. */
-async function availableNode(name: string): Promise<string> {
-  const made = await seed.call('POST', '/baremetal/v1/nodes', { token, headers: IRONIC, body: { name, driver: 'fake-hardware', resource_class: 'baremetal' } });
+async function availableNode(name: string, driverInfo: Record<string, unknown> = {}, resourceClass = 'baremetal'): Promise<string> {
+  const made = await seed.call('POST', '/baremetal/v1/nodes', { token, headers: IRONIC, body: { name, driver: 'fake-hardware', resource_class: resourceClass, driver_info: driverInfo } });
   assert.equal(made.status, 201, JSON.stringify(made.body));
   for (const [target, state] of [['manage', 'manageable'], ['provide', 'available']] as const) {
     const r = await seed.call('PUT', `/baremetal/v1/nodes/${name}/states/provision`, { token, headers: IRONIC, body: { target } });
@@ -121,4 +121,32 @@ test('a server with no node to place it on fails the stack with the reason', asy
   }
   assert.equal(stack.stack_status, 'CREATE_FAILED');
   assert.match(stack.stack_status_reason, /No available nodes match the resource class gpu/);
+});
+
+test('deleting a stack while its server is still deploying gives the node back once the deploy ends', async () => {
+  // A fake deploy that takes 1.5 s, so the delete arrives while the node is "deploying".
+  await availableNode('slow-node', { fake_delay_ms: 1500 }, 'slow');
+  const tpl = { heat_template_version: '2015-04-30', resources: { s: { type: 'OS::Nova::Server', properties: { image: 'img', flavor: 'slow' } } } };
+  const created = await seed.call('POST', '/orchestration/stacks', { token, body: { stack_name: 'early-delete', template: tpl } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  // Poll the state alone: "deploying" holds the node's lock, which nodeState() waits out.
+  let node: Record<string, unknown> = {};
+  for (let i = 0; i < 100 && node.provision_state !== 'deploying'; i++) {
+    node = (await seed.call('GET', '/baremetal/v1/nodes/slow-node', { token, headers: IRONIC })).body;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(node.provision_state, 'deploying');
+  const deleted = await seed.call('DELETE', `/orchestration/stacks/early-delete/${created.body.stack.id}`, { token });
+  assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+  const freed = await nodeState('slow-node', 'available');
+  assert.equal(freed.instance_uuid, null);
+  assert.equal(freed.allocation_uuid, null);
+  let status = '';
+  for (let i = 0; i < 100; i++) {
+    const r = await seed.call('GET', `/orchestration/stacks/early-delete/${created.body.stack.id}`, { token });
+    status = r.status === 404 ? 'GONE' : r.body.stack.stack_status;
+    if (status === 'GONE' || status === 'DELETE_COMPLETE' || status === 'DELETE_FAILED') break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.ok(status === 'GONE' || status === 'DELETE_COMPLETE', status);
 });

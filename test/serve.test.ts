@@ -79,3 +79,26 @@ test('a configuration mistake is refused with the file, line and key, before lis
   assert.equal(code, 1);
   assert.match(s.stderr(), new RegExp(`${config}:3: unknown configuration key "listen.prot"`));
 });
+
+test('a service that fails to initialise stops the start and frees the port', async () => {
+  const { startServer } = await import('../src/server/server.js');
+  const { serverConfigSchema } = await import('../src/server/config.js');
+  const { createLogger } = await import('../src/common/logging.js');
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+  // Orchestration on bare metal without the baremetal service: its init() refuses.
+  const config = serverConfigSchema.parse({
+    state_dir: tempDir('bootstack-initfail-'),
+    listen: { host: '127.0.0.1', port },
+    services: ['identity', 'orchestration'],
+  });
+  await assert.rejects(startServer(config, createLogger({ level: 'silent' })), /baremetal service is not enabled/);
+  await new Promise<void>((res, rej) => {
+    const s = createServer().once('error', rej).listen(port, '127.0.0.1', () => s.close(() => res()));
+  });
+});

@@ -8,6 +8,7 @@ import { fromJson, now, toJson } from '../common/db.js';
 import type { AllocationRow, BaremetalKysely, NodeRow } from './db.js';
 import { allocate } from './allocations.js';
 import type { Conductor } from './conductor.js';
+import { TRANSIENT_STATES, type ProvisionState } from './states.js';
 
 export interface InstanceRequest {
   /** Instance (and allocation) name. */
@@ -31,6 +32,8 @@ export interface InstanceStatus {
 }
 
 const FAILED = new Set(['deploy failed', 'error']);
+/** States an instance's node is undeployed from. */
+const UNDEPLOYABLE = new Set(['active', 'deploy failed', 'wait call-back', 'error']);
 
 export class Instances {
   constructor(
@@ -90,20 +93,25 @@ export class Instances {
     return { ...base, state: 'building' };
   }
 
-  /** Starts tearing the instance down; status() says "deleted" once the node is released. */
+  /**
+   * Starts tearing the instance down; status() says "deleted" once the node is released. A node
+   * that is busy (locked, or between states) is left alone: the caller calls again until status()
+   * says "deleted", as Nova accepts a delete in any state.
+   */
   async delete(id: string): Promise<void> {
     const node = await this.nodeOf(id);
     if (!node) {
       await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', id).execute();
       return;
     }
-    if (node.instance_uuid === id && ['active', 'deploy failed', 'wait call-back', 'error'].includes(node.provision_state)) {
+    if (node.reservation || TRANSIENT_STATES.includes(node.provision_state as ProvisionState)) return;
+    if (node.instance_uuid === id && UNDEPLOYABLE.has(node.provision_state)) {
       try {
         await this.conductor.provision(node.uuid, 'deleted', { user: null });
       } catch (err) {
-        // Busy (locked) or mid-transition: the caller polls status() and calls delete() again.
-        if (!(err instanceof InvalidStateError || err instanceof ConflictError)) throw err;
-        return;
+        // Taken or moved between our read and the request: the next call retries.
+        if (err instanceof InvalidStateError || err instanceof ConflictError) return;
+        throw err;
       }
     }
     await this.release(id, node);

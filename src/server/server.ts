@@ -37,9 +37,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     publicUrl: () => publicUrl,
   };
   const services: ApiService[] = [];
+  let app: FastifyInstance | undefined;
   try {
     for (const factory of serviceFactories) {
-      const service = factory({ ...ctx, log: log.child({ service: 'pending' }) }, config, services);
+      const service = factory(ctx, config, services);
       if (config.services && !config.services.includes(service.name)) continue;
       services.push(service);
     }
@@ -50,9 +51,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     );
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
 
-    const app = await buildApp({ services, log, bodyLimit: config.body_limit, tls: config.tls });
-    await app.listen({ host: config.listen.host, port: config.listen.port });
-    const addr = app.server.address();
+    const http = await buildApp({ services, log, bodyLimit: config.body_limit, tls: config.tls });
+    app = http;
+    await http.listen({ host: config.listen.host, port: config.listen.port });
+    const addr = http.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
     const scheme = config.tls ? 'https' : 'http';
     const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
@@ -77,7 +79,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     const stop = () =>
       (stopping ??= (async () => {
         if (!abort.signal.aborted) abort.abort(requested);
-        await app.close();
+        await http.close();
         await Promise.allSettled(background);
         await database.close();
         log.info('stopped');
@@ -89,8 +91,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       });
     });
     log.info({ url: publicUrl, services: services.map((s) => s.name), database: database.kind }, 'bootstack listening');
-    return { url: publicUrl, app, database, services, log, done, stop };
+    return { url: publicUrl, app: http, database, services, log, done, stop };
   } catch (err) {
+    // A service whose init() fails must not leave the port open behind a failed start.
+    await app?.close().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw err;
   }

@@ -85,8 +85,9 @@ export const serverType: ResourceType = {
     },
     async delete(r) {
       if (!r.physicalId) return;
-      await r.engine.compute.delete(r.physicalId);
+      // Asked again each round: a provider may leave a busy machine (mid-deploy) until it settles.
       for (let i = 0; i < 1200; i++) {
+        await r.engine.compute.delete(r.physicalId);
         if ((await r.engine.compute.status(r.physicalId)).status === 'DELETED') return;
         await r.engine.sleep(250, r.signal);
       }
