@@ -57,6 +57,7 @@ const widgets: ApiService = {
       },
       async (request) => ({ ok: true, by: requireAuth(request).userName, body: request.body }),
     );
+    app.post('/v1/signal/:id/:token', { config: { public: true } }, async () => ({ signalled: true }));
     app.get('/v1/widgets/:id', async (request) => {
       throw new NotFoundError('Widget', (request.params as { id: string }).id);
     });
@@ -134,4 +135,13 @@ test('tokens in query strings and headers never reach the access log', async () 
   const text = lines.join('');
   assert.ok(text.includes('"url":"/widgets/v1/widgets/w1?token=***"'), text);
   assert.ok(!text.includes('supersecret') && !text.includes('good-token'));
+});
+
+test('a credential carried in the path as a route parameter never reaches the access log', async () => {
+  const { a, lines } = await app();
+  const r = await a.inject({ method: 'POST', url: '/widgets/v1/signal/w1/Zm9vYmFyc2VjcmV0', payload: {} });
+  assert.equal(r.statusCode, 200);
+  const text = lines.join('');
+  assert.ok(text.includes('"url":"/widgets/v1/signal/w1/***"'), text);
+  assert.ok(!text.includes('Zm9vYmFyc2VjcmV0'));
 });

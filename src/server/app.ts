@@ -90,7 +90,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { reqId: request.id, method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      { reqId: request.id, method: request.method, url: redactUrl(request.url, request.params), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',
     );
   });
@@ -125,7 +125,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
-/** Tokens never appear in access logs, even when a client puts one in a query string. */
-function redactUrl(url: string): string {
-  return url.replace(/([?&](?:token|temp_url_sig|agent_token|signature)=)[^&]*/gi, '$1***');
+/** Route parameters whose value is a credential (signal URLs, deploy-image URLs carry one in the path). */
+const SECRET_PARAMS = /token|secret|signature|sig$/i;
+
+/**
+ * Tokens never appear in access logs: not in a query string, and not in the path when a route
+ * takes one as a parameter (e.g. /orchestration/signal/wait/:id/:token, /boot/images/:token).
+ */
+function redactUrl(url: string, params: unknown = {}): string {
+  let out = url.replace(/([?&](?:token|temp_url_sig|agent_token|signature)=)[^&]*/gi, '$1***');
+  for (const [name, value] of Object.entries((params ?? {}) as Record<string, unknown>)) {
+    if (SECRET_PARAMS.test(name) && typeof value === 'string' && value.length > 0) {
+      out = out.split(encodeURIComponent(value)).join('***').split(value).join('***');
+    }
+  }
+  return out;
 }
