@@ -225,3 +225,17 @@ test('services, endpoints and regions are read-only views of the catalog (admin 
   const member = await userWithRole(seed, admin, 'catalog-viewers', 'cathy', 'member');
   assert.equal((await seed.call('GET', '/identity/v3/services', { token: member.token })).status, 403);
 });
+
+test('renaming a project shows at once in a cached token validation', async () => {
+  const carol = await userWithRole(seed, admin, 'before-rename', 'carol', 'member');
+  const validate = () => seed.call('GET', '/identity/v3/auth/tokens?nocatalog', { token: admin, headers: { 'x-subject-token': carol.token } });
+  const first = await validate();
+  assert.equal(first.status, 200);
+  assert.equal(first.body.token.project.name, 'before-rename');
+  // The validation is cached now (validation_cache_seconds defaults to 5); the rename must clear it.
+  const patched = await seed.call('PATCH', `/identity/v3/projects/${carol.projectId}`, { token: admin, body: { project: { name: 'after-rename' } } });
+  assert.equal(patched.status, 200);
+  const second = await validate();
+  assert.equal(second.status, 200);
+  assert.equal(second.body.token.project.name, 'after-rename');
+});

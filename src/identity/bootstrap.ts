@@ -53,10 +53,16 @@ export async function bootstrap(store: IdentityStore, stateDir: string, publicUr
   let password: string | undefined;
   let admin = await store.getUserByName('admin', domain.id);
   if (!admin) {
-    password = generatePassword();
+    // The password file before the user: if we die in between, a restart finds no admin but
+    // the file, and creates the admin with the password already written there.
+    const kept = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '';
+    if (kept) {
+      password = kept;
+    } else {
+      password = generatePassword();
+      await writeFileAtomic(passwordFile, password + '\n', { mode: 0o600 });
+    }
     admin = await store.createUser({ name: 'admin', domain_id: domain.id, password_hash: await hashPassword(password), default_project_id: project.id });
-    // The password file first: if we die after this, a restart still finds it.
-    await writeFileAtomic(passwordFile, password + '\n', { mode: 0o600 });
     created = true;
     log.info({ user: 'admin', project: 'admin', passwordFile }, 'created the admin user and project');
   } else if (existsSync(passwordFile)) {

@@ -179,7 +179,8 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: IdentityRoute
     await project(id);
     const p = (request.body as { project: { name?: string; description?: string | null; enabled?: boolean; tags?: string[] } }).project;
     await store.updateProject(id, { name: p.name, description: p.description === null ? '' : p.description, enabled: p.enabled, tags: p.tags });
-    if (p.enabled === false) tokens.invalidateAll();
+    // Any change (a rename too) must show in tokens validated from the cache.
+    tokens.invalidateAll();
     return { project: projectView(deps.base(), await project(id)) };
   });
   app.delete('/v3/projects/:id', async (request: Req, reply) => {

@@ -127,6 +127,54 @@ test('update: JSON patch add/replace/remove of attributes and custom properties'
   await assert.rejects(images.update(reader, img.id, [{ op: 'replace', path: '/name', value: 'x' }]), { status: 403 });
 });
 
+test('update racing an upload: a PATCH read while saving does not undo the upload finishing before its write', async () => {
+  const img = await images.create(alice, { name: 'race', disk_format: 'raw', container_format: 'bare' });
+  assert.equal(await store.transition(img.id, 'queued', 'saving'), true);
+  const realGet = store.get.bind(store);
+  let raced = false;
+  // The update reads the image while it is saving; the upload completes before the update writes.
+  store.get = async (id: string) => {
+    const snapshot = await realGet(id);
+    if (!raced) {
+      raced = true;
+      assert.equal(await store.transition(id, 'saving', 'active', { size: 3, checksum: 'md5sum', os_hash_algo: 'sha512', os_hash_value: 'sha' }), true);
+    }
+    return snapshot;
+  };
+  try {
+    await images.update(alice, img.id, [{ op: 'replace', path: '/name', value: 'renamed-mid-upload' }]);
+  } finally {
+    store.get = realGet;
+  }
+  assert.ok(raced);
+  const after = (await store.get(img.id))!;
+  assert.equal(after.name, 'renamed-mid-upload');
+  assert.equal(after.status, 'active');
+  assert.equal(after.size, 3);
+  assert.equal(after.checksum, 'md5sum');
+  assert.equal(after.os_hash_value, 'sha');
+
+  // A format change read while queued is not written once an upload has started meanwhile.
+  const q = await images.create(alice, { name: 'race2', disk_format: 'raw', container_format: 'bare' });
+  let started = false;
+  store.get = async (id: string) => {
+    const snapshot = await realGet(id);
+    if (!started) {
+      started = true;
+      assert.equal(await store.transition(id, 'queued', 'saving'), true);
+    }
+    return snapshot;
+  };
+  try {
+    await assert.rejects(images.update(alice, q.id, [{ op: 'replace', path: '/disk_format', value: 'qcow2' }]), { status: 409 });
+  } finally {
+    store.get = realGet;
+  }
+  const q2 = (await store.get(q.id))!;
+  assert.equal(q2.status, 'saving');
+  assert.equal(q2.disk_format, 'raw');
+});
+
 test('upload: queued → saving → active with md5/sha512 and size; download path; data cannot be replaced', async () => {
   const img = await images.create(alice, { name: 'up', disk_format: 'raw', container_format: 'bare' });
   const data = Buffer.alloc(3 * 1024 * 1024 + 7, 7);

@@ -173,11 +173,17 @@ export class ImagesService {
     const { image: next, changed } = applyPatch(image, ops);
     if (changed.has('owner')) this.policy.enforce('image:modify_image', auth, { projectId: next.owner });
     if (changed.has('visibility') && next.visibility !== image.visibility) this.checkVisibility(auth, next.visibility, next.owner);
-    if ((changed.has('disk_format') || changed.has('container_format')) && image.status !== 'queued'
-      && (next.disk_format !== image.disk_format || next.container_format !== image.container_format)) {
+    const formatChanged = (changed.has('disk_format') || changed.has('container_format'))
+      && (next.disk_format !== image.disk_format || next.container_format !== image.container_format);
+    if (formatChanged && image.status !== 'queued') {
       throw new ForbiddenError('disk_format and container_format can be changed only while the image is queued.', { fields: { path: 'body' } });
     }
-    if (!(await this.store.save(next))) throw new NotFoundError('Image', id);
+    // save never writes status, size or checksums (an upload may finish meanwhile); a format
+    // change is written only if the image is still queued.
+    if (!(await this.store.save(next, formatChanged ? 'queued' : undefined))) {
+      if (await this.store.get(id)) throw new ConflictError(`Image ${id} is being uploaded or was changed meanwhile.`);
+      throw new NotFoundError('Image', id);
+    }
     return (await this.store.get(id)) ?? next;
   }
 

@@ -40,12 +40,31 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(got.protected, false);
         assert.deepEqual((await store.list({ owner: 'p2' })).map((i) => i.id), [ids[1]]);
         assert.deepEqual((await store.list({ disk_format: 'raw', visibility: 'private' })).map((i) => i.id), [ids[0]]);
-        assert.equal(await store.save({ ...got, name: 'renamed', protected: true, size: 5 * 1024 ** 3 }), true);
+        assert.equal(await store.save({ ...got, name: 'renamed', protected: true }), true);
         const saved = (await store.get(ids[0]!))!;
         assert.equal(saved.name, 'renamed');
         assert.equal(saved.protected, true);
-        assert.equal(saved.size, 5 * 1024 ** 3);
-        assert.equal(typeof saved.size, 'number');
+        const big = '44444444-4444-4444-8444-444444444444';
+        await store.insert(image(big, { status: 'active', size: 5 * 1024 ** 3, virtual_size: 6 * 1024 ** 3 }));
+        const b = (await store.get(big))!;
+        assert.equal(b.size, 5 * 1024 ** 3);
+        assert.equal(typeof b.size, 'number');
+        assert.equal(b.virtual_size, 6 * 1024 ** 3);
+        assert.equal(await store.delete(big), true);
+      });
+
+      await t.test('save never writes server-owned columns; onlyIfStatus is compare-and-set', async () => {
+        const got = (await store.get(ids[0]!))!;
+        assert.equal(await store.save({ ...got, status: 'active', size: 9, virtual_size: 9, checksum: 'x', os_hash_algo: 'a', os_hash_value: 'v' }), true);
+        const after = (await store.get(ids[0]!))!;
+        assert.deepEqual(
+          [after.status, after.size, after.virtual_size, after.checksum, after.os_hash_algo, after.os_hash_value],
+          ['queued', null, null, null, null, null],
+        );
+        assert.equal(await store.save({ ...got, name: 'cas' }, 'saving'), false);
+        assert.equal((await store.get(ids[0]!))!.name, 'renamed');
+        assert.equal(await store.save({ ...got, name: 'cas' }, 'queued'), true);
+        assert.equal((await store.get(ids[0]!))!.name, 'cas');
       });
 
       await t.test('transition is compare-and-set', async () => {

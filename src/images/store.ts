@@ -93,10 +93,19 @@ export class ImageStore {
     return (await sel.execute()).map(fromRow);
   }
 
-  /** Writes every mutable column of `image`; returns false when the row is gone. */
-  async save(image: Image): Promise<boolean> {
-    const { id, created_at: _c, ...rest } = toRow({ ...image, updated_at: now() });
-    const res = await this.db.updateTable('images_images').set(rest).where('id', '=', id).executeTakeFirst();
+  /**
+   * Writes the user-editable columns of `image` (never the server-owned status, size, checksums
+   * or virtual_size, which only `transition` sets, so a PATCH racing an upload cannot undo it).
+   * With `onlyIfStatus`, writes only while the row is still in that status. Returns false when
+   * the row is gone or no longer in `onlyIfStatus`.
+   */
+  async save(image: Image, onlyIfStatus?: ImageStatus): Promise<boolean> {
+    const {
+      id, created_at: _c, status: _s, size: _sz, virtual_size: _v, checksum: _ck, os_hash_algo: _ha, os_hash_value: _hv, ...rest
+    } = toRow({ ...image, updated_at: now() });
+    let upd = this.db.updateTable('images_images').set(rest).where('id', '=', id);
+    if (onlyIfStatus !== undefined) upd = upd.where('status', '=', onlyIfStatus);
+    const res = await upd.executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 

@@ -75,6 +75,28 @@ function checkConflicts(lab: LabRecord, input: UpInput, req: LabRequest): void {
   }
 }
 
+/**
+ * Stops and removes the machines a smaller `up` drops, and only then saves `lab` (the shorter
+ * list): if a removal fails, lab.json still lists the rest, so a later `up` or `down` removes
+ * them instead of leaving running QEMU and machine folders no record knows about.
+ */
+export async function removeExtraMachines(
+  p: LabPaths,
+  lab: LabRecord,
+  extra: readonly MachineRecord[],
+  remove: (m: MachineRecord) => Promise<void>,
+  progress: (message: string) => void = () => undefined,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const m of extra) {
+    progress(`removing ${m.name}`);
+    await remove(m);
+    removed.push(m.name);
+  }
+  if (removed.length) await writeLabRecord(p, lab);
+  return removed;
+}
+
 export async function labUp(input: UpInput, options: LabOptions = {}): Promise<UpResult> {
   const p = paths(options);
   const progress = options.onProgress ?? (() => undefined);
@@ -132,17 +154,16 @@ export async function labUp(input: UpInput, options: LabOptions = {}): Promise<U
   const extra = lab.machines.slice(req.nodes);
   lab.machines = lab.machines.slice(0, req.nodes);
   await ensureBmcPassword(p);
-  await writeLabRecord(p, lab);
+  // Machines being dropped stay in lab.json until they are gone (see removeExtraMachines).
+  await writeLabRecord(p, { ...lab, machines: [...lab.machines, ...extra] });
 
   progress(`network ${lab.network.cidr} (seed ${lab.network.seedAddress} on ${lab.network.seedInterface}, namespace ${lab.network.namespace})`);
   await ensureNetwork(lab);
-  for (const m of extra) {
-    progress(`removing ${m.name}`);
+  removed.push(...(await removeExtraMachines(p, lab, extra, async (m) => {
     await stopMachine(p, m.name);
     await removeTap(lab, m.tap);
     await rm(p.machineDir(m.name), { recursive: true, force: true });
-    removed.push(m.name);
-  }
+  }, progress)));
   for (const m of lab.machines) {
     progress(`machine ${m.name}: ${m.cpus} cpu, ${m.memoryMiB} MiB, ${m.diskGiB} GiB disk, MAC ${m.mac}`);
     await prepareMachineFiles(lab, m, p);
