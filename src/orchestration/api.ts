@@ -82,6 +82,8 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       deps.policy.enforce(`orchestration:${op}`, requireAuth(req), { projectId: p });
       return p;
     };
+    /** Software configs and deployments are the caller's project's own (admins see any). */
+    const mine = (req: Req, p: string, rec: { projectId: string } | undefined): boolean => !!rec && (rec.projectId === p || isAdmin(requireAuth(req)));
     const stackFor = async (req: Req, op: string): Promise<StackTable> => {
       const p = allow(req, op);
       const row = await engine.findStack(p, req.params.stack_id ?? req.params.stack_name!);
@@ -354,15 +356,15 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       return { software_configs: rows.map((r) => ({ id: r.id, name: r.name, group: r.group_name, creation_time: r.created_at })) };
     });
     app.get(`${base}/software_configs/:id`, async (req: Req) => {
-      allow(req, 'software:read');
+      const p = allow(req, 'software:read');
       const c = await deps.software.getConfig(req.params.id!);
-      if (!c) throw new NotFoundError('Software config', req.params.id!);
+      if (!c || !mine(req, p, c)) throw new NotFoundError('Software config', req.params.id!);
       return { software_config: { ...configView(c), creation_time: c.createdAt } };
     });
     app.delete(`${base}/software_configs/:id`, async (req: Req, reply) => {
-      allow(req, 'software:write');
+      const p = allow(req, 'software:write');
       const c = await deps.software.getConfig(req.params.id!);
-      if (!c) throw new NotFoundError('Software config', req.params.id!);
+      if (!c || !mine(req, p, c)) throw new NotFoundError('Software config', req.params.id!);
       await deps.software.deleteConfig(c.id);
       return reply.status(204).send();
     });
@@ -406,15 +408,15 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       return { software_deployment: deploymentView((await deps.software.getDeployment(id))!) };
     });
     app.get(`${base}/software_deployments/:id`, async (req: Req) => {
-      allow(req, 'software:read');
+      const p = allow(req, 'software:read');
       const d = await deps.software.getDeployment(req.params.id!);
-      if (!d) throw new NotFoundError('Software deployment', req.params.id!);
+      if (!d || !mine(req, p, d)) throw new NotFoundError('Software deployment', req.params.id!);
       return { software_deployment: deploymentView(d) };
     });
     app.put(`${base}/software_deployments/:id`, async (req: Req) => {
-      allow(req, 'software:write');
+      const p = allow(req, 'software:write');
       const d = await deps.software.getDeployment(req.params.id!);
-      if (!d) throw new NotFoundError('Software deployment', req.params.id!);
+      if (!d || !mine(req, p, d)) throw new NotFoundError('Software deployment', req.params.id!);
       const b = req.body ?? {};
       const status = b.status === undefined ? undefined : (String(b.status) as 'COMPLETE' | 'FAILED' | 'IN_PROGRESS');
       await deps.software.updateDeployment(d.id, {
@@ -428,7 +430,9 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       return { software_deployment: deploymentView((await deps.software.getDeployment(d.id))!) };
     });
     app.delete(`${base}/software_deployments/:id`, async (req: Req, reply) => {
-      allow(req, 'software:write');
+      const p = allow(req, 'software:write');
+      const d = await deps.software.getDeployment(req.params.id!);
+      if (d && !mine(req, p, d)) throw new NotFoundError('Software deployment', req.params.id!);
       await deps.software.deleteDeployment(req.params.id!);
       return reply.status(204).send();
     });

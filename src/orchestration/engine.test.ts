@@ -316,3 +316,58 @@ test('rolling update: batches gated on the deployments\' signals; a failed gate 
       await machines;
     }
   }));
+
+const ONE_SERVER = (image: string) => ({ heat_template_version: '2015-04-30', resources: { s: { type: 'OS::Nova::Server', properties: { image, flavor: 'baremetal' } } } });
+
+test('changing a server\'s image replaces it: a new server, the old one deleted', () =>
+  withEngine(async (t) => {
+    const s = await t.engine.create('p', { stack_name: 'repl', template: ONE_SERVER('img-a') });
+    let row = await t.settle(s.id);
+    assert.equal(row.status, 'COMPLETE', row.status_reason);
+    const oldId = (await t.engine.resources(s.id))[0]!.physical_id;
+    await t.engine.update(row, { template: ONE_SERVER('img-b') });
+    row = await t.settle(s.id);
+    assert.equal(`${row.action}_${row.status}`, 'UPDATE_COMPLETE', row.status_reason);
+    const newId = (await t.engine.resources(s.id))[0]!.physical_id;
+    assert.ok(newId && newId !== oldId, 'a new physical id');
+    assert.deepEqual(t.compute.list().map((x) => x.image), ['img-b'], 'only the new server exists');
+    assert.equal((await t.compute.status(oldId!)).status, 'DELETED');
+  }));
+
+test('a failed server replacement deletes the new server and keeps the original (with and without rollback)', () =>
+  withEngine(async (t) => {
+    for (const rollback of [true, false]) {
+      const s = await t.engine.create('p', { stack_name: `rb-${rollback}`, template: ONE_SERVER('img-a') });
+      let row = await t.settle(s.id);
+      const oldId = (await t.engine.resources(s.id))[0]!.physical_id;
+      await t.engine.update(row, { template: ONE_SERVER('broken-image'), rollback });
+      row = await t.settle(s.id);
+      assert.equal(`${row.action}_${row.status}`, rollback ? 'ROLLBACK_COMPLETE' : 'UPDATE_FAILED', row.status_reason);
+      assert.equal((await t.engine.resources(s.id))[0]!.physical_id, oldId, 'the row still points at the original');
+      assert.deepEqual(t.compute.list().map((x) => x.image), ['img-a'], 'the broken replacement was deleted');
+      await t.engine.delete(row);
+      row = await t.settle(s.id);
+      assert.equal(`${row.action}_${row.status}`, 'DELETE_COMPLETE', row.status_reason);
+      assert.equal(t.compute.list().length, 0, 'no server is left behind');
+    }
+  }));
+
+test('a stack check that crashes ends CHECK_FAILED with the reason', () =>
+  withEngine(async (t) => {
+    const s = await t.engine.create('p', { stack_name: 'chk', template: { heat_template_version: '2015-04-30', resources: { r: { type: 'OS::Heat::RandomString' } } } });
+    let row = await t.settle(s.id);
+    const e = t.engine as unknown as { resources: (id: string) => Promise<unknown> };
+    const orig = e.resources;
+    e.resources = async () => {
+      throw new Error('database went away');
+    };
+    try {
+      await t.engine.check(row);
+      await t.engine.idle();
+    } finally {
+      e.resources = orig;
+    }
+    row = (await t.engine.getStack(s.id))!;
+    assert.equal(`${row.action}_${row.status}`, 'CHECK_FAILED');
+    assert.match(row.status_reason, /database went away/);
+  }));

@@ -285,10 +285,14 @@ export class Engine {
     if (stack.status === 'IN_PROGRESS') throw new ConflictError(`Stack ${stack.name} is ${stack.action}_IN_PROGRESS`);
     await this.setStack(stack.id, 'CHECK', 'IN_PROGRESS', 'Stack CHECK started');
     this.background(stack.id, async () => {
-      const rows = await this.resources(stack.id);
-      const bad = rows.filter((r) => r.status === 'FAILED');
-      for (const r of rows) await this.event(stack.id, r, 'CHECK', bad.includes(r) ? 'FAILED' : 'COMPLETE', bad.includes(r) ? r.status_reason : 'state changed');
-      await this.setStack(stack.id, 'CHECK', bad.length ? 'FAILED' : 'COMPLETE', bad.length ? `Resource CHECK failed: ${bad.map((r) => r.name).join(', ')}` : 'Stack CHECK completed successfully');
+      try {
+        const rows = await this.resources(stack.id);
+        const bad = rows.filter((r) => r.status === 'FAILED');
+        for (const r of rows) await this.event(stack.id, r, 'CHECK', bad.includes(r) ? 'FAILED' : 'COMPLETE', bad.includes(r) ? r.status_reason : 'state changed');
+        await this.setStack(stack.id, 'CHECK', bad.length ? 'FAILED' : 'COMPLETE', bad.length ? `Resource CHECK failed: ${bad.map((r) => r.name).join(', ')}` : 'Stack CHECK completed successfully');
+      } catch (err) {
+        await this.setStack(stack.id, 'CHECK', 'FAILED', `Stack CHECK failed: ${(err as Error)?.message ?? String(err)}`);
+      }
     });
   }
 
@@ -772,8 +776,22 @@ export class Engine {
       newRr.properties = props;
       newRr.metadata = metadata as JsonMap;
       if (updatePolicy) newRr.data.update_policy = updatePolicy;
-      await plugin.create(newRr);
-      if (plugin.reference) newRr.data.__ref = plugin.reference(newRr);
+      try {
+        await plugin.create(newRr);
+        if (plugin.reference) newRr.data.__ref = plugin.reference(newRr);
+      } catch (err) {
+        // The create may have saved the new (broken) resource's id in the row: delete it and point
+        // the row back at the original, which is still there.
+        if (!this.stopping) {
+          if (newRr.physicalId && newRr.physicalId !== oldRow.physical_id) {
+            const cleanup = this.runtime(stack, { ...row, physical_id: newRr.physicalId, data: toJson(newRr.data) }, new AbortController().signal);
+            cleanup.save = async () => undefined;
+            await plugin.delete(cleanup).catch((e: unknown) => this.opts.log.warn({ err: e }, 'deleting the failed replacement failed'));
+          }
+          await this.saveResource(row, { physical_id: oldRow.physical_id, data: oldRow.data });
+        }
+        throw err;
+      }
       await this.saveResource(row, { type: defn.type, properties: toJson(props), metadata: toJson(metadata), physical_id: newRr.physicalId, data: toJson(newRr.data), requires: toJson(p.deps.get(name) ?? []) });
       if (oldRow.physical_id) {
         const oldPlugin = typeChanged ? this.pluginForRow(p, oldRow) : plugin;

@@ -7,10 +7,11 @@ import type { SoftwareServices } from './software.js';
 
 const SERVER_PROPS: ResourceType['properties'] = {
   name: { type: 'string', updateAllowed: true },
-  image: { type: 'string', updateAllowed: true },
-  flavor: { type: 'string', required: true, updateAllowed: true },
+  // image, flavor and user_data replace the server (see REPLACING below): not updatable in place.
+  image: { type: 'string' },
+  flavor: { type: 'string', required: true },
   key_name: { type: 'string' },
-  user_data: { type: 'string', updateAllowed: true, default: '' },
+  user_data: { type: 'string', default: '' },
   user_data_format: { type: 'string', default: 'HEAT_CFNTOOLS', allowed: ['HEAT_CFNTOOLS', 'RAW', 'SOFTWARE_CONFIG'] },
   software_config_transport: { type: 'string', default: 'POLL_SERVER_CFN', allowed: ['POLL_SERVER_CFN', 'POLL_SERVER_HEAT', 'POLL_TEMP_URL', 'ZAQAR_MESSAGE'], updateAllowed: true },
   metadata: { type: 'map', updateAllowed: true },
