@@ -105,10 +105,15 @@ export async function ensureBase(
       await run('sh', ['-c', 'rm -f "$1"/var/cache/apt/archives/*.deb', 'sh', root]);
     }
     const partial = `${tarball}.${process.pid}.partial`;
-    await run('sh', ['-c', 'tar --numeric-owner --xattrs -C "$1" -cf - . | zstd -q -T0 -3 -o "$2" -f', 'sh', root, partial], {
-      signal: opts.signal,
-    });
-    renameSync(partial, tarball);
+    try {
+      // pipefail: a failing tar must not leave a truncated archive that is then cached as good.
+      await run('bash', ['-o', 'pipefail', '-c', 'tar --numeric-owner --xattrs -C "$1" -cf - . | zstd -q -T0 -3 -o "$2" -f', 'bash', root, partial], {
+        signal: opts.signal,
+      });
+      renameSync(partial, tarball);
+    } finally {
+      rmSync(partial, { force: true });
+    }
     return { tarball, hit: false };
   } finally {
     await mounts.cleanup();

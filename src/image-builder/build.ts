@@ -304,7 +304,7 @@ async function listPackages(root: string): Promise<Array<{ name: string; version
     });
 }
 
-async function writeOutputs(
+export async function writeOutputs(
   opts: BuildOptions,
   prefix: string,
   root: string,
@@ -312,11 +312,12 @@ async function writeOutputs(
   env: Record<string, string>,
   log: (line: string) => void,
 ): Promise<BuildOutput[]> {
-  const outputs: BuildOutput[] = [];
-  const done = async (type: string, path: string) => {
-    const sha256 = await writeChecksum(path);
-    outputs.push({ type, path, bytes: fileSize(path), sha256 });
-    log(`output ${type}: ${path} (${(fileSize(path) / 1024 / 1024).toFixed(1)} MiB)`);
+  // Every output is written to `<path>.partial` and renamed into place only once all of them are
+  // made, so a failing or interrupted build leaves no half-written files under the final names.
+  const made: Array<{ type: string; path: string }> = [];
+  const part = (path: string) => `${path}.partial`;
+  const done = (type: string, path: string) => {
+    made.push({ type, path });
   };
   const types = new Set(opts.types);
   const rootLabel = env.DIB_ROOT_LABEL ?? 'cloudimg-rootfs';
@@ -324,43 +325,57 @@ async function writeOutputs(
   const cmdline =
     `root=LABEL=${rootLabel} ro ` + (env.DIB_BOOTLOADER_DEFAULT_CMDLINE ?? 'console=tty0 console=ttyS0,115200 no_timer_check');
 
-  if (types.has('tar')) {
-    await makeTar(root, `${prefix}.tar`);
-    await done('tar', `${prefix}.tar`);
-  }
-  // The ramdisk element leaves a tree for the initramfs; build it whenever it is there.
-  const ramdiskTree = join(root, 'var/lib/bootstack/ramdisk');
-  if (types.has('initramfs') || existsSync(ramdiskTree)) {
-    if (!existsSync(ramdiskTree)) throw new ValidationError('output type initramfs needs the ramdisk element');
-    if (!kernel) throw new ValidationError('the ramdisk element installed no kernel in /boot');
-    await makeInitramfs(ramdiskTree, `${prefix}.initramfs`);
-    await done('initramfs', `${prefix}.initramfs`);
-    copyFileSync(kernel.kernel, `${prefix}.kernel`);
-    await done('kernel', `${prefix}.kernel`);
-  }
-  const wantDisk = types.has('raw') || types.has('qcow2');
-  if (types.has('partition') || wantDisk) {
-    if (!kernel) throw new ValidationError('raw, qcow2 and partition outputs need a kernel in /boot (add the vm element)');
-  }
-  if (types.has('partition') && kernel) {
-    const bytes = rootSizeFor(await treeBytes(root));
-    await makeExt4(root, `${prefix}.partition.raw`, { bytes, label: rootLabel, uuid: newUuid() });
-    await done('partition', `${prefix}.partition.raw`);
-    copyFileSync(kernel.kernel, `${prefix}.vmlinuz`);
-    await done('vmlinuz', `${prefix}.vmlinuz`);
-    if (kernel.initrd) {
-      copyFileSync(kernel.initrd, `${prefix}.initrd`);
-      await done('initrd', `${prefix}.initrd`);
+  try {
+    if (types.has('tar')) {
+      await makeTar(root, part(`${prefix}.tar`));
+      done('tar', `${prefix}.tar`);
+    }
+    // The ramdisk element leaves a tree for the initramfs; build it whenever it is there.
+    const ramdiskTree = join(root, 'var/lib/bootstack/ramdisk');
+    if (types.has('initramfs') || existsSync(ramdiskTree)) {
+      if (!existsSync(ramdiskTree)) throw new ValidationError('output type initramfs needs the ramdisk element');
+      if (!kernel) throw new ValidationError('the ramdisk element installed no kernel in /boot');
+      await makeInitramfs(ramdiskTree, part(`${prefix}.initramfs`));
+      done('initramfs', `${prefix}.initramfs`);
+      copyFileSync(kernel.kernel, part(`${prefix}.kernel`));
+      done('kernel', `${prefix}.kernel`);
+    }
+    const wantDisk = types.has('raw') || types.has('qcow2');
+    if (types.has('partition') || wantDisk) {
+      if (!kernel) throw new ValidationError('raw, qcow2 and partition outputs need a kernel in /boot (add the vm element)');
+    }
+    if (types.has('partition') && kernel) {
+      const bytes = rootSizeFor(await treeBytes(root));
+      await makeExt4(root, part(`${prefix}.partition.raw`), { bytes, label: rootLabel, uuid: newUuid() });
+      done('partition', `${prefix}.partition.raw`);
+      copyFileSync(kernel.kernel, part(`${prefix}.vmlinuz`));
+      done('vmlinuz', `${prefix}.vmlinuz`);
+      if (kernel.initrd) {
+        copyFileSync(kernel.initrd, part(`${prefix}.initrd`));
+        done('initrd', `${prefix}.initrd`);
+      }
+    }
+    if (wantDisk && kernel) {
+      const raw = types.has('raw') ? part(`${prefix}.raw`) : join(work, 'disk.raw');
+      await makeWholeDisk({ root, out: raw, kernel, cmdline, rootLabel, rootUuid: newUuid(), sizeBytes: opts.imageSize });
+      if (types.has('qcow2')) {
+        await makeQcow2(raw, part(`${prefix}.qcow2`));
+        done('qcow2', `${prefix}.qcow2`);
+      }
+      if (types.has('raw')) done('raw', `${prefix}.raw`);
+    }
+    const outputs: BuildOutput[] = [];
+    for (const { type, path } of made) {
+      renameSync(part(path), path);
+      const sha256 = await writeChecksum(path);
+      outputs.push({ type, path, bytes: fileSize(path), sha256 });
+      log(`output ${type}: ${path} (${(fileSize(path) / 1024 / 1024).toFixed(1)} MiB)`);
+    }
+    return outputs;
+  } finally {
+    // On success nothing is left under these names; on failure this removes the half-written files.
+    for (const path of [`${prefix}.tar`, `${prefix}.initramfs`, `${prefix}.kernel`, `${prefix}.partition.raw`, `${prefix}.vmlinuz`, `${prefix}.initrd`, `${prefix}.raw`, `${prefix}.qcow2`]) {
+      rmSync(part(path), { force: true });
     }
   }
-  if (wantDisk && kernel) {
-    const raw = types.has('raw') ? `${prefix}.raw` : join(work, 'disk.raw');
-    await makeWholeDisk({ root, out: raw, kernel, cmdline, rootLabel, rootUuid: newUuid(), sizeBytes: opts.imageSize });
-    if (types.has('qcow2')) {
-      await makeQcow2(raw, `${prefix}.qcow2`);
-      await done('qcow2', `${prefix}.qcow2`);
-    }
-    if (types.has('raw')) await done('raw', raw);
-  }
-  return outputs;
 }

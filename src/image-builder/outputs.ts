@@ -4,7 +4,7 @@
 // finds it; root ext4 written straight into its partition with `mke2fs -E offset=`); qcow2 through
 // qemu-img; a compressed cpio initramfs. No loop device is used anywhere.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run } from '../common/child-process.js';
 import { BootstackError } from '../common/errors.js';
@@ -133,23 +133,26 @@ export async function makeWholeDisk(opts: WholeDiskOptions): Promise<DiskLayout>
   const mt = { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } };
   await run('mformat', ['-i', esp, '-T', String(layout.espBytes / sector), '-v', 'ESP', '::'], mt);
   const staging = `${opts.out}.esp`;
-  mkdirSync(join(staging, 'EFI', 'BOOT'), { recursive: true });
-  mkdirSync(join(staging, 'loader', 'entries'), { recursive: true });
-  writeFileSync(join(staging, 'loader', 'loader.conf'), 'default bootstack.conf\ntimeout 0\n');
-  writeFileSync(
-    join(staging, 'loader', 'entries', 'bootstack.conf'),
-    `title Bootstack image\nlinux /vmlinuz\ninitrd /initrd.img\noptions ${opts.cmdline}\n`,
-  );
-  writeFileSync(
-    join(staging, 'syslinux.cfg'),
-    `DEFAULT linux\nTIMEOUT 0\nPROMPT 0\nSERIAL 0 115200\nLABEL linux\n  LINUX /vmlinuz\n  INITRD /initrd.img\n  APPEND ${opts.cmdline}\n`,
-  );
-  await run('cp', [SYSTEMD_BOOT, join(staging, 'EFI', 'BOOT', 'BOOTX64.EFI')]);
-  await run('cp', [opts.kernel.kernel, join(staging, 'vmlinuz')]);
-  await run('cp', [opts.kernel.initrd, join(staging, 'initrd.img')]);
-  await run('mcopy', ['-s', '-i', esp, join(staging, 'EFI'), join(staging, 'loader'), '::/'], mt);
-  await run('mcopy', ['-i', esp, join(staging, 'vmlinuz'), join(staging, 'initrd.img'), join(staging, 'syslinux.cfg'), '::/'], mt);
-  await run('rm', ['-rf', staging]);
+  try {
+    mkdirSync(join(staging, 'EFI', 'BOOT'), { recursive: true });
+    mkdirSync(join(staging, 'loader', 'entries'), { recursive: true });
+    writeFileSync(join(staging, 'loader', 'loader.conf'), 'default bootstack.conf\ntimeout 0\n');
+    writeFileSync(
+      join(staging, 'loader', 'entries', 'bootstack.conf'),
+      `title Bootstack image\nlinux /vmlinuz\ninitrd /initrd.img\noptions ${opts.cmdline}\n`,
+    );
+    writeFileSync(
+      join(staging, 'syslinux.cfg'),
+      `DEFAULT linux\nTIMEOUT 0\nPROMPT 0\nSERIAL 0 115200\nLABEL linux\n  LINUX /vmlinuz\n  INITRD /initrd.img\n  APPEND ${opts.cmdline}\n`,
+    );
+    await run('cp', [SYSTEMD_BOOT, join(staging, 'EFI', 'BOOT', 'BOOTX64.EFI')]);
+    await run('cp', [opts.kernel.kernel, join(staging, 'vmlinuz')]);
+    await run('cp', [opts.kernel.initrd, join(staging, 'initrd.img')]);
+    await run('mcopy', ['-s', '-i', esp, join(staging, 'EFI'), join(staging, 'loader'), '::/'], mt);
+    await run('mcopy', ['-i', esp, join(staging, 'vmlinuz'), join(staging, 'initrd.img'), join(staging, 'syslinux.cfg'), '::/'], mt);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
   await run('syslinux', ['--offset', String(layout.espStart), '--install', opts.out]);
   await run('dd', [`if=${GPTMBR}`, `of=${opts.out}`, 'bs=440', 'count=1', 'conv=notrunc', 'status=none']);
 
@@ -163,7 +166,16 @@ export async function makeQcow2(raw: string, out: string): Promise<void> {
 
 /** newc cpio of a directory, gzip-compressed (what the kernel and iPXE take as an initrd). */
 export async function makeInitramfs(tree: string, out: string): Promise<void> {
-  await run('sh', ['-c', 'cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null --quiet -o -H newc -R 0:0 | gzip -1 > "$2"', 'sh', tree, out]);
+  // pipefail: a failing find or cpio must fail the build, not leave a truncated initramfs.
+  await run('bash', [
+    '-o',
+    'pipefail',
+    '-c',
+    'cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null --quiet -o -H newc -R 0:0 | gzip -1 > "$2"',
+    'bash',
+    tree,
+    out,
+  ]);
 }
 
 export function fileSize(path: string): number {

@@ -2,12 +2,14 @@
 // cache, the config-drive first-boot script, the bootstack-agents hook, and CLI option parsing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../common/child-process.js';
-import { BaseCacheMissError } from './base.js';
-import { buildImage, BUILTIN_ELEMENTS } from './build.js';
+import { BaseCacheMissError, ensureBase } from './base.js';
+import { buildImage, BUILTIN_ELEMENTS, writeOutputs } from './build.js';
+import { makeInitramfs, makeWholeDisk } from './outputs.js';
+import { ValidationError } from '../common/errors.js';
 import { loadElement, resolveElements } from './elements.js';
 import { squashPackageInstalls } from './package-installs.js';
 
@@ -146,4 +148,79 @@ test('bootstack-agents hook: clear failure without a bundle, installs the bundle
   assert.match(ok.stdout, /installed 2 tool\(s\)/);
   assert.equal(readlinkSync(join(mnt, 'usr/local/bin/os-collect-config')), '/usr/local/lib/bootstack/agents/os-collect-config.js');
   assert.ok(existsSync(join(mnt, 'usr/local/lib/bootstack/agents/bootstack-deploy-agent')));
+});
+
+/** Runs fn with fake commands (name → shell script body) first on PATH. */
+async function withFakeCommands<T>(dir: string, cmds: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const bin = join(dir, 'fake-bin');
+  mkdirSync(bin, { recursive: true });
+  for (const [name, body] of Object.entries(cmds)) writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  const old = process.env.PATH;
+  process.env.PATH = `${bin}:${old ?? ''}`;
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = old;
+  }
+}
+
+test('base: a failing tar is not cached as a (truncated) base, and no .partial is left in the cache', async (t) => {
+  const cache = tempDir(t, 'bootstack-cache-');
+  const spec = { distro: 'debian' as const, release: 'bookworm', arch: 'amd64', variant: 'minbase', include: [], packages: [], mirror: 'http://deb.invalid/debian', components: ['main'] };
+  await withFakeCommands(
+    cache,
+    {
+      // debootstrap ... <release> <root> <mirror>
+      debootstrap: 'eval root=\\${$(($# - 1))}; mkdir -p "$root/etc" "$root/var/cache/apt/archives"; echo base > "$root/etc/marker"',
+      tar: 'echo "some of the archive"; exit 2',
+    },
+    async () => {
+      await assert.rejects(ensureBase(spec, { offline: false, log: () => undefined, cache }));
+    },
+  );
+  assert.deepEqual(readdirSync(join(cache, 'base')), []);
+});
+
+test('initramfs: a failing cpio fails the build instead of leaving a truncated archive', async (t) => {
+  const dir = tempDir(t, 'bootstack-initramfs-');
+  mkdirSync(join(dir, 'tree', 'etc'), { recursive: true });
+  writeFileSync(join(dir, 'tree', 'etc', 'x'), 'x\n');
+  await makeInitramfs(join(dir, 'tree'), join(dir, 'ok.initramfs'));
+  await withFakeCommands(dir, { cpio: 'cat >/dev/null; exit 1' }, async () => {
+    await assert.rejects(makeInitramfs(join(dir, 'tree'), join(dir, 'bad.initramfs')));
+  });
+});
+
+test('outputs: a failing build leaves no half-written outputs or staging directories', async (t) => {
+  const dir = tempDir(t, 'bootstack-outputs-');
+  const root = join(dir, 'root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc', 'hostname'), 'x\n');
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  const work = join(dir, 'work');
+  mkdirSync(work);
+  // The tar is made first, then the initramfs fails: the tar must not be left behind.
+  await assert.rejects(
+    writeOutputs({ elements: [], output: join(out, 'x'), types: ['tar', 'initramfs'] }, join(out, 'x'), root, work, {}, () => undefined),
+    (err: unknown) => err instanceof ValidationError && /initramfs needs the ramdisk element/.test(err.message),
+  );
+  assert.deepEqual(readdirSync(out), []);
+  const ok = await writeOutputs({ elements: [], output: join(out, 'x'), types: ['tar'] }, join(out, 'x'), root, work, {}, () => undefined);
+  assert.deepEqual(ok.map((o) => o.path), [join(out, 'x.tar')]);
+  assert.deepEqual(readdirSync(out).sort(), ['x.tar', 'x.tar.sha256']);
+
+  // The ESP staging directory goes away when filling the ESP fails.
+  writeFileSync(join(dir, 'initrd.img'), 'initrd\n');
+  await assert.rejects(
+    makeWholeDisk({
+      root,
+      out: join(out, 'disk.raw'),
+      kernel: { kernel: join(dir, 'no-such-vmlinuz'), initrd: join(dir, 'initrd.img'), version: '1' },
+      cmdline: 'ro',
+      rootLabel: 'root',
+      rootUuid: '6f1c2d4e-3b5a-4c7d-8e9f-0a1b2c3d4e5f',
+    }),
+  );
+  assert.ok(!existsSync(join(out, 'disk.raw.esp')));
 });

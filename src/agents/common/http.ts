@@ -18,6 +18,19 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A URL for messages and logs: origin and path only. Query strings and user info are dropped, since
+ * pre-signed CFN signal URLs and Swift temp URLs carry their signatures there.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '<invalid URL>';
+  }
+}
+
 export interface HttpOptions {
   method?: string;
   headers?: Record<string, string>;
@@ -32,7 +45,7 @@ export function http(url: string, opts: HttpOptions = {}): Promise<HttpResponse>
     try {
       u = new URL(url);
     } catch {
-      reject(new HttpError(`Invalid URL '${url}'`));
+      reject(new HttpError(`Invalid URL '${redactUrl(url)}'`));
       return;
     }
     const impl = u.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -47,13 +60,13 @@ export function http(url: string, opts: HttpOptions = {}): Promise<HttpResponse>
       });
       res.on('error', (err) => {
         clearTimeout(timer);
-        reject(new HttpError(`${url}: ${err.message}`));
+        reject(new HttpError(`${redactUrl(url)}: ${err.message}`));
       });
     });
     const timer = setTimeout(() => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs ?? 10_000);
     req.on('error', (err) => {
       clearTimeout(timer);
-      reject(new HttpError(`${opts.method ?? 'GET'} ${url}: ${err.message}`));
+      reject(new HttpError(`${opts.method ?? 'GET'} ${redactUrl(url)}: ${err.message}`));
     });
     req.end(opts.body);
   });

@@ -168,3 +168,42 @@ test('other groups run <hooks-dir>/<group> with the heat-config hook protocol (h
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a failed signal to a pre-signed URL does not log its signature', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'heat-config-secret-'));
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.statusCode = 403;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  // A closed port, for the connection-error path.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const closedPort = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  mkdirSync(join(dir, 'work'), { recursive: true });
+  const list = join(dir, 'deployments.json');
+  writeFileSync(
+    list,
+    JSON.stringify([
+      deployment('sss', '#!/bin/sh\ntrue\n', {}, `http://127.0.0.1:${port}/v1/AUTH_x/c/o?temp_url_sig=SECRET&temp_url_expires=1`),
+      deployment('ttt', '#!/bin/sh\ntrue\n', {}, `http://127.0.0.1:${closedPort}/v1/signal?Signature=SECRET`, 'CFN_SIGNAL'),
+    ]),
+  );
+  const args = ['--deployments-file', list, '--work-dir', join(dir, 'work'), '--signal-attempts', '1', '--signal-backoff', '0.01'];
+  let stderr = '';
+  const io = { env: process.env, stdout: () => undefined, stderr: (s: string) => (stderr += s) };
+  try {
+    assert.equal(await main(args, io), 1);
+    assert.match(stderr, new RegExp(`Could not signal dep-sss: PUT http://127\\.0\\.0\\.1:${port}/v1/AUTH_x/c/o answered 403`));
+    assert.match(stderr, new RegExp(`Could not signal dep-ttt: POST http://127\\.0\\.0\\.1:${closedPort}/v1/signal: `));
+    assert.doesNotMatch(stderr, /SECRET/);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

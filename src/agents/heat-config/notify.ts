@@ -4,7 +4,7 @@
 // deploy_* credentials and POSTs to the resource's signal endpoint, NO_SIGNAL does nothing.
 // Failed attempts are retried with backoff; a signal that never lands is reported as an error so
 // the deployment stays pending and runs (and signals) again next time.
-import { http } from '../common/http.js';
+import { http, redactUrl } from '../common/http.js';
 import { authenticate } from '../common/keystone.js';
 import { type PyDict, dumps } from '../common/py-json.js';
 import { type Deployment, input } from './deployment.js';
@@ -24,7 +24,7 @@ async function send(url: string, method: string, body: string, headers: Record<s
     try {
       const r = await http(url, { method, body, headers: { 'content-type': 'application/json', ...headers }, timeoutMs: o.timeoutMs });
       if (r.status < 300) return;
-      last = `${method} ${url} answered ${r.status}`;
+      last = `${method} ${redactUrl(url)} answered ${r.status}`;
       if (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) break;
     } catch (err) {
       last = (err as Error).message;

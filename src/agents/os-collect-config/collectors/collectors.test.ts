@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { HeatCollector } from './heat.js';
 import { Ec2Collector } from './ec2.js';
+import { RequestCollector } from './request.js';
 import { configDriveMetadata, parseBlkidExport, type DriveSystem } from './config-drive.js';
 import { SourceNotAvailable, SourceNotConfigured } from '../errors.js';
 import { toPlain } from '../../common/py-json.js';
@@ -124,5 +125,38 @@ test('config drive: found by label and type, read where it is mounted', async ()
     assert.deepEqual(toPlain(await configDriveMetadata(log, { ...sys, blkidExport: async () => 'DEVNAME=/dev/vdb\nLABEL=config-2\nTYPE=ext4\n' }) as never), {});
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('request collector (polling): probes Last-Modified with HEAD, downloads once per change, and logs no query strings', async () => {
+  const seen: string[] = [];
+  let status = 200;
+  const { server, base } = await serve((req, _b, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.statusCode = status;
+    res.setHeader('last-modified', 'Mon, 02 Jan 2023 03:04:05 GMT');
+    res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ a: 1 }));
+  });
+  const warnings: string[] = [];
+  const wlog = { ...log, warn: (m: string) => void warnings.push(m) };
+  try {
+    const url = `${base}/v1/AUTH_x/c/o?temp_url_sig=SECRET&temp_url_expires=1`;
+    const c = new RequestCollector({ metadataUrl: url, timeout: 5, longPollWait: 0, deploymentKeys: ['deployments'] }, wlog);
+    assert.deepEqual(toPlain((await c.collect())[0]![1]), { a: 1 });
+    assert.deepEqual(seen, ['HEAD /v1/AUTH_x/c/o?temp_url_sig=SECRET&temp_url_expires=1', 'GET /v1/AUTH_x/c/o?temp_url_sig=SECRET&temp_url_expires=1']);
+    // Unchanged Last-Modified: only the HEAD, the document is not downloaded again.
+    assert.deepEqual(toPlain((await c.collect())[0]![1]), { a: 1 });
+    assert.equal(seen.length, 3);
+    assert.match(seen[2]!, /^HEAD /);
+    status = 404;
+    await assert.rejects(new RequestCollector({ metadataUrl: url, timeout: 5, longPollWait: 0, deploymentKeys: [] }, wlog).collect(), SourceNotAvailable);
+    server.close();
+    await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(new RequestCollector({ metadataUrl: url, timeout: 5, longPollWait: 0, deploymentKeys: [] }, wlog).collect(), SourceNotAvailable);
+    assert.ok(warnings.some((w) => w === `404 Error for url: ${base}/v1/AUTH_x/c/o`), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.startsWith(`GET ${base}/v1/AUTH_x/c/o: `)), warnings.join('\n'));
+    assert.ok(!warnings.some((w) => w.includes('SECRET')), warnings.join('\n'));
+  } finally {
+    server.close();
   }
 });

@@ -8,7 +8,7 @@
 // Against a server that does not answer with Preference-Applied we fall back to the original's
 // polling, including its Last-Modified check.
 import { parse, isDict, type PyDict } from '../../common/py-json.js';
-import { http, type HttpResponse } from '../../common/http.js';
+import { http, redactUrl, type HttpResponse } from '../../common/http.js';
 import { SourceNotAvailable, SourceNotConfigured } from '../errors.js';
 import { mergedListFromContent, type Collected } from '../merger.js';
 import type { Collector, CollectorLog } from './types.js';
@@ -45,9 +45,9 @@ export class RequestCollector implements Collector {
     return mergedListFromContent(content, this.opts.deploymentKeys, this.name, (m) => this.log.warn(m));
   }
 
-  private async get(url: string, headers: Record<string, string>, timeoutS: number): Promise<HttpResponse> {
+  private async get(url: string, headers: Record<string, string>, timeoutS: number, method = 'GET'): Promise<HttpResponse> {
     try {
-      return await http(url, { headers, timeoutMs: timeoutS * 1000 });
+      return await http(url, { method, headers, timeoutMs: timeoutS * 1000 });
     } catch (err) {
       this.log.warn((err as Error).message);
       throw new SourceNotAvailable((err as Error).message);
@@ -56,11 +56,11 @@ export class RequestCollector implements Collector {
 
   private decode(r: HttpResponse, url: string): PyDict {
     if (r.status >= 400) {
-      this.log.warn(`${r.status} Error for url: ${url}`);
+      this.log.warn(`${r.status} Error for url: ${redactUrl(url)}`);
       throw new SourceNotAvailable(`HTTP ${r.status}`);
     }
     try {
-      const doc = parse(r.body, url);
+      const doc = parse(r.body, redactUrl(url));
       if (!isDict(doc)) throw new Error('not a JSON object');
       return doc;
     } catch (err) {
@@ -84,7 +84,8 @@ export class RequestCollector implements Collector {
   }
 
   private async fetchPolling(url: string): Promise<PyDict> {
-    const head = await this.get(url, {}, this.opts.timeout).catch(() => undefined);
+    // The original's Last-Modified probe: a HEAD, so that the document is downloaded once per poll.
+    const head = await this.get(url, {}, this.opts.timeout, 'HEAD').catch(() => undefined);
     const lm = head && head.status < 400 ? head.headers['last-modified'] : undefined;
     let lastModified: number | undefined;
     if (lm) {
