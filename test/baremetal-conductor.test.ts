@@ -4,6 +4,7 @@
 // never wait or fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { startBaremetal, waitForNode, faultMessage, type Harness, type Loose } from './baremetal-helpers.js';
 import { defaultRegistry } from '../src/baremetal/drivers/default-registry.js';
 import { FakePower } from '../src/baremetal/drivers/fake-power.js';
@@ -206,5 +207,23 @@ test('inspecting a redfish node fills its properties and creates its ports', asy
   } finally {
     await h.stop();
     await bmc.stop();
+  }
+});
+
+test('an error outside the driver work (history insert failing) moves a transient node to its failed state', async () => {
+  const h = await startBaremetal();
+  try {
+    const id = await available(h, 'crash-outside-work');
+    await h.call('PUT', `/baremetal/v1/nodes/${id}/states/provision`, { target: 'active' });
+    await waitForNode(h, id, (n) => n.provision_state === 'active' && !n.reservation);
+    // The "deleting -> cleaning" history row fails to insert: runProvision throws outside work().
+    await sql`CREATE TRIGGER fail_cleaning_history BEFORE INSERT ON baremetal_node_history WHEN NEW.event LIKE '%-> cleaning%' BEGIN SELECT RAISE(ABORT, 'injected history failure'); END`.execute(h.database.db);
+    assert.equal((await h.call('PUT', `/baremetal/v1/nodes/${id}/states/provision`, { target: 'deleted' })).status, 202);
+    const n = await waitForNode(h, id, (x) => !x.reservation && x.provision_state !== 'active' && x.provision_state !== 'deleting');
+    assert.equal(n.provision_state, 'clean failed');
+    assert.equal(n.target_provision_state, null);
+    assert.match(n.last_error, /^Internal error in the conductor: .*injected history failure/);
+  } finally {
+    await h.stop();
   }
 });

@@ -433,12 +433,33 @@ export class Conductor {
         this.log.error({ err, node: uuid }, 'conductor job crashed');
         if (this.abort.signal.aborted) return;
         const message = `Internal error in the conductor: ${(err as Error).message}`;
+        // A transient state (deploying, cleaning, deleting...) has nobody left to finish it: move
+        // it to its failed state, as recover() would after a restart.
+        const state = await this.db
+          .selectFrom('baremetal_nodes')
+          .select('provision_state')
+          .where('uuid', '=', uuid)
+          .executeTakeFirst()
+          .then((r) => r?.provision_state as ProvisionState | undefined)
+          .catch(() => undefined);
+        const failed = state && provisionMachine.isTransient(state) ? FAILURE_STATE[state] : undefined;
+        const stamp = now();
         await this.db
           .updateTable('baremetal_nodes')
-          .set({ reservation: null, operation: null, target_power_state: null, last_error: message, updated_at: now() })
+          .set({
+            reservation: null,
+            operation: null,
+            target_power_state: null,
+            last_error: message,
+            updated_at: stamp,
+            ...(failed ? { provision_state: failed, target_provision_state: null, provision_updated_at: stamp } : {}),
+          })
           .where('uuid', '=', uuid)
           .execute()
           .catch(() => undefined);
+        if (failed) {
+          await recordHistory(this.db, uuid, `${state} -> ${failed} (${message})`, 'provisioning', 'ERROR', null, this.options.host).catch(() => undefined);
+        }
       })
       .finally(() => this.running.delete(p));
     this.running.add(p);

@@ -70,13 +70,14 @@ export class BootManager {
     return { expiresAt };
   }
 
-  /** The deploy is over (or aborted): no script, no agent session. Port entries stay. */
+  /** The deploy is over (or aborted): no script, no boot secret, no agent session. Port entries stay. */
   async cleanBoot(nodeId: string): Promise<void> {
     const p = this.pending.get(nodeId);
     if (p) for (const mac of p.macs) this.byMac.delete(mac);
     this.pending.delete(nodeId);
     for (const [k, g] of this.imageGrants) if (g.nodeId === nodeId) this.imageGrants.delete(k);
     this.o.commands.end(nodeId);
+    await this.o.secrets.revoke(nodeId);
   }
 
   /**

@@ -75,6 +75,11 @@ export class BootSecrets {
     return { secret, expiresAt: new Date(expiresAt) };
   }
 
+  /** Every secret of `nodeId` stops working (its boot is over or aborted). */
+  async revoke(nodeId: string): Promise<void> {
+    await this.store.deleteForNode(nodeId);
+  }
+
   /**
    * Uses a secret up and returns its node; 401 naming why when unknown, used or expired.
    * `check` runs before the secret is marked used, so a refused caller does not burn it.

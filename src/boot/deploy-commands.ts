@@ -46,7 +46,7 @@ export interface DeployCommands {
   /** Resolves when the command has succeeded or failed (or rejects after timeoutMs). */
   wait(commandId: string, timeoutMs: number): Promise<CommandRecord>;
   session(nodeId: string): AgentSession | undefined;
-  /** Ends the deploy: the agent token stops working and queued commands are dropped. */
+  /** Ends the deploy: the agent token stops working; unfinished commands fail (waiters resolve) and all the node's commands are dropped. */
   end(nodeId: string): void;
   // agent side
   openSession(nodeId: string): string;
@@ -111,7 +111,19 @@ export class MemoryDeployCommands implements DeployCommands {
 
   end(nodeId: string): void {
     this.sessions.delete(nodeId);
-    for (const [id, c] of this.commands) if (c.nodeId === nodeId && c.status === 'queued') this.commands.delete(id);
+    for (const [id, c] of this.commands) {
+      if (c.nodeId !== nodeId) continue;
+      // Nothing of this deploy may reach the node's next one: a command still queued or running
+      // fails (whoever waits on it learns so now) and every command of the node is dropped.
+      if (c.status === 'queued' || c.status === 'running') {
+        c.status = 'failed';
+        c.finishedAt = new Date();
+        c.error = 'the deploy ended before the agent finished this command';
+        for (const w of this.waiters.get(id) ?? []) w(c);
+      }
+      this.waiters.delete(id);
+      this.commands.delete(id);
+    }
   }
 
   openSession(nodeId: string): string {

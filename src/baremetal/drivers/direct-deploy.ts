@@ -91,9 +91,17 @@ export class DirectDeploy implements DeployInterface {
 export async function bootRamdisk(node: DriverNode, ctx: DriverContext): Promise<void> {
   const driver = ctx.driver;
   if (!driver) throw new BootstackError(500, 'no_driver', 'the conductor gave no power/boot interfaces to the agent-driven interface');
-  await driver.boot.prepareRamdisk(node, ctx);
   const target = node.power_state === 'power on' ? 'rebooting' : 'power on';
-  await driver.power.setPowerState(node, target, ctx);
+  try {
+    await driver.boot.prepareRamdisk(node, ctx);
+    await driver.power.setPowerState(node, target, ctx);
+  } catch (err) {
+    // The node will not boot the ramdisk: stop serving it (and its live boot secret) to the MAC.
+    await Promise.resolve()
+      .then(() => driver.boot.cleanUpRamdisk(node, ctx))
+      .catch(() => undefined);
+    throw err;
+  }
   await ctx.record?.(`${target === 'rebooting' ? 'rebooted' : 'powered on'}; waiting for the deploy ramdisk to look up`);
 }
 
