@@ -96,6 +96,14 @@ export async function chooseNetwork(
   throw new ConflictError('no free 10.213.N.0/24 network on this host; pass --cidr');
 }
 
+/** The seed end's IPv6 unique-local address: a /64 of fd00:b007::/32 named by the lab id. */
+export function seedIpv6(labId: string): string {
+  const hex = labId.padStart(6, '0').slice(-6);
+  // Written as `ip` prints it (no leading zeros), so an existing address is recognised.
+  const group = (h: string) => parseInt(h, 16).toString(16);
+  return `fd00:b007:${group(hex.slice(0, 2))}:${group(hex.slice(2))}::1`;
+}
+
 /** Creates whatever is missing of the namespace, bridge, veth pair, seed address and taps. */
 export async function ensureNetwork(rec: LabRecord): Promise<void> {
   const net = rec.network;
@@ -119,6 +127,13 @@ export async function ensureNetwork(rec: LabRecord): Promise<void> {
     (i.addr_info ?? []).some((a) => a.local === net.seedAddress && a.prefixlen === net.prefixLength),
   );
   if (!has) await ip(['addr', 'add', seedCidr, 'dev', net.seedInterface]);
+  // An IPv6 prefix on the seed end lets the seed's dnsmasq send router advertisements: without
+  // them iPXE waits ~13 s for IPv6 autoconfiguration on every network boot (LAB-NOTES).
+  const ula = seedIpv6(rec.id);
+  const v6 = await ip(['-j', '-6', 'addr', 'show', 'dev', net.seedInterface]);
+  if (!(JSON.parse(v6.stdout || '[]') as AddrInfo[]).some((i) => (i.addr_info ?? []).some((a) => a.local === ula))) {
+    await ip(['-6', 'addr', 'add', `${ula}/64`, 'dev', net.seedInterface, 'nodad']);
+  }
   await ip(['link', 'set', net.seedInterface, 'up']);
   nsLinks = await links(net.namespace);
   for (const m of rec.machines) {
