@@ -42,6 +42,8 @@ test('power-on fails after the ramdisk boot was prepared: deploy failed and the 
       prepare: async (o) => void (await manager.prepareBoot(o)),
       cleanUp: (nodeId) => manager.cleanBoot(nodeId),
       setPorts: async () => undefined,
+      addPort: async () => undefined,
+      removePort: async () => undefined,
     },
     agent: { lookedUp: () => false, run: async () => ({ status: 'failed', error: 'not in this test' }) },
     images: { locate: async () => Promise.reject(new Error('not in this test')) },

@@ -14,6 +14,7 @@ import type { BootDevice, CleanStep, DriverContext, InterfaceKind, PowerState, P
 import { INTERFACE_KINDS, sleep } from './drivers/interfaces.js';
 import { Semaphore } from './semaphore.js';
 import type { BootTimeline } from './timeline.js';
+import type { PortChange } from './provisioning.js';
 
 export interface ConductorOptions {
   /** This conductor's name: written into node.reservation and history. */
@@ -60,7 +61,7 @@ export class Conductor {
   /** Boot events of each node (set by the service when the boot service is attached). */
   timeline?: BootTimeline;
   /** Called after inspection creates ports, so DHCP answers them. */
-  portsChanged?: () => Promise<void>;
+  portsChanged?: (change: PortChange) => Promise<void>;
 
   constructor(
     private readonly db: BaremetalKysely,
@@ -249,6 +250,7 @@ export class Conductor {
 
   /** Creates a port for every MAC inspection found that no node has yet (as Ironic does). */
   private async addInspectedPorts(row: NodeRow, macs: string[]): Promise<void> {
+    const created: string[] = [];
     for (const mac of macs) {
       const existing = await this.db.selectFrom('baremetal_ports').select(['node_uuid']).where('address', '=', mac).executeTakeFirst();
       if (existing) {
@@ -261,9 +263,10 @@ export class Conductor {
         .insertInto('baremetal_ports')
         .values({ uuid: randomUUID(), address: mac, node_uuid: row.uuid, extra: '{}', local_link_connection: '{}', pxe_enabled: 1, physical_network: null, internal_info: '{}', is_smartnic: 0, created_at: now(), updated_at: null })
         .execute();
+      created.push(mac);
       await recordHistory(this.db, row.uuid, `inspection created port ${mac}`, 'inspection', 'INFO', null, this.options.host);
     }
-    if (macs.length) await this.portsChanged?.();
+    if (created.length) await this.portsChanged?.({ added: created });
   }
 
   /** Sets the final fields, releases the reservation, clears the operation, records history. */

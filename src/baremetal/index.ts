@@ -16,7 +16,7 @@ import { allocationRoutes } from './api/allocations.js';
 import { driverRoutes } from './api/drivers.js';
 import type { ApiDeps } from './api/context.js';
 import { Instances } from './instances.js';
-import { Provisioning } from './provisioning.js';
+import { Provisioning, type PortChange } from './provisioning.js';
 import { BootTimeline } from './timeline.js';
 
 export { Provisioning, type AgentOutcome, type ProvisioningLinks } from './provisioning.js';
@@ -61,11 +61,18 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
     (await db.selectFrom('baremetal_ports').select('address').where('node_uuid', '=', uuid).where('pxe_enabled', '=', 1).orderBy('created_at').execute()).map((p) => p.address);
   const registry = givenRegistry ?? defaultRegistry(config, { provisioning, macsOf });
   const timeline = new BootTimeline(db, ctx.log.child({ service: 'baremetal', component: 'timeline' }), config.conductor.host);
-  // Every enrolled pxe-enabled port's MAC in dnsmasq's hosts, now and after each port change.
+  // Every enrolled pxe-enabled port's MAC in dnsmasq's hosts: all of them at start, then only
+  // the MACs each port change touches (a full sync per change made importing N ports N² work).
   const syncPorts = async () => {
     if (!provisioning.attached) return;
     const rows = await db.selectFrom('baremetal_ports').select('address').where('pxe_enabled', '=', 1).execute();
     await provisioning.get().boot.setPorts(rows.map((r) => r.address));
+  };
+  const portChanged = async (change: PortChange) => {
+    if (!provisioning.attached) return;
+    const boot = provisioning.get().boot;
+    for (const mac of change.removed ?? []) await boot.removePort(mac);
+    for (const mac of change.added ?? []) await boot.addPort(mac);
   };
 
   const c = config.conductor;
@@ -85,13 +92,13 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
   });
   const base = () => `${ctx.publicUrl()}/baremetal`;
   conductor.timeline = timeline;
-  conductor.portsChanged = syncPorts;
+  conductor.portsChanged = portChanged;
   const deps: ApiDeps = {
     db,
     conductor,
     policy: ctx.policy,
     base,
-    portsChanged: () => syncPorts().catch((err: unknown) => ctx.log.error({ err }, 'syncing port MACs to the boot service failed')),
+    portsChanged: (change) => portChanged(change).catch((err: unknown) => ctx.log.error({ err }, 'syncing port MACs to the boot service failed')),
   };
 
   return {

@@ -12,8 +12,18 @@ export interface BootProvisioner {
   prepare(o: { nodeId: string; macs: string[]; firmware: Firmware }): Promise<void>;
   /** No pending network boot, no agent session, no image grant. */
   cleanUp(nodeId: string): Promise<void>;
-  /** The MACs DHCP answers (every enrolled port with pxe_enabled). */
+  /** The MACs DHCP answers (every enrolled port with pxe_enabled): the full sync, done at start. */
   setPorts(macs: string[]): Promise<void>;
+  /** One port created or changed (one host file written). */
+  addPort(mac: string): Promise<void>;
+  /** One port deleted or no longer pxe-enabled (one host file removed). */
+  removePort(mac: string): Promise<void>;
+}
+
+/** What one API call changed in the pxe-enabled MACs (removals are applied first). */
+export interface PortChange {
+  added?: string[];
+  removed?: string[];
 }
 
 export interface AgentOutcome {

@@ -1,7 +1,12 @@
 // The dhcp-hostsdir dnsmasq watches: one file per enrolled MAC. dnsmasq reads new and changed
 // files by itself (inotify); a removed entry stays until it gets SIGHUP, so removal asks the
 // supervisor to reload. Files are written atomically via a dot-file that dnsmasq skips.
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+//
+// Every operation goes through one queue: a port added and removed by two concurrent requests
+// must end in the state of the last call, and an add interleaved with a full sync must not
+// resurrect a file the sync (or a later remove) deleted. The directory is rebuilt from the
+// database at every start, so writes are not fsynced (a crash loses nothing that matters).
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { ValidationError } from '../common/errors.js';
@@ -36,46 +41,77 @@ export function renderHostLine(entry: HostEntry): string {
 }
 
 export class DhcpHostsDir {
+  private queue: Promise<unknown> = Promise.resolve();
+  /** File writes and unlinks done so far (tests and benchmarks count them). */
+  readonly stats = { writes: 0, unlinks: 0 };
+
   constructor(
     readonly dir: string,
     /** Called after a removal so dnsmasq forgets the entry (SIGHUP). */
     private readonly reload: () => void = () => undefined,
   ) {}
 
+  /** Runs `op` after every operation queued before it (whatever their outcome). */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op, op);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  async add(entry: HostEntry): Promise<void> {
-    await writeFileAtomic(join(this.dir, fileFor(normalizeMac(entry.mac))), renderHostLine(entry), { mode: 0o644 });
+  add(entry: HostEntry): Promise<void> {
+    const line = renderHostLine(entry); // validate now, in the caller's request
+    return this.serial(() => this.write(normalizeMac(entry.mac), line));
   }
 
-  async remove(mac: string): Promise<void> {
+  remove(mac: string): Promise<void> {
+    const m = normalizeMac(mac);
+    return this.serial(async () => {
+      if (await this.unlink(m)) this.reload();
+    });
+  }
+
+  list(): Promise<string[]> {
+    return this.serial(() => this.names());
+  }
+
+  /** Makes the directory hold exactly these entries (at start, from the enrolled ports); unchanged files are left alone. */
+  sync(entries: readonly HostEntry[]): Promise<void> {
+    const wanted = new Map(entries.map((e) => [normalizeMac(e.mac), renderHostLine(e)]));
+    return this.serial(async () => {
+      let removed = false;
+      for (const mac of await this.names()) {
+        if (!wanted.has(mac)) removed = (await this.unlink(mac)) || removed;
+      }
+      for (const [mac, line] of wanted) {
+        const current = await readFile(join(this.dir, fileFor(mac)), 'utf8').catch(() => undefined);
+        if (current !== line) await this.write(mac, line);
+      }
+      if (removed) this.reload();
+    });
+  }
+
+  private async write(mac: string, line: string): Promise<void> {
+    this.stats.writes++;
+    await writeFileAtomic(join(this.dir, fileFor(mac)), line, { mode: 0o644, fsync: false });
+  }
+
+  private async unlink(mac: string): Promise<boolean> {
     try {
-      await unlink(join(this.dir, fileFor(normalizeMac(mac))));
+      await unlink(join(this.dir, fileFor(mac)));
+      this.stats.unlinks++;
+      return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
-    this.reload();
   }
 
-  async list(): Promise<string[]> {
+  private async names(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     return names.filter((n) => !n.startsWith('.')).map((n) => n.replace(/-/g, ':')).sort();
-  }
-
-  /** Makes the directory hold exactly these entries (at start, from the enrolled ports). */
-  async sync(entries: readonly HostEntry[]): Promise<void> {
-    const wanted = new Map(entries.map((e) => [normalizeMac(e.mac), e]));
-    let removed = false;
-    for (const mac of await this.list()) {
-      if (!wanted.has(mac)) {
-        await unlink(join(this.dir, fileFor(mac))).catch(() => undefined);
-        removed = true;
-      }
-    }
-    for (const e of wanted.values()) await this.add(e);
-    if (removed) this.reload();
   }
 }

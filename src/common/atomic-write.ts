@@ -10,6 +10,11 @@ export interface AtomicWriteOptions {
   gid?: number;
   /** Create missing parent directories. Default true. */
   mkdirs?: boolean;
+  /**
+   * fsync the data before the rename. Default true; false for files rebuilt from the database at
+   * every start (the rename still makes the swap atomic for readers, it just may not survive a crash).
+   */
+  fsync?: boolean;
 }
 
 export async function writeFileAtomic(
@@ -23,7 +28,7 @@ export async function writeFileAtomic(
   const handle = await open(tmp, 'wx', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (options.fsync !== false) await handle.sync();
     await handle.close();
     // open() applies the umask; set the mode explicitly so 0600 secrets stay 0600 and 0755 stays 0755.
     if (options.mode !== undefined) await chmod(tmp, options.mode);

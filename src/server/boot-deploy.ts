@@ -47,6 +47,8 @@ export function provisioningLinks(boot: BootService, images: Pick<ImagesApiServi
       },
       cleanUp: (nodeId) => m.cleanBoot(nodeId),
       setPorts: (macs) => m.setEnrolledPorts(macs.map((mac) => ({ mac }))),
+      addPort: (mac) => m.addPort({ mac }),
+      removePort: (mac) => m.removePort(mac),
     },
     agent: {
       lookedUp: (nodeId) => m.commands.session(nodeId) !== undefined,

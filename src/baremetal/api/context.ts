@@ -6,6 +6,7 @@ import { isAdmin, type AuthContext, type Policy } from '../../common/auth.js';
 import { requireAuth } from '../../common/service.js';
 import type { BaremetalKysely, NodeRow } from '../db.js';
 import type { Conductor } from '../conductor.js';
+import type { PortChange } from '../provisioning.js';
 
 export interface ApiDeps {
   db: BaremetalKysely;
@@ -13,8 +14,8 @@ export interface ApiDeps {
   policy: Policy;
   /** Public URL of the service, e.g. http://127.0.0.1:6385/baremetal */
   base(): string;
-  /** After a port is created, changed or deleted: the boot service's DHCP hosts follow. */
-  portsChanged?: () => Promise<void>;
+  /** After a port is created, changed or deleted: the boot service's DHCP hosts follow (that MAC only). */
+  portsChanged?: (change: PortChange) => Promise<void>;
 }
 
 /** Enforces the policy rule; returns the caller. */

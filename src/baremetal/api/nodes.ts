@@ -261,11 +261,12 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
         `Can not delete node ${row.uuid} while it is in provision state "${row.provision_state}". Valid provision states to start deletion are: ${deletable.map((s) => `"${s}"`).join(', ')}, or set maintenance.`,
       );
     }
+    const ports = await db.selectFrom('baremetal_ports').select('address').where('node_uuid', '=', row.uuid).execute();
     await db.deleteFrom('baremetal_ports').where('node_uuid', '=', row.uuid).execute();
     await db.deleteFrom('baremetal_node_history').where('node_uuid', '=', row.uuid).execute();
     await db.updateTable('baremetal_allocations').set({ node_uuid: null, state: 'error', last_error: `node ${row.uuid} was deleted` }).where('node_uuid', '=', row.uuid).execute();
     await db.deleteFrom('baremetal_nodes').where('uuid', '=', row.uuid).where('reservation', 'is', null).execute();
-    await deps.portsChanged?.();
+    if (ports.length) await deps.portsChanged?.({ removed: ports.map((p) => p.address) });
     reply.status(204);
   });
 

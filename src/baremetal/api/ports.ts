@@ -77,7 +77,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
       updated_at: null,
     };
     await insertPort(db, row);
-    await deps.portsChanged?.();
+    if (row.pxe_enabled) await deps.portsChanged?.({ added: [row.address] });
     reply.status(201).header('location', `${deps.base()}/v1/ports/${uuid}`);
     return portView(row, deps.base());
   });
@@ -151,7 +151,13 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     } catch (err) {
       throw uniqueError(err, changes.address!);
     }
-    await deps.portsChanged?.();
+    // Only this port's MAC: the old entry goes when the MAC changed or PXE was turned off, the
+    // new one is written when the MAC changed or PXE was turned on.
+    const moved = changes.address !== port.address;
+    await deps.portsChanged?.({
+      removed: port.pxe_enabled && (moved || !changes.pxe_enabled) ? [port.address] : [],
+      added: changes.pxe_enabled && (moved || !port.pxe_enabled) ? [changes.address!] : [],
+    });
     return portView(await findPort(port.uuid), deps.base());
   });
 
@@ -159,7 +165,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const { ident } = request.params as { ident: string };
     const port = await visiblePort(request, ident, 'baremetal:port:delete');
     await db.deleteFrom('baremetal_ports').where('uuid', '=', port.uuid).execute();
-    await deps.portsChanged?.();
+    if (port.pxe_enabled) await deps.portsChanged?.({ removed: [port.address] });
     reply.status(204);
   });
 
