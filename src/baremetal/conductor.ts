@@ -14,6 +14,7 @@ import type { BootDevice, CleanStep, DriverContext, InterfaceKind, PowerState, P
 import { INTERFACE_KINDS, sleep } from './drivers/interfaces.js';
 import { Semaphore } from './semaphore.js';
 import type { BootTimeline } from './timeline.js';
+import { armFirstContact } from './first-contact.js';
 import type { PortChange } from './provisioning.js';
 
 export interface ConductorOptions {
@@ -222,7 +223,8 @@ export class Conductor {
         const boot = r.get('boot', row.boot_interface);
         if (op.resumed) {
           await deploy.complete?.(node, 'deploy', ctx);
-          return { event: 'done', changes: { deploy_step: toJson({}), ...(await this.powerNow(row)) } };
+          // The machine reboots into its image: its first DHCP goes on the timeline (first-contact.ts).
+          return { event: 'done', changes: { deploy_step: toJson({}), driver_internal_info: armFirstContact(row.driver_internal_info), ...(await this.powerNow(row)) } };
         }
         deploy.validate(node);
         boot.validate(node);

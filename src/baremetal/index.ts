@@ -18,6 +18,7 @@ import type { ApiDeps } from './api/context.js';
 import { Instances } from './instances.js';
 import { Provisioning, type PortChange } from './provisioning.js';
 import { BootTimeline } from './timeline.js';
+import { FirstContact } from './first-contact.js';
 
 export { Provisioning, type AgentOutcome, type ProvisioningLinks } from './provisioning.js';
 
@@ -151,7 +152,11 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
     async start(signal: AbortSignal) {
       // After every service's init (the boot service's hosts directory exists by now).
       if (provisioning.attached) {
-        const unsubscribe = provisioning.get().timeline.subscribe((e) => timeline.record(e));
+        const firstContact = new FirstContact(db, ctx.log.child({ service: 'baremetal', component: 'first-contact' }), config.conductor.host);
+        const unsubscribe = provisioning.get().timeline.subscribe((e) => {
+          timeline.record(e);
+          firstContact.observe(e);
+        });
         signal.addEventListener('abort', unsubscribe, { once: true });
         await syncPorts();
       }

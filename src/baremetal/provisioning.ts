@@ -48,7 +48,13 @@ export interface LocatedImage {
   checksum: string;
   algo: 'md5' | 'sha256' | 'sha512';
   size: number;
+  /** The format the agent is given (raw, or iso/ami/unset written as they are; never qcow2). */
   diskFormat: string | null;
+  /**
+   * Set when the seed converted the image (qcow2 → raw): url, checksum (sha256) and size are the
+   * raw's; an operator's instance_info.image_checksum is one of `sourceChecksums`.
+   */
+  converted?: { from: 'qcow2'; sourceChecksums: string[] };
 }
 
 export interface ImageLocator {

@@ -43,6 +43,14 @@ export function describe(e: BootTimelineEvent): { text: string; severity: Severi
       const rate = typeof r.bytes === 'number' ? `: ${(r.bytes / MiB).toFixed(1)} MiB in ${Number(r.seconds ?? 0).toFixed(2)} s (${Number(r.mb_per_s ?? 0).toFixed(1)} MB/s)` : '';
       return { text: `agent command ${s(d.name)} succeeded${rate}`, severity: 'INFO' };
     }
+    case 'image_converted': {
+      const size = `${(Number(d.bytes ?? 0) / MiB).toFixed(1)} MiB`;
+      const from = `${(Number(d.source_bytes ?? 0) / MiB).toFixed(1)} MiB`;
+      const secs = `${Number(d.seconds ?? 0).toFixed(2)} s`;
+      return d.cached
+        ? { text: `image ${s(d.image)} qcow2→raw from the conversion cache: ${size} (converted earlier in ${secs})`, severity: 'INFO' }
+        : { text: `image ${s(d.image)} converted qcow2→raw: ${size} from ${from} in ${secs}`, severity: 'INFO' };
+    }
     default:
       return undefined; // heartbeats: one every few seconds, their progress is in the command rows
   }

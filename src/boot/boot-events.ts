@@ -8,7 +8,8 @@ export type BootEventKind =
   | 'agent_lookup'
   | 'heartbeat'
   | 'command_started'
-  | 'command_finished';
+  | 'command_finished'
+  | 'image_converted';
 
 export interface BootEvent {
   kind: BootEventKind;

@@ -45,6 +45,11 @@ export const bootConfigSchema = z.strictObject({
   kernel_args: z.string().default('console=ttyS0'),
   /** Lifetime of the one-time boot secret carried on the kernel command line. */
   boot_secret_ttl_s: z.number().int().positive().default(1800),
+  /**
+   * Disk space the qcow2 → raw conversion cache may use (<state_dir>/boot/raw-cache), in GiB of
+   * allocated blocks (raws are sparse); least recently used raws are evicted beyond it.
+   */
+  raw_cache_max_gib: z.number().positive().default(20),
 });
 
 export type DnsmasqSettings = z.infer<typeof dnsmasqConfigSchema>;

@@ -12,6 +12,7 @@ import { DhcpHostsDir } from './dhcp-hosts.js';
 import { renderDnsmasqConfig } from './dnsmasq-config.js';
 import { DnsmasqSupervisor } from './dnsmasq-supervisor.js';
 import { bootRoutes, type DeployImageSource } from './routes.js';
+import { RawCache } from './raw-cache.js';
 
 export type { DeployImageSource } from './routes.js';
 
@@ -22,6 +23,8 @@ export interface BootService extends ApiService {
   dnsmasq?: DnsmasqSupervisor;
   /** The server connects the image service here so /boot/images/{token} can serve deploy images. */
   setImageSource(source: DeployImageSource): void;
+  /** qcow2 images converted to raw for the agent (<state_dir>/boot/raw-cache). */
+  rawCache: RawCache;
 }
 
 export const HEARTBEAT_INTERVAL_S = 10;
@@ -34,6 +37,11 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
   let supervisor: DnsmasqSupervisor | undefined;
   let imageSource: DeployImageSource | undefined;
   const hostsDir = config.dnsmasq.enabled ? new DhcpHostsDir(join(workDir, 'hosts'), () => supervisor?.reload()) : undefined;
+  const rawCache = new RawCache({
+    dir: join(workDir, 'raw-cache'),
+    maxBytes: config.raw_cache_max_gib * 1024 ** 3,
+    warn: (msg, fields) => ctx.log.warn(fields ?? {}, msg),
+  });
   const baseUrl = () => (config.http_url ?? ctx.publicUrl()).replace(/\/$/, '') + (config.http_url ? '' : '/boot');
   const commands = new MemoryDeployCommands({
     onStarted: (c) => events.emit({ kind: 'command_started', at: c.startedAt ?? new Date(), nodeId: c.nodeId, detail: { id: c.id, name: c.name } }),
@@ -63,6 +71,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     migrations: [],
     manager,
     events,
+    rawCache,
     setImageSource(source) {
       imageSource = source;
     },
@@ -77,6 +86,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     async init() {
       await mkdir(filesDir, { recursive: true });
       await hostsDir?.init();
+      await rawCache.init();
     },
     async start(signal) {
       if (!config.dnsmasq.enabled || !hostsDir) return;
@@ -96,7 +106,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
         onEvent: (e) => {
           if (e.kind === 'dhcp') {
             if (e.ip && e.message === 'DHCPACK') ipToMac.set(e.ip, e.mac);
-            events.emit({ kind: 'dhcp', at: e.at, mac: e.mac, nodeId: manager.nodeForMac(e.mac), detail: { message: e.message, ip: e.ip, ignored: e.ignored, reason: e.reason } });
+            events.emit({ kind: 'dhcp', at: e.at, mac: e.mac, nodeId: manager.nodeForMac(e.mac), detail: { message: e.message, ip: e.ip, hostname: e.hostname, ignored: e.ignored, reason: e.reason } });
           } else {
             const mac = ipToMac.get(e.to);
             events.emit({ kind: 'tftp', at: e.at, mac, nodeId: mac && manager.nodeForMac(mac), detail: { file: e.file, to: e.to } });

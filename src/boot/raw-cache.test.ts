@@ -107,7 +107,7 @@ test('a corrupt qcow2 fails with the image and qemu-img\'s message, leaves nothi
   await cache.init();
   await assert.rejects(cache.ensure('bad-img', 'd00d', corrupt), (err: unknown) => {
     assert.ok(err instanceof ConversionError);
-    assert.match(err.message, /^image bad-img: qemu-img (info|convert) failed: .*qcow2/i);
+    assert.match(err.message, /^image bad-img: qemu-img (info|convert) failed: qemu-img: Could not open '<image bad-img>': \S/);
     return true;
   });
   assert.deepEqual(await readdir(join(dir, 'cache4')), []);

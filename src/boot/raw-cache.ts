@@ -158,7 +158,8 @@ export class RawCache {
     const partial = join(this.o.dir, `${key}.raw.partial`);
     const fail = (what: string, err: unknown): never => {
       const detail = err instanceof CommandError ? err.stderr.trim().split('\n').filter(Boolean).slice(-3).join('; ') || err.message : (err as Error).message;
-      throw new ConversionError(`image ${imageId}: ${what}: ${detail}`, imageId, err);
+      // The seed's own paths stay out of last_error: the file is named as the image.
+      throw new ConversionError(`image ${imageId}: ${what}: ${detail.replaceAll(sourcePath, `<image ${imageId}>`).replaceAll(partial, '<raw>')}`, imageId, err);
     };
     // -f qcow2 always: never let qemu-img probe the format of an uploaded file.
     const info = await run(qemuImg, ['info', '-f', 'qcow2', '--output=json', sourcePath], { timeoutMs: 60_000 }).catch((e: unknown) => fail('qemu-img info failed', e));

@@ -56,9 +56,17 @@ export class DirectDeploy implements DeployInterface {
     const info = node.instance_info;
     const image = await links.images.locate(node.uuid, String(info.image_source));
     if (image.diskFormat === 'qcow2') {
-      throw new BadRequestError(`image ${String(info.image_source)} is qcow2; the agent writes raw images only (the qcow2 conversion cache is not built yet): upload it as raw`);
+      // The image links convert qcow2 on the seed; getting one here is a wiring bug, not a user error.
+      throw new BootstackError(500, 'not_raw', `image ${String(info.image_source)} was handed out as qcow2; the agent writes raw images only`);
     }
-    const override = typeof info.image_checksum === 'string' && info.image_checksum ? info.image_checksum : undefined;
+    let override = typeof info.image_checksum === 'string' && info.image_checksum ? info.image_checksum.toLowerCase() : undefined;
+    if (override && image.converted) {
+      // The operator's checksum is the qcow2's; the agent verifies the raw the seed made from it.
+      if (!image.converted.sourceChecksums.includes(override)) {
+        throw new BadRequestError(`instance_info.image_checksum ${override} does not match image ${String(info.image_source)} (${image.converted.from})`);
+      }
+      override = undefined;
+    }
     await step(links, node, 'write_image', {
       image_url: image.url,
       checksum: override ?? image.checksum,
