@@ -55,7 +55,7 @@ test('power-on fails after the ramdisk boot was prepared: deploy failed and the 
   boot.prepareRamdisk = async (node, ctx) => {
     await origPrepare(node, ctx);
     prepared++;
-    assert.notEqual(manager.scriptFor(MAC), LOCAL_BOOT_SCRIPT, 'the ramdisk boot is pending after prepare');
+    assert.notEqual(await manager.scriptFor(MAC), LOCAL_BOOT_SCRIPT, 'the ramdisk boot is pending after prepare');
   };
   const h = await startBaremetal({
     registry: (c) => defaultRegistry(c).register('power', new PowerOnFails()).register('boot', boot).register('deploy', new DirectDeploy(provisioning)),
@@ -80,7 +80,7 @@ test('power-on fails after the ramdisk boot was prepared: deploy failed and the 
     assert.match(failed.last_error, /BMC refused to power on/);
     assert.equal(prepared, 1);
     assert.equal(manager.nodeForMac(MAC), undefined);
-    assert.equal(manager.scriptFor(MAC), LOCAL_BOOT_SCRIPT);
+    assert.equal(await manager.scriptFor(MAC), LOCAL_BOOT_SCRIPT);
   } finally {
     await h.stop();
   }

@@ -51,6 +51,11 @@ export interface Operation {
 
 type Outcome = { event: ProvisionEvent; changes?: Partial<NodeRow>; message?: string };
 
+/** Retrying the reservation when the agent finished while the node was locked: 50 ms doubling to 2 s, about a minute in all. */
+const RESUME_RETRY_FIRST_MS = 50;
+const RESUME_RETRY_MAX_MS = 2000;
+const RESUME_RETRY_ATTEMPTS = 36;
+
 export class Conductor {
   private readonly sem: Semaphore;
   private readonly running = new Set<Promise<void>>();
@@ -61,6 +66,15 @@ export class Conductor {
   private readonly watching = new Set<Promise<void>>();
   /** Boot events of each node (set by the service when the boot service is attached). */
   timeline?: BootTimeline;
+  /**
+   * True when the agent's side of a deploy (boot secret, session, commands) is in the database,
+   * so a node found waiting at start can go on waiting for its agent instead of failing.
+   */
+  agentStateDurable?: () => boolean;
+  /** When the node's agent last showed activity (lookup, command, busy heartbeat); undefined before lookup. */
+  agentActivity?: (nodeUuid: string) => Date | undefined;
+  /** Wait-state nodes recover() kept for resumeWaits(). */
+  private toResume: Array<{ uuid: string; state: ProvisionState; op: Operation }> = [];
   /** Called after inspection creates ports, so DHCP answers them. */
   portsChanged?: (change: PortChange) => Promise<void>;
 
@@ -334,7 +348,7 @@ export class Conductor {
         return;
       }
       if (signal.aborted) return;
-      await this.resumeAfterWait(uuid, state, next);
+      await this.resumeAfterWait(uuid, state, next, signal);
     })()
       .catch((err: unknown) => this.log.error({ err, node: uuid }, 'agent watcher crashed'))
       .finally(() => {
@@ -344,15 +358,39 @@ export class Conductor {
     this.watching.add(p);
   }
 
-  /** wait call-back → deploying (clean wait → cleaning) with the lock, to complete the work. */
-  private async resumeAfterWait(uuid: string, state: ProvisionState, op: Operation): Promise<void> {
-    const row = await findNode(this.db, uuid);
-    if (row.provision_state !== state) return;
+  /**
+   * wait call-back → deploying (clean wait → cleaning) with the lock, to complete the work. The
+   * agent may finish while a short request (a PATCH, a boot device change) holds the node's
+   * lock: the reservation is retried with backoff, bounded; if the lock never frees, the boot is
+   * revoked (the agent stops) and the wait state's timeout fails the node.
+   */
+  private async resumeAfterWait(uuid: string, state: ProvisionState, op: Operation, signal: AbortSignal): Promise<void> {
     const to = provisionMachine.next(state, 'resume');
     const resumed: Operation = { ...op, resumed: true };
-    await reserve(this.db, row, this.options.host, { provision_state: to, provision_updated_at: now(), operation: toJson(resumed) });
-    await recordHistory(this.db, uuid, `${state} -> ${to} (resume: the agent finished)`, 'provisioning', 'INFO', null, this.options.host);
-    this.spawn(uuid, () => this.runProvision(uuid, to, resumed));
+    let delay = RESUME_RETRY_FIRST_MS;
+    let holder = '';
+    for (let attempt = 1; attempt <= RESUME_RETRY_ATTEMPTS; attempt++) {
+      const row = await findNode(this.db, uuid);
+      if (row.provision_state !== state || signal.aborted) return;
+      try {
+        await reserve(this.db, row, this.options.host, { provision_state: to, provision_updated_at: now(), operation: toJson(resumed) });
+      } catch (err) {
+        if ((err as BootstackError).status !== 409) throw err;
+        holder = (err as Error).message;
+        if (attempt === 1) this.log.info({ node: uuid }, 'the agent finished while the node was locked; retrying');
+        await sleep(delay, signal).catch(() => undefined);
+        delay = Math.min(delay * 2, RESUME_RETRY_MAX_MS);
+        continue;
+      }
+      await recordHistory(this.db, uuid, `${state} -> ${to} (resume: the agent finished${attempt > 1 ? `; the node was locked, took ${attempt} attempts` : ''})`, 'provisioning', 'INFO', null, this.options.host);
+      this.spawn(uuid, () => this.runProvision(uuid, to, resumed));
+      return;
+    }
+    const message = `the agent finished but the node's lock could not be taken after ${RESUME_RETRY_ATTEMPTS} attempts (${holder}); the boot is revoked and the wait will time out`;
+    this.log.warn({ node: uuid }, message);
+    await recordHistory(this.db, uuid, message, 'provisioning', 'ERROR', null, this.options.host);
+    const row = await findNode(this.db, uuid);
+    await this.registry.get('boot', row.boot_interface).cleanUpRamdisk(driverNode(row), this.ctx()).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- power and management
@@ -504,6 +542,17 @@ export class Conductor {
         this.spawn(row.uuid, () => this.runProvision(row.uuid, state, op));
         continue;
       }
+      if (provisionMachine.isWaiting(state) && !row.reservation && this.agentStateDurable?.() && this.agentDriven(row, state)) {
+        // The boot secret, the agent's session and its commands are in the database: the machine
+        // (in firmware, iPXE or the ramdisk) carries on; the watcher starts again in resumeWaits().
+        resumed.push(row.uuid);
+        // The operation is not kept on the row while waiting: what completes the wait follows from
+        // the state and its target (a manual clean returns to manageable, automated to available).
+        const kind = state === 'wait call-back' ? 'deploy' : state === 'inspect wait' ? 'inspect' : row.target_provision_state === 'manageable' ? 'clean' : 'provide';
+        this.toResume.push({ uuid: row.uuid, state, op: op ?? { kind, event: kind, started_at: row.provision_updated_at ?? now() } });
+        await recordHistory(this.db, row.uuid, `conductor ${this.options.host} restarted while the node was "${state}"; waiting for its agent again`, 'provisioning', 'WARNING', null, this.options.host);
+        continue;
+      }
       const to = FAILURE_STATE[state];
       const started = op ? ` (operation "${op.kind}" started at ${op.started_at})` : '';
       const message = provisionMachine.isWaiting(state)
@@ -522,6 +571,40 @@ export class Conductor {
     return { resumed, failed };
   }
 
+  /** Whether an agent runs this wait state's work (the watcher has something to do). */
+  private agentDriven(row: NodeRow, state: ProvisionState): boolean {
+    try {
+      if (state === 'inspect wait') return Boolean(this.registry.get('inspect', row.inspect_interface).awaitAgent);
+      return Boolean(this.registry.get('deploy', row.deploy_interface).awaitAgent);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Starts the agent watchers of the nodes recover() found waiting (after every service's init,
+   * so the boot service has loaded its state). The last boot step recorded before the restart
+   * is what a timeout will name.
+   */
+  async resumeWaits(): Promise<void> {
+    const list = this.toResume.splice(0);
+    for (const { uuid, state, op } of list) {
+      const row = await this.db.selectFrom('baremetal_nodes').select(['provision_state', 'provision_updated_at']).where('uuid', '=', uuid).executeTakeFirst();
+      if (row?.provision_state !== state) continue;
+      const last = await this.db
+        .selectFrom('baremetal_node_history')
+        .select(['event', 'created_at'])
+        .where('node_uuid', '=', uuid)
+        .where('event_type', '=', 'boot')
+        .where('created_at', '>=', row.provision_updated_at ?? '')
+        .orderBy('created_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (last) this.timeline?.restoreLastStep(uuid, last.event, new Date(last.created_at));
+      this.watchAgent(uuid, state, op);
+    }
+  }
+
   /** Fails nodes that waited longer than their wait state's timeout. */
   async checkTimeouts(): Promise<string[]> {
     const timedOut: string[] = [];
@@ -537,10 +620,15 @@ export class Conductor {
         .where('provision_updated_at', '<', before)
         .execute();
       for (const row of rows) {
+        // Until the agent looks up, the limit counts from entering the wait state; from then on
+        // from its last activity (a write longer than the limit is fine while it reports progress).
+        const activity = this.agentActivity?.(row.uuid);
+        if (activity && activity.toISOString() >= before) continue;
         const to = provisionMachine.next(state, 'fail');
         const macs = this.timeline ? (await this.db.selectFrom('baremetal_ports').select('address').where('node_uuid', '=', row.uuid).execute()).map((p) => p.address) : [];
         const hint = this.timeline ? ` ${this.timeline.timeoutHint(row.uuid, macs, limit / 1000)}.` : '';
-        const message = `Timeout reached while waiting in "${state}" for node ${row.uuid} (limit ${limit / 1000} s, waiting since ${row.provision_updated_at}).${hint}`;
+        const since = activity ? `no agent activity since ${activity.toISOString()}, waiting since ${row.provision_updated_at}` : `waiting since ${row.provision_updated_at}`;
+        const message = `Timeout reached while waiting in "${state}" for node ${row.uuid} (limit ${limit / 1000} s, ${since}).${hint}`;
         const res = await this.db
           .updateTable('baremetal_nodes')
           .set({ provision_state: to, target_provision_state: null, last_error: message, provision_updated_at: now(), updated_at: now() })

@@ -20,7 +20,7 @@ import { Provisioning, type PortChange } from './provisioning.js';
 import { BootTimeline } from './timeline.js';
 import { FirstContact } from './first-contact.js';
 
-export { Provisioning, type AgentOutcome, type ProvisioningLinks } from './provisioning.js';
+export { Provisioning, type AgentChannel, type AgentOutcome, type ProvisioningLinks } from './provisioning.js';
 
 export { baremetalConfigSchema, type BaremetalConfig } from './config.js';
 
@@ -94,6 +94,8 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
   const base = () => `${ctx.publicUrl()}/baremetal`;
   conductor.timeline = timeline;
   conductor.portsChanged = portChanged;
+  conductor.agentStateDurable = () => provisioning.attached;
+  conductor.agentActivity = (uuid) => (provisioning.attached ? provisioning.get().agent.lastActivity?.(uuid) : undefined);
   const deps: ApiDeps = {
     db,
     conductor,
@@ -160,6 +162,7 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
         signal.addEventListener('abort', unsubscribe, { once: true });
         await syncPorts();
       }
+      await conductor.resumeWaits();
       await conductor.run(signal);
     },
   };

@@ -38,6 +38,8 @@ export type AgentCommandName = 'inspect' | 'erase' | 'write_image' | 'write_conf
 export interface AgentChannel {
   /** True once the node's agent has looked itself up in this deploy. */
   lookedUp(nodeId: string): boolean;
+  /** The agent's last activity (lookup, a command started or finished, a heartbeat during a command); undefined before lookup. */
+  lastActivity?(nodeId: string): Date | undefined;
   /** Queues a command and resolves with its outcome; rejects when the signal aborts. */
   run(nodeId: string, name: AgentCommandName, params: Record<string, unknown>, signal: AbortSignal): Promise<AgentOutcome>;
 }

@@ -88,6 +88,24 @@ export class BootTimeline {
       .catch((err: unknown) => this.log.warn({ err, node: nodeId }, 'could not record a boot event'));
   }
 
+  /**
+   * After a restart the last step is known only from the stored history line: its kind is read
+   * back from the line's wording (see describe()), so a timeout still names where the machine got.
+   */
+  restoreLastStep(nodeUuid: string, text: string, at: Date): void {
+    if (this.last.has(nodeUuid)) return;
+    const kind = text.startsWith('DHCP ')
+      ? 'dhcp'
+      : text.startsWith('TFTP ')
+        ? 'tftp'
+        : text.startsWith('iPXE script fetched')
+          ? 'script_fetched'
+          : / fetched: /.test(text)
+            ? 'file_fetched'
+            : 'agent';
+    this.last.set(nodeUuid, { kind, text, at });
+  }
+
   /** Resolves when every event received so far is stored (tests). */
   flush(): Promise<void> {
     return this.chain;

@@ -44,7 +44,7 @@ test('cleanBoot revokes the node\'s boot secret: it is gone from the store, a lo
   });
   const mac = '52:54:00:aa:00:09';
   await manager.prepareBoot({ nodeId: 'n9', macs: [mac], firmware: 'bios' });
-  const secret = /bootstack\.boot_secret=(\S+)/.exec(manager.scriptFor(mac))?.[1];
+  const secret = /bootstack\.boot_secret=(\S+)/.exec((await manager.scriptFor(mac)))?.[1];
   assert.ok(secret);
   assert.ok(await store.get(hashSecret(secret)));
   await manager.cleanBoot('n9');

@@ -4,6 +4,7 @@
 // random bits, stored only as its SHA-256, refused once used or past its expiry.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UnauthorizedError } from '../common/errors.js';
+import type { BootKysely } from './db.js';
 
 export interface BootSecretRecord {
   /** SHA-256 of the secret, hex. */
@@ -13,7 +14,7 @@ export interface BootSecretRecord {
   usedAt: number | null;
 }
 
-/** Where records live: memory here; a table behind the same interface for a restart-proof seed. */
+/** Where records live: memory (unit tests) or the boot_secrets table (the server: survives a restart). */
 export interface BootSecretStore {
   put(record: BootSecretRecord): Promise<void>;
   get(hash: string): Promise<BootSecretRecord | undefined>;
@@ -21,6 +22,8 @@ export interface BootSecretStore {
   markUsed(hash: string, at: number): Promise<boolean>;
   /** Drops every record of a node (a new boot invalidates the old secrets). */
   deleteForNode(nodeId: string): Promise<void>;
+  /** Drops the node's records except `keepHash` (one secret was used: the others must not open a second session). */
+  deleteOthers(nodeId: string, keepHash: string): Promise<void>;
 }
 
 export class MemoryBootSecretStore implements BootSecretStore {
@@ -40,6 +43,34 @@ export class MemoryBootSecretStore implements BootSecretStore {
   }
   async deleteForNode(nodeId: string): Promise<void> {
     for (const [k, r] of this.records) if (r.nodeId === nodeId) this.records.delete(k);
+  }
+  async deleteOthers(nodeId: string, keepHash: string): Promise<void> {
+    for (const [k, r] of this.records) if (r.nodeId === nodeId && k !== keepHash) this.records.delete(k);
+  }
+}
+
+/** The boot_secrets table: digests only; markUsed is one conditional UPDATE, so two lookups cannot both win. */
+export class DbBootSecretStore implements BootSecretStore {
+  constructor(private readonly db: BootKysely) {}
+  async put(r: BootSecretRecord): Promise<void> {
+    await this.db
+      .insertInto('boot_secrets')
+      .values({ hash: r.hash, node_id: r.nodeId, expires_at: new Date(r.expiresAt).toISOString(), used_at: r.usedAt === null ? null : new Date(r.usedAt).toISOString() })
+      .execute();
+  }
+  async get(hash: string): Promise<BootSecretRecord | undefined> {
+    const row = await this.db.selectFrom('boot_secrets').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row && { hash: row.hash, nodeId: row.node_id, expiresAt: Date.parse(row.expires_at), usedAt: row.used_at === null ? null : Date.parse(row.used_at) };
+  }
+  async markUsed(hash: string, at: number): Promise<boolean> {
+    const res = await this.db.updateTable('boot_secrets').set({ used_at: new Date(at).toISOString() }).where('hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+  async deleteForNode(nodeId: string): Promise<void> {
+    await this.db.deleteFrom('boot_secrets').where('node_id', '=', nodeId).execute();
+  }
+  async deleteOthers(nodeId: string, keepHash: string): Promise<void> {
+    await this.db.deleteFrom('boot_secrets').where('node_id', '=', nodeId).where('hash', '!=', keepHash).execute();
   }
 }
 
@@ -75,6 +106,17 @@ export class BootSecrets {
     return { secret, expiresAt: new Date(expiresAt) };
   }
 
+  /**
+   * One more secret for the same pending boot, expiring at `expiresAt`, older ones kept: after a
+   * seed restart the plaintext of the first is gone (only its digest was stored), but a machine
+   * that fetched its script before the restart still holds it. Whichever is used first wins.
+   */
+  async issueAnother(nodeId: string, expiresAt: number): Promise<string> {
+    const secret = randomToken();
+    await this.store.put({ hash: hashSecret(secret), nodeId, expiresAt, usedAt: null });
+    return secret;
+  }
+
   /** Every secret of `nodeId` stops working (its boot is over or aborted). */
   async revoke(nodeId: string): Promise<void> {
     await this.store.deleteForNode(nodeId);
@@ -95,6 +137,7 @@ export class BootSecrets {
     if (!(await this.store.markUsed(hash, now))) {
       throw new UnauthorizedError('This boot secret was already used.', { fields: { reason: 'used', nodeId: record.nodeId } });
     }
+    await this.store.deleteOthers(record.nodeId, hash);
     return record.nodeId;
   }
 }

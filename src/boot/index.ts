@@ -6,8 +6,10 @@ import type { ApiService, ServiceContext } from '../common/service.js';
 import type { BootConfig } from './config.js';
 import { BootEventBus } from './boot-events.js';
 import { BootManager } from './boot-manager.js';
-import { BootSecrets, MemoryBootSecretStore } from './boot-secrets.js';
+import { BootSecrets, DbBootSecretStore } from './boot-secrets.js';
 import { MemoryDeployCommands } from './deploy-commands.js';
+import { migrations, typed } from './db.js';
+import { DbBootStore, DbDeployStateStore } from './deploy-store.js';
 import { DhcpHostsDir } from './dhcp-hosts.js';
 import { renderDnsmasqConfig } from './dnsmasq-config.js';
 import { DnsmasqSupervisor } from './dnsmasq-supervisor.js';
@@ -43,7 +45,10 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     warn: (msg, fields) => ctx.log.warn(fields ?? {}, msg),
   });
   const baseUrl = () => (config.http_url ?? ctx.publicUrl()).replace(/\/$/, '') + (config.http_url ? '' : '/boot');
+  const db = typed(ctx.db);
+  const storeError = (err: unknown) => ctx.log.error({ err }, 'boot: writing deploy state to the database failed');
   const commands = new MemoryDeployCommands({
+    onStoreError: storeError,
     onStarted: (c) => events.emit({ kind: 'command_started', at: c.startedAt ?? new Date(), nodeId: c.nodeId, detail: { id: c.id, name: c.name } }),
     onFinished: (c) =>
       events.emit({
@@ -52,10 +57,12 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
         nodeId: c.nodeId,
         detail: { id: c.id, name: c.name, status: c.status, error: c.error, result: c.result },
       }),
-  });
+  }, new DbDeployStateStore(db));
   const manager = new BootManager({
+    store: new DbBootStore(db),
+    onStoreError: storeError,
     hostsDir,
-    secrets: new BootSecrets(new MemoryBootSecretStore(), config.boot_secret_ttl_s * 1000),
+    secrets: new BootSecrets(new DbBootSecretStore(db), config.boot_secret_ttl_s * 1000),
     commands,
     events,
     baseUrl,
@@ -68,7 +75,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     name: 'boot',
     prefix: '/boot',
     faultStyle: 'plain',
-    migrations: [],
+    migrations,
     manager,
     events,
     rawCache,
@@ -86,6 +93,8 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     async init() {
       await mkdir(filesDir, { recursive: true });
       await hostsDir?.init();
+      const restored = await manager.restore();
+      if (restored.pending || restored.sessions) ctx.log.info(restored, 'boot: deploys in progress restored from the database');
       await rawCache.init();
     },
     async start(signal) {

@@ -36,13 +36,18 @@ function agentToken(request: FastifyRequest): string {
 export function bootRoutes(o: BootRouteOptions) {
   return async (app: FastifyInstance): Promise<void> => {
     const text = 'text/plain; charset=utf-8';
+    // The server listens before services init: nothing is answered from a half-loaded state
+    // (an agent refused its token because the sessions were not read yet would give up).
+    app.addHook('onRequest', async () => {
+      await o.manager.ready;
+    });
 
     app.get('/boot.ipxe', pub, async (_req, reply) => reply.type(text).send(o.manager.genericScript()));
 
     app.get<{ Params: { name: string } }>('/:name', pub, async (req, reply) => {
       const { name } = req.params;
       if (!name.endsWith('.ipxe')) throw new NotFoundError('Boot script', name);
-      return reply.type(text).send(o.manager.scriptFor(name.slice(0, -'.ipxe'.length)));
+      return reply.type(text).send(await o.manager.scriptFor(name.slice(0, -'.ipxe'.length)));
     });
 
     app.get<{ Params: { file: string } }>('/files/:file', pub, async (req, reply) => {
@@ -63,7 +68,7 @@ export function bootRoutes(o: BootRouteOptions) {
 
     // Deploy images for the agent: the token in the path is the per-deploy grant (publishImage).
     app.get<{ Params: { token: string } }>('/images/:token', pub, async (req, reply) => {
-      const grant = o.manager.imageGrant(req.params.token);
+      const grant = await o.manager.imageGrant(req.params.token);
       const source = o.imageFile?.();
       if (!source) throw new BootstackError(503, 'no_image_service', 'The image service is not enabled in this server; deploy images cannot be served.');
       const { path, size } = await source(grant.imageId);
@@ -94,6 +99,7 @@ export function bootRoutes(o: BootRouteOptions) {
       },
       async (req) => {
         const { nodeId, agentToken: token } = await o.manager.lookup(req.body.macs, req.body.boot_secret);
+        await o.manager.commands.flush(); // the session is stored before the agent has its token
         return { node_id: nodeId, agent_token: token, heartbeat_interval_s: o.heartbeatIntervalS };
       },
     );
@@ -112,6 +118,7 @@ export function bootRoutes(o: BootRouteOptions) {
       async (req) => {
         const nodeId = authed(req);
         o.manager.commands.heartbeat(nodeId, req.body?.status);
+        await o.manager.commands.flush();
         o.events.emit({ kind: 'heartbeat', at: new Date(), nodeId, detail: req.body?.status ?? {} });
         return { heartbeat_interval_s: o.heartbeatIntervalS };
       },
@@ -120,6 +127,7 @@ export function bootRoutes(o: BootRouteOptions) {
     app.get<{ Params: { nodeId: string } }>('/agent/nodes/:nodeId/commands/next', pub, async (req) => {
       const nodeId = authed(req);
       const c = o.manager.commands.next(nodeId);
+      await o.manager.commands.flush();
       return { command: c && { id: c.id, name: c.name, params: c.params } };
     });
 
@@ -143,6 +151,7 @@ export function bootRoutes(o: BootRouteOptions) {
       async (req) => {
         const nodeId = authed(req);
         const c = o.manager.commands.report(nodeId, req.params.commandId, req.body);
+        await o.manager.commands.flush(); // acknowledged only once stored: a restart cannot lose it
         return { id: c.id, status: c.status };
       },
     );

@@ -6,12 +6,13 @@
 // qcow2 images are served as raw from the boot service's conversion cache (the agent writes raw
 // bytes only): the format is decided from disk_format AND the file's magic (src/boot/image-format.ts).
 import type { ApiService } from '../common/service.js';
-import { BootstackError, ConflictError, NotFoundError } from '../common/errors.js';
+import { ConflictError, NotFoundError } from '../common/errors.js';
 import type { BootService } from '../boot/index.js';
 import { deployFormat } from '../boot/image-format.js';
 import type { RawImage } from '../boot/raw-cache.js';
 import type { ImageFileInfo, ImagesApiService } from '../images/index.js';
-import type { AgentOutcome, BaremetalService, ProvisioningLinks } from '../baremetal/index.js';
+import type { BaremetalService, ProvisioningLinks } from '../baremetal/index.js';
+import { agentChannel } from './agent-channel.js';
 
 /** Connects boot to images and baremetal to both; returns the boot service for the factory list. */
 export function connectBootDeploy(boot: BootService, services: ApiService[]): BootService {
@@ -28,9 +29,6 @@ export function connectBootDeploy(boot: BootService, services: ApiService[]): Bo
   }
   return boot;
 }
-
-/** How long one wait on a command lasts before the abort signal is looked at again. */
-const WAIT_SLICE_MS = 250;
 
 /**
  * image_source as an image id, or else as the name of exactly one active image (OS::Nova::Server
@@ -73,22 +71,7 @@ export function provisioningLinks(boot: BootService, images: Pick<ImagesApiServi
       addPort: (mac) => m.addPort({ mac }),
       removePort: (mac) => m.removePort(mac),
     },
-    agent: {
-      lookedUp: (nodeId) => m.commands.session(nodeId) !== undefined,
-      async run(nodeId, name, params, signal): Promise<AgentOutcome> {
-        const c = m.commands.enqueue(nodeId, name, params);
-        for (;;) {
-          if (signal.aborted) throw new BootstackError(409, 'aborted', `agent command ${name} abandoned: the node left its wait state`);
-          try {
-            const r = await m.commands.wait(c.id, WAIT_SLICE_MS);
-            return { status: r.status === 'succeeded' ? 'succeeded' : 'failed', result: r.result, error: r.error };
-          } catch (err) {
-            // 409: not finished within the slice, go round; anything else (404: the session ended) is final.
-            if ((err as BootstackError).status !== 409) throw err;
-          }
-        }
-      },
-    },
+    agent: agentChannel(m.commands),
     images: {
       async locate(nodeId, imageSource) {
         const f = await resolveImage(images, imageSource);

@@ -129,7 +129,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         report = { status: 'failed', error: (err as Error).message };
       }
       log(`${cmd.name} ${report.status}${report.error ? `: ${report.error}` : ''}`);
-      await client.report(s, cmd.id, report);
+      await reportUntilHeard(client, s, cmd.id, report, log, o.signal);
       current = null;
       done++;
     }
@@ -137,4 +137,34 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     clearInterval(timer);
   }
   return done;
+}
+
+/**
+ * A result must not be lost because the seed is restarting: retried (backoff up to 10 s) while
+ * the seed is unreachable or answers 5xx. A 4xx is final: 401 ends the agent (the deploy is
+ * over), 404/409 mean the seed no longer waits for this result, so the agent pulls the next.
+ */
+async function reportUntilHeard(
+  client: AgentClient,
+  s: Session,
+  id: string,
+  report: { status: 'succeeded' | 'failed'; result?: unknown; error?: string },
+  log: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.report(s, id, report);
+      return;
+    } catch (err) {
+      if (err instanceof AgentApiError && err.status === 401) throw err;
+      if (err instanceof AgentApiError && err.status < 500) {
+        log(`result of ${id} not accepted: ${err.message}`);
+        return;
+      }
+      if (signal?.aborted) throw err;
+      log(`reporting ${id} failed (${(err as Error).message}); retrying`);
+      await sleep(Math.min(500 * 2 ** attempt, 10_000), signal);
+    }
+  }
 }
