@@ -4,7 +4,7 @@
 // deploy lands in the node's timeline, and the phase timeout then names that last step.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -108,4 +108,50 @@ test('port create/update/delete reach the hosts directory; DHCP from the MAC is 
   assert.ok(events.some((e) => e === `DHCP DHCPDISCOVER ${MAC}`), events.join('\n'));
   assert.ok(events.some((e) => new RegExp(`^DHCP DHCPACK ${MAC} ${subnet.replaceAll('.', '\\.')}\\.\\d+$`).test(e)), events.join('\n'));
   assert.match(failed.last_error, /Timeout reached while waiting in "wait call-back".*last step reached: DHCP DHCPACK 52:54:00:5a:00:01 .* the machine got DHCP but never fetched its iPXE script/);
+});
+
+test('importing 200 ports writes each host file once (no rewrite of the others); concurrent create/delete never leaves a deleted MAC', async () => {
+  const c = await api('POST', '/nodes', { name: 'many-ports', driver: 'fake-hardware' });
+  assert.equal(c.status, 201, JSON.stringify(c.body));
+  const node = c.body.uuid as string;
+  const mac = (i: number) => `52:54:00:7b:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  const file = (m: string) => join(hostsDir(), m.replaceAll(':', '-'));
+  const inodes = new Map<string, number>();
+  const before = new Set(await hostFiles());
+  const ids: string[] = [];
+  // Eight at a time, as an import client does; each file's inode right after its port was created.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < 200) {
+        const m = mac(next++);
+        const r = await api('POST', '/ports', { node_uuid: node, address: m });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        ids.push(r.body.uuid);
+        inodes.set(m, (await stat(file(m))).ino);
+      }
+    }),
+  );
+  // A rewrite replaces the file (write + rename), so an unchanged inode means written once.
+  for (const [m, ino] of inodes) assert.equal((await stat(file(m))).ino, ino, `${m} was rewritten`);
+  assert.equal((await hostFiles()).filter((f) => !before.has(f)).length, 200);
+
+  // Races: a port deleted while others are created and changed; its file must not come back.
+  for (let round = 0; round < 10; round++) {
+    const victim = ids[round]!;
+    const victimMac = mac(round);
+    const results = await Promise.all([
+      api('DELETE', `/ports/${victim}`),
+      api('POST', '/ports', { node_uuid: node, address: mac(300 + round) }),
+      api('PATCH', `/ports/${ids[100 + round]}`, [{ op: 'replace', path: '/address', value: mac(400 + round) }]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [204, 201, 200]);
+    const files = await hostFiles();
+    assert.ok(!files.includes(victimMac.replaceAll(':', '-')), `round ${round}: deleted ${victimMac} still has a host file`);
+    assert.ok(!files.includes(mac(100 + round).replaceAll(':', '-')), `round ${round}: the old MAC of a changed port still has a host file`);
+    assert.ok(files.includes(mac(400 + round).replaceAll(':', '-')) && files.includes(mac(300 + round).replaceAll(':', '-')));
+  }
+  // Deleting the node drops the files of all its ports.
+  assert.equal((await api('DELETE', `/nodes/${node}`)).status, 204);
+  assert.deepEqual((await hostFiles()).filter((f) => f.startsWith('52-54-00-7b-')), []);
 });
