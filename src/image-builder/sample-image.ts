@@ -1,0 +1,141 @@
+// The image the lab deploys to its machines: a small Debian that boots under SeaBIOS and OVMF, reads
+// its config drive on first boot (hostname, root's SSH keys, network; DHCP otherwise), makes its
+// own SSH host keys, runs sshd and has a login prompt on the serial console.
+// buildSampleImage() builds it once and reuses the result while its inputs are unchanged: the
+// builder only caches the debootstrap base, and a full build (~1 min warm) is too slow to repeat for
+// every lab demo or test run.
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cacheDir } from './base.js';
+import { BUILTIN_ELEMENTS, buildImage, type OutputType } from './build.js';
+import { acquireDirLock } from './dir-lock.js';
+import { resolveElements } from './elements.js';
+
+export const SAMPLE_IMAGE_ELEMENTS: readonly string[] = ['debian-minimal', 'vm', 'config-drive', 'openssh-server', 'serial-console'];
+
+const TYPES: OutputType[] = ['raw', 'qcow2'];
+const NAME = 'sample';
+
+export interface SampleImage {
+  raw: string;
+  qcow2: string;
+  manifest: string;
+  /** true when the outputs of an earlier build with the same inputs were reused. */
+  cached: boolean;
+  /** sha256 over everything the build depends on (see inputsKey). */
+  key: string;
+  /** Seconds spent (build or cache check). */
+  seconds: number;
+}
+
+export interface SampleImageOptions {
+  /** DIB_* variables for the hooks (default: the DIB_* of process.env). Part of the cache key. */
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Rebuild even when the inputs are unchanged. */
+  force?: boolean;
+}
+
+export function defaultSampleImageDir(): string {
+  return join(cacheDir(), 'images', NAME);
+}
+
+/** Every file below dir (sorted), as "path mode content-hash" lines; symlinks by their target. */
+function treeDigest(dir: string, h: ReturnType<typeof createHash>, filter: (rel: string) => boolean = () => true): void {
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const rel = relative(dir, p);
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (filter(rel)) {
+        const body = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : createHash('sha256').update(readFileSync(p)).digest('hex');
+        h.update(`${rel} ${(st.mode & 0o7777).toString(8)} ${body}\n`);
+      }
+    }
+  };
+  walk(dir);
+}
+
+/**
+ * What decides the image: the element set and every file of the elements it expands to, the
+ * builder's own code (outputs, hooks), the output types and the DIB_* variables. A change to any of
+ * them means a rebuild. (A newer Debian mirror does not: the base is cached by package set too.)
+ */
+export function inputsKey(env: Record<string, string>): string {
+  const h = createHash('sha256');
+  h.update(`elements ${SAMPLE_IMAGE_ELEMENTS.join(' ')}\ntypes ${TYPES.join(',')}\n`);
+  for (const [k, v] of Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1))) h.update(`env ${k}=${v}\n`);
+  for (const e of resolveElements(SAMPLE_IMAGE_ELEMENTS, [BUILTIN_ELEMENTS])) {
+    h.update(`element ${e.name}\n`);
+    treeDigest(e.path, h);
+  }
+  // The builder: this directory's code without its tests (ts from source, js when built to dist).
+  const builder = dirname(fileURLToPath(import.meta.url));
+  treeDigest(builder, h, (rel) => !rel.includes('testdata') && !/\.test\.[jt]s$/.test(rel) && /\.[jt]s$/.test(rel));
+  return h.digest('hex');
+}
+
+interface Stamp {
+  key: string;
+  outputs: Array<{ path: string; bytes: number }>;
+}
+
+function readStamp(path: string): Stamp | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Stamp;
+  } catch {
+    return undefined;
+  }
+}
+
+function stampValid(stamp: Stamp | undefined, key: string): boolean {
+  if (!stamp || stamp.key !== key || !stamp.outputs.length) return false;
+  return stamp.outputs.every((o) => existsSync(o.path) && statSync(o.path).size === o.bytes);
+}
+
+/**
+ * Builds the sample image into outDir (default ~/.cache/bootstack/images/sample) as sample.raw and
+ * sample.qcow2, unless a build with the same inputs is already there. Concurrent callers wait for
+ * each other. Needs root (the image builder does).
+ */
+export async function buildSampleImage(outDir: string = defaultSampleImageDir(), opts: SampleImageOptions = {}): Promise<SampleImage> {
+  const started = Date.now();
+  const dir = resolve(outDir);
+  mkdirSync(dir, { recursive: true });
+  const env =
+    opts.env ?? (Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('DIB_') && v !== undefined)) as Record<string, string>);
+  const key = inputsKey(env);
+  const prefix = join(dir, NAME);
+  const stampPath = join(dir, `${NAME}.inputs.json`);
+  const result = (cached: boolean): SampleImage => ({
+    raw: `${prefix}.raw`,
+    qcow2: `${prefix}.qcow2`,
+    manifest: `${prefix}.manifest.json`,
+    cached,
+    key,
+    seconds: (Date.now() - started) / 1000,
+  });
+  const release = await acquireDirLock(join(dir, `.${NAME}.lock`), {
+    signal: opts.signal,
+    onWait: () => opts.log?.(`waiting for another build of the sample image in ${dir}`),
+  });
+  try {
+    if (!opts.force && stampValid(readStamp(stampPath), key)) {
+      opts.log?.(`sample image: inputs unchanged (${key.slice(0, 12)}), reusing ${prefix}.raw`);
+      return result(true);
+    }
+    // A stale stamp must never vouch for outputs a failed rebuild may have half-replaced.
+    rmSync(stampPath, { force: true });
+    const r = await buildImage({ elements: [...SAMPLE_IMAGE_ELEMENTS], output: prefix, types: TYPES, env, log: opts.log, signal: opts.signal });
+    const stamp: Stamp = { key, outputs: r.outputs.map((o) => ({ path: o.path, bytes: o.bytes })) };
+    writeFileSync(`${stampPath}.partial`, JSON.stringify(stamp, null, 2) + '\n');
+    renameSync(`${stampPath}.partial`, stampPath);
+    return result(false);
+  } finally {
+    release();
+  }
+}
