@@ -97,6 +97,26 @@ function stampValid(stamp: Stamp | undefined, key: string): boolean {
   return stamp.outputs.every((o) => existsSync(o.path) && statSync(o.path).size === o.bytes);
 }
 
+function sampleEnv(env?: Record<string, string>): Record<string, string> {
+  return env ?? (Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('DIB_') && v !== undefined)) as Record<string, string>);
+}
+
+function paths(dir: string) {
+  const prefix = join(resolve(dir), NAME);
+  return { prefix, raw: `${prefix}.raw`, qcow2: `${prefix}.qcow2`, manifest: `${prefix}.manifest.json`, stamp: `${prefix}.inputs.json` };
+}
+
+/**
+ * The outputs in outDir when an earlier build had the same inputs and its files are still there
+ * with the sizes it recorded; undefined when a build is needed. Does not wait for a running build.
+ */
+export function cachedSampleImage(outDir: string = defaultSampleImageDir(), env?: Record<string, string>): SampleImage | undefined {
+  const p = paths(outDir);
+  const key = inputsKey(sampleEnv(env));
+  if (!stampValid(readStamp(p.stamp), key)) return undefined;
+  return { raw: p.raw, qcow2: p.qcow2, manifest: p.manifest, cached: true, key, seconds: 0 };
+}
+
 /**
  * Builds the sample image into outDir (default ~/.cache/bootstack/images/sample) as sample.raw and
  * sample.qcow2, unless a build with the same inputs is already there. Concurrent callers wait for
@@ -104,37 +124,27 @@ function stampValid(stamp: Stamp | undefined, key: string): boolean {
  */
 export async function buildSampleImage(outDir: string = defaultSampleImageDir(), opts: SampleImageOptions = {}): Promise<SampleImage> {
   const started = Date.now();
-  const dir = resolve(outDir);
-  mkdirSync(dir, { recursive: true });
-  const env =
-    opts.env ?? (Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('DIB_') && v !== undefined)) as Record<string, string>);
-  const key = inputsKey(env);
-  const prefix = join(dir, NAME);
-  const stampPath = join(dir, `${NAME}.inputs.json`);
-  const result = (cached: boolean): SampleImage => ({
-    raw: `${prefix}.raw`,
-    qcow2: `${prefix}.qcow2`,
-    manifest: `${prefix}.manifest.json`,
-    cached,
-    key,
-    seconds: (Date.now() - started) / 1000,
-  });
-  const release = await acquireDirLock(join(dir, `.${NAME}.lock`), {
+  mkdirSync(resolve(outDir), { recursive: true });
+  const env = sampleEnv(opts.env);
+  const p = paths(outDir);
+  const release = await acquireDirLock(join(resolve(outDir), `.${NAME}.lock`), {
     signal: opts.signal,
-    onWait: () => opts.log?.(`waiting for another build of the sample image in ${dir}`),
+    onWait: () => opts.log?.(`waiting for another build of the sample image in ${outDir}`),
   });
   try {
-    if (!opts.force && stampValid(readStamp(stampPath), key)) {
-      opts.log?.(`sample image: inputs unchanged (${key.slice(0, 12)}), reusing ${prefix}.raw`);
-      return result(true);
+    const hit = opts.force ? undefined : cachedSampleImage(outDir, env);
+    if (hit) {
+      opts.log?.(`sample image: inputs unchanged (${hit.key.slice(0, 12)}), reusing ${p.raw}`);
+      return { ...hit, seconds: (Date.now() - started) / 1000 };
     }
+    const key = inputsKey(env);
     // A stale stamp must never vouch for outputs a failed rebuild may have half-replaced.
-    rmSync(stampPath, { force: true });
-    const r = await buildImage({ elements: [...SAMPLE_IMAGE_ELEMENTS], output: prefix, types: TYPES, env, log: opts.log, signal: opts.signal });
+    rmSync(p.stamp, { force: true });
+    const r = await buildImage({ elements: [...SAMPLE_IMAGE_ELEMENTS], output: p.prefix, types: TYPES, env, log: opts.log, signal: opts.signal });
     const stamp: Stamp = { key, outputs: r.outputs.map((o) => ({ path: o.path, bytes: o.bytes })) };
-    writeFileSync(`${stampPath}.partial`, JSON.stringify(stamp, null, 2) + '\n');
-    renameSync(`${stampPath}.partial`, stampPath);
-    return result(false);
+    writeFileSync(`${p.stamp}.partial`, JSON.stringify(stamp, null, 2) + '\n');
+    renameSync(`${p.stamp}.partial`, p.stamp);
+    return { raw: p.raw, qcow2: p.qcow2, manifest: p.manifest, cached: false, key, seconds: (Date.now() - started) / 1000 };
   } finally {
     release();
   }
