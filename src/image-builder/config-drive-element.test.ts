@@ -37,6 +37,7 @@ test('static IPv4 + IPv6 with extra routes; DHCPv4 + DHCPv6 on another link; a l
         { id: 'eth0', type: 'phy', ethernet_mac_address: '52:54:00:00:00:01' },
         { id: 'eth1', type: 'phy', ethernet_mac_address: '52:54:00:00:00:02' },
         { id: 'nomac', type: 'phy' },
+        { id: '../../../x y', type: 'phy', ethernet_mac_address: '52:54:00:00:00:03' },
       ],
       networks: [
         {
@@ -55,7 +56,7 @@ test('static IPv4 + IPv6 with extra routes; DHCPv4 + DHCPv6 on another link; a l
     },
   );
   try {
-    assert.match(r.stdout, /^bootstack-config-drive: applied hostname=db-1 keys=1 links=2 from \S+\/drive$/m);
+    assert.match(r.stdout, /^bootstack-config-drive: applied hostname=db-1 keys=1 links=3 from \S+\/drive$/m);
     assert.match(r.stderr, /link nomac has no ethernet_mac_address, skipped/);
     const eth0 = networkFile('eth0')!;
     // [Network] keys before the [Route] section; the extra route's netmask as a prefix length.
@@ -68,6 +69,8 @@ test('static IPv4 + IPv6 with extra routes; DHCPv4 + DHCPv6 on another link; a l
     assert.equal(eth1.match(/^DHCP=/gm)?.length, 1);
     assert.match(eth1, /^IPv6AcceptRA=yes$/m);
     assert.equal(networkFile('nomac'), undefined);
+    // A link id is only a file name: '/' and spaces are replaced, nothing is written outside.
+    assert.match(networkFile('.._.._.._x_y')!, /MACAddress=52:54:00:00:00:03/);
   } finally {
     cleanup();
   }
@@ -93,4 +96,24 @@ test('the fallback network file gives DHCP to NICs the drive does not describe, 
   assert.ok('50-config-drive-x.network' < `${fallback[1]}-bootstack-dhcp.network`);
   assert.match(fallback[2]!, /Name=en\* eth\*/);
   assert.match(fallback[2]!, /DHCP=yes/);
+});
+
+test('a hostname that is not a valid DNS name is not applied (nor written to /etc/hosts); the rest still is', async () => {
+  for (const bad of ['bad name', 'x\n10.0.0.1 evil', '-lead.example', `${'a'.repeat(64)}.example`, 'dots..twice']) {
+    const { r, root, cleanup } = await apply({ hostname: bad, public_keys: { a: 'ssh-ed25519 AAAA one' } });
+    try {
+      assert.match(r.stderr, /is not a valid host name, not applied/, bad);
+      assert.match(r.stdout, /applied hostname=\(none\) keys=1 /, bad);
+      assert.ok(!existsSync(join(root, 'etc', 'hostname')), bad);
+      assert.equal(readFileSync(join(root, 'etc', 'hosts'), 'utf8'), '127.0.0.1 localhost\n', bad);
+    } finally {
+      cleanup();
+    }
+  }
+  const { r, cleanup } = await apply({ hostname: 'n-1.rack-2.example.org' });
+  try {
+    assert.match(r.stdout, /applied hostname=n-1 /);
+  } finally {
+    cleanup();
+  }
 });
