@@ -269,6 +269,9 @@ test('OVMF: empty network_data falls back to DHCP; console marker, login prompt 
     const addr = await ssh('127.0.0.1', port, 'ip -4 -o addr show; networkctl list --no-legend');
     assert.match(addr, /inet 10\.0\.2\.15\/24/);
     await networkdConfigured('127.0.0.1', port);
+    // network-online.target is reached through networkd's wait-online (any one link configured).
+    const online = await ssh('127.0.0.1', port, 'systemctl start network-online.target && systemctl is-active systemd-networkd-wait-online.service');
+    assert.equal(online.trim(), 'active');
     const failed = await ssh('127.0.0.1', port, 'systemctl --failed --plain --no-legend');
     assert.equal(failed.trim(), '', `failed units:\n${failed}`);
     figures.push(`OVMF guest: ${await bootBreakdown('127.0.0.1', port)}`);
