@@ -5,12 +5,15 @@
 // itself up and writes a whole-disk image plus a config drive. The node reaches active, the QEMU
 // disk holds the image and a config-2 partition, and the console shows the agent ran on Node 18.
 // A second case deploys a 2 GiB image (zeros with random stretches) onto the same 768 MiB machine:
-// the agent streams it through a bounded buffer. Figures (boot → agent start, write MB/s) are
+// the agent streams it through a bounded buffer. A third boots the ramdisk alone to check its
+// console: Ctrl-C stops the agent, a shell follows. Figures (boot → agent start, write MB/s) are
 // printed as test diagnostics.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, mkdir, copyFile, open, writeFile, stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -275,4 +278,43 @@ test('a 2 GiB image onto the same 768 MiB machine: streamed, on disk byte for by
   t.diagnostic(timelineFigures(d.history));
   assert.equal(await rangeHash(d.disk, GPT_HEAD, size - GPT_TAIL), want, 'the disk holds the 2 GiB image');
   await assertConfigDrive(d.disk, 'big-host');
+});
+
+test('the ramdisk console: the agent runs in the foreground, Ctrl-C stops it with an exit marker and a shell follows', async () => {
+  const { rd } = await deployRamdisk();
+  const dir = await mkdtemp(join(tmpdir(), 'bootstack-ramdisk-console-'));
+  dirs.push(dir);
+  const sock = join(dir, 'serial.sock');
+  // A seed URL nobody answers (user networking, port 9): the agent gets DHCP, then retries lookups.
+  const qemu = spawn('qemu-system-x86_64', [
+    '-accel', 'tcg', '-m', '768', '-smp', '1', '-display', 'none', '-no-reboot', '-monitor', 'none',
+    '-kernel', rd.kernel, '-initrd', rd.initramfs,
+    '-append', 'console=ttyS0,115200 bootstack.api=http://10.0.2.2:9/boot bootstack.boot_secret=not-a-secret',
+    '-serial', `unix:${sock},server=on,wait=on`, '-nic', 'user,model=virtio-net-pci',
+  ], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+    const serial = connect(sock);
+    let text = '';
+    serial.on('data', (d: Buffer) => (text += d.toString('utf8')));
+    const waitFor = async (re: RegExp, ms: number) => {
+      const end = Date.now() + ms;
+      while (!re.test(text)) {
+        if (Date.now() > end) throw new Error(`console never showed ${re}:\n${text.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await waitFor(/BOOTSTACK-AGENT-START \S+ \S+ node=v18\./, 120_000);
+    await waitFor(/lookup failed \(POST http:\/\/10\.0\.2\.2:9\/boot\/agent\/lookup: .*\); retrying/, 60_000);
+    assert.doesNotMatch(text, /BOOTSTACK-AGENT-EXIT/);
+    serial.write('\x03');
+    await waitFor(/BOOTSTACK-AGENT-EXIT code=130 at [\d.]+s/, 30_000);
+    await waitFor(/BOOTSTACK-AGENT-EXIT[^]*\/ # /, 30_000);
+    // The shell answers on the console.
+    serial.write('echo shell-$((6*7))\n');
+    await waitFor(/shell-42/, 30_000);
+    serial.destroy();
+  } finally {
+    qemu.kill();
+  }
 });
