@@ -199,6 +199,21 @@ async function offeredHostKey(host: string, port: number): Promise<string> {
 
 const hostKeys: string[] = [];
 
+test('the image ships no SSH host keys, no machine id, a neutral hostname, and the first-boot units enabled', async () => {
+  const table = JSON.parse((await run('sfdisk', ['--json', image.raw])).stdout) as { partitiontable: { partitions: Array<{ start: number }> } };
+  const root = `${image.raw}?offset=${table.partitiontable.partitions[1]!.start * 512}`;
+  // debugfs reads the ext4 root inside the whole-disk file (io option offset=), nothing mounted.
+  const debugfs = async (cmd: string) => (await run('debugfs', ['-R', cmd, root])).stdout;
+  const ssh = await debugfs('ls /etc/ssh');
+  assert.match(ssh, /sshd_config/);
+  assert.doesNotMatch(ssh, /ssh_host_/);
+  assert.equal(await debugfs('cat /etc/hostname'), 'debian\n');
+  assert.equal(await debugfs('cat /etc/machine-id'), '');
+  const wants = await debugfs('ls /etc/systemd/system/multi-user.target.wants');
+  for (const unit of ['bootstack-config-drive.service', 'bootstack-ssh-host-keys.service', 'ssh.service', 'systemd-networkd.service']) assert.match(wants, new RegExp(unit.replace(/\./g, '\\.')), unit);
+  assert.match(await debugfs('ls /etc/systemd/system/getty.target.wants'), /serial-getty@ttyS0\.service/);
+});
+
 test('SeaBIOS: config drive with a static address; console shows hostname and login prompt; SSH with the drive key', async () => {
   const hostname = `fb-bios-${randomBytes(3).toString('hex')}`;
   const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
