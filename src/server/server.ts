@@ -12,6 +12,9 @@ import { buildApp } from './app.js';
 import { serviceFactories } from './services.js';
 import type { ServerConfig } from './config.js';
 
+/** How long stop() lets in-flight requests finish before it closes their connections. */
+const STOP_GRACE_MS = 5_000;
+
 export interface RunningServer {
   url: string;
   app: FastifyInstance;
@@ -79,7 +82,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     const stop = () =>
       (stopping ??= (async () => {
         if (!abort.signal.aborted) abort.abort(requested);
-        await http.close();
+        // In-flight requests get a grace period; then every connection is cut. A machine powered
+        // off mid long-poll leaves a socket no FIN ever closes, and close() would wait for it forever.
+        const closing = http.close();
+        const grace = setTimeout(() => http.server.closeAllConnections(), STOP_GRACE_MS);
+        await closing.finally(() => clearTimeout(grace));
         await Promise.allSettled(background);
         await database.close();
         log.info('stopped');
