@@ -28,6 +28,9 @@ export class AgentApiError extends Error {
   }
 }
 
+/** The seed revoked this agent's token: its deploy, clean or inspect is over. Not a failure. */
+export class SessionEndedError extends AgentApiError {}
+
 interface Session {
   nodeId: string;
   token: string;
@@ -108,7 +111,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       try {
         cmd = await client.next(s);
       } catch (err) {
-        if (err instanceof AgentApiError && err.status === 401) throw err; // the deploy is over
+        if (err instanceof AgentApiError && err.status === 401) throw new SessionEndedError(err.message, 401); // the deploy is over
         log(`polling failed: ${(err as Error).message}`);
         await sleep(o.pollMs ?? 2000, o.signal);
         continue;

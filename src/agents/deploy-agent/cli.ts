@@ -3,7 +3,7 @@
 // them for manual runs and tests. In the ramdisk it also brings the network up (DHCP on BOOTIF).
 import { readFileSync } from 'node:fs';
 import type { AgentIo } from '../common/io.js';
-import { runAgent } from './agent.js';
+import { runAgent, SessionEndedError } from './agent.js';
 import { bringUpNetwork } from './network.js';
 
 export const USAGE = `usage: deploy-agent [--api-url URL] [--boot-secret SECRET] [--root DIR] [--macs MAC,...] [--max-commands N] [--network]
@@ -61,13 +61,19 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
     log(`network: ${up.interface} ${up.address}${up.configured ? ' (DHCP)' : ''}`);
   }
   const max = flags['--max-commands'];
-  await runAgent({
-    apiUrl,
-    bootSecret,
-    root: flags['--root'] ?? '/',
-    macs: flags['--macs']?.split(',').filter(Boolean),
-    maxCommands: max === undefined ? undefined : Number(max),
-    log,
-  });
+  try {
+    await runAgent({
+      apiUrl,
+      bootSecret,
+      root: flags['--root'] ?? '/',
+      macs: flags['--macs']?.split(',').filter(Boolean),
+      maxCommands: max === undefined ? undefined : Number(max),
+      log,
+    });
+  } catch (err) {
+    if (!(err instanceof SessionEndedError)) throw err;
+    // The normal end once the conductor has what it needs (it powers the machine off or reboots it).
+    log('the seed ended this session: nothing more to do');
+  }
   return 0;
 }

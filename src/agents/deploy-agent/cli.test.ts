@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { main } from './cli.js';
+
+/** A seed that hands out one session and then, as at the end of a clean, revokes it. */
+async function seedThat(nextStatus: number) {
+  const server = createServer((req, res) => {
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.url === '/agent/lookup') return json(200, { node_id: 'n1', agent_token: 't', heartbeat_interval_s: 60 });
+    if (req.url?.endsWith('/heartbeat')) return json(204, {});
+    if (req.url?.endsWith('/commands/next')) return json(nextStatus, { code: nextStatus, message: 'Invalid agent token for this node.' });
+    json(404, {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
+test('a revoked session ends the agent quietly (exit 0), not with a stack trace on the console', async () => {
+  const seed = await seedThat(401);
+  const err: string[] = [];
+  try {
+    const code = await main(['--api-url', seed.url, '--boot-secret', 's', '--macs', '52:54:00:00:00:01'], { env: {}, stdout: () => undefined, stderr: (t) => err.push(t) });
+    assert.equal(code, 0);
+    assert.match(err.join(''), /the seed ended this session/);
+  } finally {
+    seed.close();
+  }
+});
