@@ -61,6 +61,8 @@ interface Vm {
   console: () => string;
   /** Seconds from QEMU start until the console matched, or a failure with the console's tail. */
   waitFor: (re: RegExp, timeoutMs: number) => Promise<{ seconds: number; match: RegExpExecArray }>;
+  /** Resolves when QEMU has exited by itself (the guest powered off); fails after timeoutMs. */
+  exited: (timeoutMs: number) => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -115,6 +117,15 @@ function startVm(firmware: 'bios' | 'uefi', disk: string, netdev: string, mac: s
         };
         waiters.add(check);
         check();
+      }),
+    exited: (timeoutMs) =>
+      new Promise((resolve, reject) => {
+        if (exited) return resolve();
+        const timer = setTimeout(() => reject(new Error(`QEMU still running ${timeoutMs / 1000} s after poweroff:\n${out.slice(-3000)}`)), timeoutMs);
+        child.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
       }),
     stop: async () => {
       if (exited) return;
@@ -257,6 +268,20 @@ test('SeaBIOS: config drive with a static address; console shows hostname and lo
     const announced = consoleHostKey(vm.console());
     assert.equal(await offeredHostKey(`${subnet}.2`, 22), announced);
     hostKeys.push(announced);
+
+    // Second boot: the drive is not applied again, the host keys stay, the network comes back.
+    await run('ssh', ['-i', keyPath, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `root@${subnet}.2`, 'systemctl poweroff'], {
+      allowFailure: true,
+      timeoutMs: 30_000,
+    });
+    await vm.exited(120_000);
+    vm = startVm('bios', disk, `tap,id=n0,ifname=${tap},script=no,downscript=no`, mac);
+    const again = await vm.waitFor(new RegExp(`\\n${hostname} login: `), 240_000);
+    const second = await sshUntilAnswer(`${subnet}.2`, 22, 'hostname', 180_000);
+    assert.equal(second.stdout.trim(), hostname);
+    figures.push(`SeaBIOS second boot: login prompt ${again.seconds.toFixed(1)} s, SSH answered ${((Date.now() - vm.started) / 1000).toFixed(1)} s`);
+    assert.doesNotMatch(vm.console(), /bootstack-config-drive: applied|bootstack-ssh-host-keys:/);
+    assert.equal(await offeredHostKey(`${subnet}.2`, 22), announced);
   } finally {
     await vm?.stop();
     await run('ip', ['link', 'del', tap], { allowFailure: true });
