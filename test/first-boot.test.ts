@@ -7,8 +7,9 @@
 //    network_data.json (matched by MAC);
 //  - OVMF (q35), QEMU user networking, an empty network_data.json: the image's DHCP fallback, SSH
 //    through a forwarded port.
-// The two machines must have made different SSH host keys (none are shipped in the image).
-// Needs root (image build, tap device).
+// The two machines must have made different SSH host keys (none are shipped in the image, which is
+// checked in the file first), and the SeaBIOS machine's second boot must apply nothing again and
+// keep its key. Needs root (image build, tap device).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
