@@ -4,6 +4,9 @@ import { Option, type Command } from 'commander';
 import { buildImage, OUTPUT_TYPES, type OutputType } from '../image-builder/build.js';
 import { splitElementsPath } from '../image-builder/elements.js';
 import { ValidationError } from '../common/errors.js';
+import { ensureDemoImages } from '../image-builder/demo-images.js';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 interface BuildFlags {
   output: string;
@@ -105,6 +108,30 @@ export function registerImage(program: Command): void {
       .description('build an image from elements (e.g. debian-minimal vm) into raw/qcow2/tar/partition/initramfs outputs')
       .argument('<elements...>', 'elements to include (their dependencies are added)'),
   ).action(async (elements: string[], flags: BuildFlags) => runBuild(elements, flags));
+
+  image
+    .command('samples')
+    .description('build (once, then from the cache) the deploy ramdisk and the Debian sample image the lab demo deploys')
+    .option('--out <dir>', 'also link them here as deploy.kernel, deploy.initramfs, sample.raw, sample.qcow2')
+    .option('--force', 'rebuild even when the inputs are unchanged')
+    .option('--json', 'print the paths as JSON')
+    .action(async (flags: { out?: string; force?: boolean; json?: boolean }) => {
+      const started = Date.now();
+      const stamp = () => `[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s]`;
+      const images = await ensureDemoImages({ force: flags.force, log: (line) => process.stderr.write(`${stamp()} ${line}\n`) });
+      const links: Record<string, string> = { 'deploy.kernel': images.kernel, 'deploy.initramfs': images.initramfs, 'sample.raw': images.raw, 'sample.qcow2': images.qcow2 };
+      if (flags.out) {
+        const out = resolve(flags.out);
+        mkdirSync(out, { recursive: true });
+        for (const [name, target] of Object.entries(links)) {
+          rmSync(join(out, name), { force: true });
+          symlinkSync(target, join(out, name));
+        }
+      }
+      if (flags.json) process.stdout.write(JSON.stringify(images, null, 2) + '\n');
+      else for (const [name, target] of Object.entries(links)) process.stdout.write(`${name}\t${target}\n`);
+      process.stderr.write(`${stamp()} ${images.built.length ? `built: ${images.built.join(', ')}` : 'both from the cache'}\n`);
+    });
 
   // diskimage-builder's command line: the same options and elements, positional after options.
   addBuildOptions(

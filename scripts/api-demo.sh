@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job until the virtual lab exists: start `bootstack serve` on a free port in a
+# The API-only demo (no lab, no root needed beyond setup): start `bootstack serve` on a free port in a
 # temporary state directory, drive it with the real openstack CLI (token, catalog, an image
 # round trip), print every command before running it, then stop the server.
 set -euo pipefail
