@@ -19,19 +19,53 @@ import { run } from '../src/common/child-process.js';
 import { assertInOrder } from './support/in-order.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const demo = await mkdtemp(join(tmpdir(), 'bootstack-acceptance-'));
 const MEMORY_MIB = 1024;
 const DISK_GIB = 4;
+const demos: string[] = [];
+// The demo directory of the test running now (tests in a file run one after the other).
+let demo = '';
 
 after(async () => {
-  await run('bash', [join(ROOT, 'scripts/lab-demo.sh'), 'down'], { env: { ...process.env, BOOTSTACK_DEMO_DIR: demo }, allowFailure: true, timeoutMs: 120_000 });
-  await rm(demo, { recursive: true, force: true });
+  for (const d of demos) {
+    await run('bash', [join(ROOT, 'scripts/lab-demo.sh'), 'down'], { env: { ...process.env, BOOTSTACK_DEMO_DIR: d }, allowFailure: true, timeoutMs: 120_000 });
+    await rm(d, { recursive: true, force: true });
+  }
 });
 
 function env(): NodeJS.ProcessEnv {
   const e: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OS_')) e[k] = v;
   return { ...e, OS_CLIENT_CONFIG_FILE: join(demo, 'state/clouds.yaml'), OS_CLOUD: 'bootstack', OS_BAREMETAL_API_VERSION: '1.78' };
+}
+
+/** Runs `scripts/lab-demo.sh up` in a new demo directory as an operator would; fails with its output. */
+async function demoUp(settings: Record<string, string>): Promise<void> {
+  demo = await mkdtemp(join(tmpdir(), 'bootstack-acceptance-'));
+  demos.push(demo);
+  const started = Date.now();
+  const log = createWriteStream(join(demo, 'demo.log'));
+  const child = spawn('bash', [join(ROOT, 'scripts/lab-demo.sh'), 'up'], {
+    env: { ...env(), BOOTSTACK_DEMO_DIR: demo, DEMO_ACCEL: 'tcg', DEMO_MEMORY_MIB: String(MEMORY_MIB), DEMO_DISK_GIB: String(DISK_GIB), DEMO_PORT: '0', ...settings },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  log.end();
+  const output = await readFile(join(demo, 'demo.log'), 'utf8');
+  assert.equal(code, 0, `scripts/lab-demo.sh up failed:\n${output.slice(-6000)}\nseed log:\n${(await readFile(join(demo, 'serve.log'), 'utf8').catch(() => '')).slice(-4000)}`);
+  console.log(`# main job (${JSON.stringify(settings)}): ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+async function sshHostnameAndMachineId(ip: string): Promise<[string, string]> {
+  const key = join(demo, 'id_ed25519');
+  const ssh = await run('ssh', ['-i', key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `root@${ip}`, 'hostname; cat /etc/machine-id'], { timeoutMs: 60_000 });
+  const [hostname, machineId] = ssh.stdout.trim().split('\n');
+  return [hostname ?? '', machineId ?? ''];
+}
+
+async function deployedAddresses(): Promise<Map<string, string>> {
+  return new Map((await readFile(join(demo, 'deployed.txt'), 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]));
 }
 
 async function openstack(...args: string[]): Promise<string> {
@@ -49,19 +83,7 @@ async function consoleOf(machine: string): Promise<string> {
 }
 
 test('the main job deploys a 2-machine lab: inspect, deploy with a config drive, SSH, undeploy through cleaning', { timeout: 45 * 60_000 }, async () => {
-  const started = Date.now();
-  const log = createWriteStream(join(demo, 'demo.log'));
-  const child = spawn('bash', [join(ROOT, 'scripts/lab-demo.sh'), 'up'], {
-    env: { ...env(), BOOTSTACK_DEMO_DIR: demo, DEMO_ACCEL: 'tcg', DEMO_MEMORY_MIB: String(MEMORY_MIB), DEMO_DISK_GIB: String(DISK_GIB), DEMO_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  log.end();
-  const output = await readFile(join(demo, 'demo.log'), 'utf8');
-  assert.equal(code, 0, `scripts/lab-demo.sh up failed:\n${output.slice(-6000)}\nseed log:\n${(await readFile(join(demo, 'serve.log'), 'utf8').catch(() => '')).slice(-4000)}`);
-  console.log(`# main job: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  await demoUp({});
 
   const lab = JSON.parse(await readFile(join(demo, 'lab/lab.json'), 'utf8')) as { machines: Array<{ name: string; mac: string }> };
   assert.equal(lab.machines.length, 2);
@@ -77,8 +99,7 @@ test('the main job deploys a 2-machine lab: inspect, deploy with a config drive,
   assert.equal(ports.trim(), first.mac);
 
   // Both active; the consoles show the deployed systems at their login prompt, with their names.
-  const deployed = new Map((await readFile(join(demo, 'deployed.txt'), 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]));
-  const key = join(demo, 'id_ed25519');
+  const deployed = await deployedAddresses();
   const machineIds = new Set<string>();
   for (const m of lab.machines) {
     const n = await node(m.name);
@@ -88,10 +109,9 @@ test('the main job deploys a 2-machine lab: inspect, deploy with a config drive,
     assert.match(consoleLog, new RegExp(`${m.name} login:`), `${m.name}'s console has no login prompt with its hostname:\n${consoleLog.slice(-2000)}`);
     const ip = deployed.get(m.name);
     assert.ok(ip, `${m.name} has no address in deployed.txt`);
-    const ssh = await run('ssh', ['-i', key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `root@${ip}`, 'hostname; cat /etc/machine-id'], { timeoutMs: 60_000 });
-    const [hostname, machineId] = ssh.stdout.trim().split('\n');
+    const [hostname, machineId] = await sshHostnameAndMachineId(ip);
     assert.equal(hostname, m.name);
-    machineIds.add(machineId!);
+    machineIds.add(machineId);
   }
   // Machines deployed from one image must not share an identity (machine-id → DHCP DUID → address).
   assert.equal(machineIds.size, 2, 'both machines have the same /etc/machine-id');
@@ -118,4 +138,19 @@ test('the main job deploys a 2-machine lab: inspect, deploy with a config drive,
   const after = await node(second.name);
   assert.equal(after.last_error, null);
   assert.deepEqual(after.instance_info, {});
+});
+
+test('UEFI: the same job on one OVMF machine (iPXE EFI, systemd-boot from the deployed disk)', { timeout: 30 * 60_000 }, async () => {
+  await demoUp({ DEMO_NODES: '1', DEMO_FIRMWARE: 'uefi' });
+  const lab = JSON.parse(await readFile(join(demo, 'lab/lab.json'), 'utf8')) as { firmware: string; machines: Array<{ name: string }> };
+  assert.equal(lab.firmware, 'uefi');
+  const name = lab.machines[0]!.name;
+  const n = await node(name);
+  assert.equal(n.provision_state, 'active', String(n.last_error));
+  const consoleLog = await consoleOf(name);
+  assert.match(consoleLog, new RegExp(`${name} login:`));
+  const [hostname] = await sshHostnameAndMachineId((await deployedAddresses()).get(name)!);
+  assert.equal(hostname, name);
+  const history = JSON.parse(await openstack('baremetal', 'node', 'history', 'list', name, '-f', 'json', '--long')) as Array<{ Event: string }>;
+  assert.ok(history.some((h) => /network boot of the deploy ramdisk prepared for .* \(UEFI\)/.test(h.Event)), 'the boot was prepared for UEFI');
 });

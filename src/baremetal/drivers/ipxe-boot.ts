@@ -4,6 +4,7 @@
 import { BadRequestError } from '../../common/errors.js';
 import type { Provisioning } from '../provisioning.js';
 import type { BootInterface, DriverContext, DriverNode } from './interfaces.js';
+import { nodeBootMode } from './boot-mode.js';
 
 export class IpxeBoot implements BootInterface {
   readonly name = 'ipxe';
@@ -23,9 +24,10 @@ export class IpxeBoot implements BootInterface {
     if (!macs.length) {
       throw new BadRequestError(`Node ${node.uuid} has no port with pxe_enabled; enrol the MAC of its provisioning NIC before it can network-boot.`);
     }
-    await this.provisioning.get().boot.prepare({ nodeId: node.uuid, macs, firmware: node.boot_mode === 'uefi' ? 'uefi' : 'bios' });
+    const firmware = nodeBootMode(node) === 'uefi' ? 'uefi' : 'bios';
+    await this.provisioning.get().boot.prepare({ nodeId: node.uuid, macs, firmware });
     await ctx.driver?.management.setBootDevice(node, 'pxe', false, ctx);
-    await ctx.record?.(`network boot of the deploy ramdisk prepared for ${macs.join(', ')} (${node.boot_mode === 'uefi' ? 'UEFI' : 'BIOS'}); boot device pxe`);
+    await ctx.record?.(`network boot of the deploy ramdisk prepared for ${macs.join(', ')} (${firmware === 'uefi' ? 'UEFI' : 'BIOS'}); boot device pxe`);
   }
 
   async cleanUpRamdisk(node: DriverNode): Promise<void> {

@@ -3,17 +3,15 @@
 // concurrent edits require.
 import { ValidationError } from '../../common/errors.js';
 import type { BootDevice, DriverContext, DriverNode, ManagementInterface } from './interfaces.js';
+import { nodeBootMode } from './boot-mode.js';
 import { RedfishError, redfishSettings, type RedfishClientPool } from './redfish-client.js';
 
 const TO_REDFISH: Record<BootDevice, string> = { pxe: 'Pxe', disk: 'Hdd', cdrom: 'Cd', bios: 'BiosSetup', safe: 'Hdd' };
 const FROM_REDFISH: Record<string, BootDevice> = { Pxe: 'pxe', Hdd: 'disk', Cd: 'cdrom', BiosSetup: 'bios' };
 
-/** The boot mode to request, from node.boot_mode or properties.capabilities "boot_mode:uefi". */
+/** The boot mode to request from the BMC (see boot-mode.ts for where it is read from). */
 export function requestedBootMode(node: DriverNode): 'UEFI' | 'Legacy' | undefined {
-  let mode = node.boot_mode ?? undefined;
-  const caps = node.properties.capabilities;
-  if (!mode && typeof caps === 'string') mode = /(?:^|,)boot_mode:(\w+)/.exec(caps)?.[1];
-  if (!mode && typeof node.instance_info.deploy_boot_mode === 'string') mode = node.instance_info.deploy_boot_mode;
+  const mode = nodeBootMode(node);
   if (mode === 'uefi') return 'UEFI';
   if (mode === 'bios') return 'Legacy';
   return undefined;
