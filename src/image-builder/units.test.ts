@@ -73,8 +73,29 @@ test('built-in elements resolve: debian pulls debian-minimal; vm alone has no op
   const names = resolveElements(['debian', 'vm', 'devuser', 'config-drive', 'serial-console', 'bootstack-agents'], [BUILTIN_ELEMENTS]).map(
     (e) => e.name,
   );
-  assert.deepEqual(names, ['bootstack-agents', 'config-drive', 'debian', 'debian-minimal', 'devuser', 'serial-console', 'vm']);
+  assert.deepEqual(names, ['bootstack-agents', 'config-drive', 'debian', 'debian-minimal', 'devuser', 'openssh-server', 'serial-console', 'vm']);
   assert.throws(() => resolveElements(['vm'], [BUILTIN_ELEMENTS]), /operating system/);
+});
+
+test('every built-in element set that installs openssh-server has the openssh-server element (no build-time host keys shipped)', () => {
+  // openssh-server's postinst makes host keys in the chroot; only the openssh-server element removes
+  // them and makes new ones on first boot. Without it every machine deployed from the image would
+  // share one set of host keys.
+  const env = { ARCH: 'amd64', DIB_DEV_USER_PWDLESS_SUDO: '', DIB_DEV_USER_USERNAME: 'x' };
+  const checked: string[] = [];
+  for (const name of readdirSync(BUILTIN_ELEMENTS).sort()) {
+    const requested = name === 'debian-minimal' ? [name] : ['debian-minimal', name];
+    const resolved = resolveElements(requested, [BUILTIN_ELEMENTS]);
+    const installs = [...squashPackageInstalls(resolved, env).values()].flatMap((p) => p.install);
+    if (!installs.includes('openssh-server')) continue;
+    checked.push(name);
+    assert.ok(
+      resolved.some((e) => e.name === 'openssh-server'),
+      `${name} installs openssh-server but does not depend on the openssh-server element (${resolved.map((e) => e.name).join(' ')})`,
+    );
+  }
+  // The check must have looked at something: both of these install sshd.
+  assert.ok(checked.includes('debian') && checked.includes('openssh-server'), `checked: ${checked.join(' ')}`);
 });
 
 test('--offline with an empty cache says the base is missing (and builds nothing)', async (t) => {
