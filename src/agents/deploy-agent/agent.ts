@@ -160,7 +160,7 @@ async function reportUntilHeard(
       await client.report(s, id, report);
       return;
     } catch (err) {
-      if (err instanceof AgentApiError && err.status === 401) throw err;
+      if (err instanceof AgentApiError && err.status === 401) throw new SessionEndedError(err.message, 401);
       if (err instanceof AgentApiError && err.status < 500) {
         log(`result of ${id} not accepted: ${err.message}`);
         return;
