@@ -25,22 +25,33 @@ run() {
 }
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);console.log(eval("v"+process.argv[1]))})' "$1"; }
 
+# Stops the seed this demo started (SIGTERM; it stops dnsmasq itself), only if the pid file still
+# names it: a stale file's pid may belong to an unrelated process by now. After 10 s the seed's
+# process group (it was started with setsid: the seed and its dnsmasq) is killed, so that `down`
+# never leaves a seed serving DHCP on a network it is about to remove.
 stop_seed() {
-  if [ -f "$demo/serve.pid" ]; then
-    local pid
-    pid=$(cat "$demo/serve.pid")
+  [ -f "$demo/serve.pid" ] || return 0
+  local pid cmdline=
+  pid=$(cat "$demo/serve.pid")
+  [[ $pid =~ ^[0-9]+$ ]] && cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+  if [[ $cmdline == *"bin/bootstack.js serve -c $demo/bootstack.yaml "* ]]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      echo "the seed ($pid) did not stop within 10 s: killing it and its dnsmasq" >&2
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$demo/serve.pid"
   fi
+  rm -f "$demo/serve.pid"
 }
 
 if [ "${1:-up}" = down ]; then
   stop_seed
-  [ -f "$lab/lab.json" ] && run bootstack lab down --dir "$lab"
-  rm -rf "$demo"
+  if [ -f "$lab/lab.json" ]; then run bootstack lab down --dir "$lab"; fi
+  # Only what `up` made: BOOTSTACK_DEMO_DIR may name a directory that holds other files.
+  rm -rf "$state" "$lab" "$demo/images" "$demo/serve.out" "$demo/serve.log" "$demo/bootstack.yaml" \
+    "$demo/id_ed25519" "$demo/id_ed25519.pub" "$demo/deployed.txt"
+  rmdir "$demo" 2>/dev/null || true
   exit 0
 fi
 [ "${1:-up}" = up ] || { echo "usage: $0 [up|down]" >&2; exit 2; }
