@@ -56,6 +56,9 @@ const RESUME_RETRY_FIRST_MS = 50;
 const RESUME_RETRY_MAX_MS = 2000;
 const RESUME_RETRY_ATTEMPTS = 36;
 
+/** States in which the node may have a ramdisk network boot prepared (boot secret, agent session, image grant). */
+const RAMDISK_STATES: ReadonlySet<ProvisionState> = new Set(['deploying', 'wait call-back', 'cleaning', 'clean wait', 'inspecting', 'inspect wait', 'deleting']);
+
 export class Conductor {
   private readonly sem: Semaphore;
   private readonly running = new Set<Promise<void>>();
@@ -566,6 +569,13 @@ export class Conductor {
         'ERROR',
         null,
       );
+      // The boot service keeps pending boots, agent sessions and image grants in the database:
+      // a node failed here must not keep a live boot secret, agent token or download grant.
+      if (RAMDISK_STATES.has(state)) {
+        await Promise.resolve()
+          .then(() => this.registry.get('boot', row.boot_interface).cleanUpRamdisk(driverNode(row), this.ctx()))
+          .catch((err: unknown) => this.log.warn({ err, node: row.uuid }, 'could not clean up the network boot of a node failed at restart'));
+      }
     }
     if (resumed.length || failed.length) this.log.warn({ resumed: resumed.length, failed: failed.length }, 'recovered interrupted operations');
     return { resumed, failed };
