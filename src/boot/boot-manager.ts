@@ -174,8 +174,15 @@ export class BootManager {
     const p = nodeId ? this.pending.get(nodeId) : undefined;
     this.o.events.emit({ kind: 'script_fetched', at: new Date(), nodeId, mac, detail: { name, pending: Boolean(p) } });
     if (!p) return LOCAL_BOOT_SCRIPT;
-    // Restored after a restart: the plaintext is gone; a second secret for the same boot.
-    p.secret ??= this.o.secrets.issueAnother(p.nodeId, p.expiresAt.getTime());
+    // Restored after a restart: the plaintext is gone; a second secret for the same boot. A failed
+    // write is not kept: the next fetch (the generic script reboots and retries after 10 s) tries again.
+    if (!p.secret) {
+      const issued = this.o.secrets.issueAnother(p.nodeId, p.expiresAt.getTime());
+      p.secret = issued;
+      issued.catch(() => {
+        if (p.secret === issued) p.secret = undefined;
+      });
+    }
     const bootSecret = await p.secret;
     const base = this.o.baseUrl();
     return nodeScript({
