@@ -61,6 +61,9 @@ if [ -e "$state" ] || [ -e "$lab/lab.json" ]; then
   exit 1
 fi
 mkdir -p "$demo" "$state"
+# A failed step leaves the lab and the seed up for a look; say how to clean up, and stop any
+# `openstack ... --wait` still running in the background.
+trap 'rc=$?; if [ $rc -ne 0 ]; then jobs -p | grep -vxF "$(cat "$demo/serve.pid" 2>/dev/null || echo none)" | xargs -r kill 2>/dev/null; echo "lab-demo failed (exit $rc); the seed log is $demo/serve.log; clean up with: $0 down" >&2; fi' EXIT
 chmod 700 "$demo"
 
 say "1/7 the virtual lab: $nodes QEMU machines behind a Redfish BMC"
@@ -106,7 +109,9 @@ export OS_CLIENT_CONFIG_FILE=$state/clouds.yaml OS_CLOUD=bootstack OS_BAREMETAL_
 
 say "4/7 enrol the machines and check them"
 run bootstack node import "$lab/instackenv.json"
-mapfile -t names < <(openstack baremetal node list -f value -c Name | sort)
+node_list=$(openstack baremetal node list -f value -c Name)
+mapfile -t names < <(sort <<<"$node_list")
+[ "${#names[@]}" -eq "$nodes" ] || { echo "expected $nodes nodes after the import, the seed lists ${#names[@]}: ${names[*]}" >&2; exit 1; }
 for n in "${names[@]}"; do run openstack baremetal node manage --wait 120 "$n"; done
 # Inspection by the deploy agent on the machine itself (redfish's default asks the BMC instead).
 run openstack baremetal node set "${names[0]}" --inspect-interface agent
