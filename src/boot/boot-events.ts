@@ -1,5 +1,6 @@
 // What the boot service sees happen to a machine, for the node's boot timeline. The bare-metal
-// service subscribes and records these on the node; the boot service itself keeps nothing durable.
+// service subscribes and records these on the node; the events themselves are not stored here
+// (the boot service's tables hold deploy state only, see db.ts).
 export type BootEventKind =
   | 'dhcp'
   | 'tftp'
