@@ -50,6 +50,8 @@ export const bootConfigSchema = z.strictObject({
    * allocated blocks (raws are sparse); least recently used raws are evicted beyond it.
    */
   raw_cache_max_gib: z.number().positive().default(20),
+  /** Largest virtual disk a qcow2 deploy image may claim (converting and hashing it is linear in it). */
+  image_max_virtual_gib: z.number().positive().default(200),
 });
 
 export type DnsmasqSettings = z.infer<typeof dnsmasqConfigSchema>;

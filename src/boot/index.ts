@@ -42,6 +42,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
   const rawCache = new RawCache({
     dir: join(workDir, 'raw-cache'),
     maxBytes: config.raw_cache_max_gib * 1024 ** 3,
+    maxVirtualBytes: config.image_max_virtual_gib * 1024 ** 3,
     warn: (msg, fields) => ctx.log.warn(fields ?? {}, msg),
   });
   const baseUrl = () => (config.http_url ?? ctx.publicUrl()).replace(/\/$/, '') + (config.http_url ? '' : '/boot');

@@ -116,6 +116,13 @@ test('a corrupt qcow2 fails with the image and qemu-img\'s message, leaves nothi
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', img.raw, '-F', 'raw', overlay]);
   await assert.rejects(cache.ensure('overlay-img', 'd00d', overlay), /image overlay-img: the qcow2 has a backing file/);
   assert.deepEqual(await readdir(join(dir, 'cache4')), []);
+
+  // 200 KiB on disk, 100 GiB once converted: refused before anything is written.
+  const huge = join(dir, 'huge.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', huge, '100G']);
+  const capped = new RawCache({ dir: join(dir, 'cache4'), maxBytes: 1024 * MiB, maxVirtualBytes: 50 * 1024 * MiB });
+  await assert.rejects(capped.ensure('huge-img', 'd00d', huge), /image huge-img: its virtual size \(100\.0 GiB\) is over boot\.image_max_virtual_gib \(50\.0 GiB\)/);
+  assert.deepEqual(await readdir(join(dir, 'cache4')), []);
 });
 
 test('deployFormat: disk_format and the file\'s magic must agree', async () => {

@@ -17,10 +17,15 @@ import { BootstackError, CommandError } from '../common/errors.js';
 import { run } from '../common/child-process.js';
 import { writeFileAtomic } from '../common/atomic-write.js';
 
+/** Address-space limit for `qemu-img info` on uploaded files (as Glance and Ironic do: 1 GiB). */
+const QEMU_IMG_INFO_MEMORY = 1024 ** 3;
+
 export interface RawCacheOptions {
   dir: string;
   /** Disk space (allocated bytes) the cache may use; the least recently used raws go first. */
   maxBytes: number;
+  /** Largest virtual size a qcow2 may claim (default 200 GiB): the raw is hashed end to end. */
+  maxVirtualBytes?: number;
   qemuImg?: string;
   /** Longest a conversion may take. */
   timeoutMs?: number;
@@ -161,8 +166,25 @@ export class RawCache {
       throw new ConversionError(`image ${imageId}: ${what}: ${detail.replaceAll(sourcePath, `<image ${imageId}>`).replaceAll(partial, '<raw>')}`, imageId, err);
     };
     // -f qcow2 always: never let qemu-img probe the format of an uploaded file.
-    const info = await run(qemuImg, ['info', '-f', 'qcow2', '--output=json', sourcePath], { timeoutMs: 60_000 }).catch((e: unknown) => fail('qemu-img info failed', e));
-    const parsed = JSON.parse(info.stdout) as { 'backing-filename'?: string; 'virtual-size'?: number; 'format-specific'?: { data?: { 'data-file'?: string } } };
+    // The header of an uploaded file is untrusted: bound qemu-img's memory (address space) and time.
+    const info = await run('prlimit', [`--as=${QEMU_IMG_INFO_MEMORY}`, '--', qemuImg, 'info', '-f', 'qcow2', '--output=json', sourcePath], { timeoutMs: 60_000 }).catch((e: unknown) =>
+      fail('qemu-img info failed', e),
+    );
+    let parsed: { 'backing-filename'?: string; 'virtual-size'?: number; 'format-specific'?: { data?: { 'data-file'?: string } } };
+    try {
+      parsed = JSON.parse(info.stdout) as typeof parsed;
+    } catch (err) {
+      return fail('qemu-img info gave no JSON', err);
+    }
+    // A small qcow2 can claim a huge disk: the raw would fill the seed's disk and be hashed for hours.
+    const virtual = parsed['virtual-size'] ?? 0;
+    const maxVirtual = this.o.maxVirtualBytes ?? 200 * 1024 ** 3;
+    if (virtual > maxVirtual) {
+      throw new ConversionError(
+        `image ${imageId}: its virtual size (${(virtual / 1024 ** 3).toFixed(1)} GiB) is over boot.image_max_virtual_gib (${(maxVirtual / 1024 ** 3).toFixed(1)} GiB); raise it or upload a smaller image`,
+        imageId,
+      );
+    }
     if (parsed['backing-filename']) throw new ConversionError(`image ${imageId}: the qcow2 has a backing file (${parsed['backing-filename']}); upload a self-contained image (qemu-img convert -O qcow2)`, imageId);
     if (parsed['format-specific']?.data?.['data-file']) throw new ConversionError(`image ${imageId}: the qcow2 has an external data file; upload a self-contained image`, imageId);
     await unlink(partial).catch(() => undefined);
