@@ -95,6 +95,29 @@ test('wait states time out into their failed state; abort and the agent call-bac
   }
 });
 
+test('time the seed was down does not count: a node that waited before the conductor started gets the whole limit again', async () => {
+  const h = await startBaremetal({
+    config: { conductor: { deploy_callback_timeout: 2.5, check_interval: 0.1 } },
+    registry: (c) => defaultRegistry(c).register('deploy', new AgentLikeDeploy()),
+  });
+  const started = Date.now();
+  try {
+    const id = await available(h, 'waited-through-a-restart');
+    await h.call('PUT', `/baremetal/v1/nodes/${id}/states/provision`, { target: 'active' });
+    await waitForNode(h, id, (n) => n.provision_state === 'wait call-back');
+    // As if it had entered the wait an hour ago, before this conductor (seed) started.
+    const longAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await sql`UPDATE baremetal_nodes SET provision_updated_at = ${longAgo} WHERE uuid = ${id}`.execute(h.database.db);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await h.call('GET', `/baremetal/v1/nodes/${id}`)).body.provision_state, 'wait call-back', 'timed out on time the conductor was not running');
+    const failed = await waitForNode(h, id, (n) => n.provision_state === 'deploy failed');
+    assert.ok(Date.now() - started >= 2500);
+    assert.match(failed.last_error, /Timeout reached while waiting in "wait call-back"/);
+  } finally {
+    await h.stop();
+  }
+});
+
 test('power sync records out-of-band changes; repeated failures set maintenance, recovery clears it', async () => {
   const power = new BrokenPower();
   const h = await startBaremetal({

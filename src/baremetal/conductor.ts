@@ -67,6 +67,8 @@ export class Conductor {
   /** Agent watchers of nodes in wait states, aborted when the node leaves the state. */
   private readonly watchers = new Map<string, AbortController>();
   private readonly watching = new Set<Promise<void>>();
+  /** When this conductor started: time the seed was down must not count against a waiting node. */
+  private readonly startedAt = Date.now();
   /** Boot events of each node (set by the service when the boot service is attached). */
   timeline?: BootTimeline;
   /**
@@ -621,6 +623,9 @@ export class Conductor {
     for (const state of WAITING_STATES) {
       const limit = this.options.waitTimeoutsMs[state as keyof ConductorOptions['waitTimeoutsMs']];
       if (!limit) continue;
+      // Nothing times out before the conductor has itself run for the limit: a node that waited
+      // through a seed restart gets the whole limit again (its agent may be retrying a report).
+      if (Date.now() - this.startedAt < limit) continue;
       const before = new Date(Date.now() - limit).toISOString();
       const rows = await this.db
         .selectFrom('baremetal_nodes')
