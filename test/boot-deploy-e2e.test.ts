@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSeed, type TestSeed } from './support/seed.js';
 import { assertInOrder } from './support/in-order.js';
+import { LoopbackDeploy, agentOutcome } from './support/loopback-deploy.js';
 import { runAgent, AgentApiError } from '../src/agents/deploy-agent/agent.js';
-import { parseCmdline } from '../src/agents/deploy-agent/cli.js';
 import { run } from '../src/common/child-process.js';
 
 const MiB = 1024 * 1024;
@@ -27,69 +27,8 @@ let token = '';
 let image = Buffer.alloc(0);
 let imageId = '';
 
-/** A fake machine: /proc, /sys/block/vda (96 MiB) and the disk FILE at <root>/dev/vda. */
-async function machine(name: string): Promise<{ root: string; disk: string }> {
-  const root = join(dir, name);
-  await mkdir(join(root, 'proc'), { recursive: true });
-  await mkdir(join(root, 'sys/block/vda'), { recursive: true });
-  await mkdir(join(root, 'dev'), { recursive: true });
-  await writeFile(join(root, 'proc/cpuinfo'), 'processor\t: 0\nmodel name\t: Test CPU\n');
-  await writeFile(join(root, 'proc/meminfo'), 'MemTotal: 786432 kB\n');
-  await writeFile(join(root, 'sys/block/vda/size'), String((96 * MiB) / 512));
-  const disk = join(root, 'dev/vda');
-  await writeFile(disk, '');
-  await truncate(disk, 96 * MiB);
-  return { root, disk };
-}
-
-async function api(method: string, path: string, body?: unknown, s: TestSeed = seed, t = token) {
-  return s.call(method, `/baremetal/v1${path}`, { token: t, body, headers: { 'x-openstack-ironic-api-version': '1.78' } });
-}
-
-async function waitNode(id: string, until: (n: Record<string, any>) => boolean, s: TestSeed = seed, t = token, ms = 30_000): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const end = Date.now() + ms;
-  for (;;) {
-    const n = (await api('GET', `/nodes/${id}`, undefined, s, t)).body;
-    if (until(n)) return n;
-    if (Date.now() > end) throw new Error(`node ${id} stuck in ${n.provision_state}: ${n.last_error}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** An available node: fake power/management, ipxe boot, direct deploy, one port. */
-async function availableNode(name: string, mac: string, instanceInfo: Record<string, unknown>, s = seed, t = token): Promise<string> {
-  const c = await api('POST', '/nodes', {
-    name,
-    driver: 'fake-hardware',
-    boot_interface: 'ipxe',
-    deploy_interface: 'direct',
-    automated_clean: false,
-    properties: { root_device: { name: 'vda' } },
-    instance_info: instanceInfo,
-  }, s, t);
-  assert.equal(c.status, 201, JSON.stringify(c.body));
-  const id = c.body.uuid as string;
-  assert.equal((await api('POST', '/ports', { node_uuid: id, address: mac }, s, t)).status, 201);
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'manage' }, s, t);
-  await waitNode(id, (n) => n.provision_state === 'manageable', s, t);
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'provide' }, s, t);
-  await waitNode(id, (n) => n.provision_state === 'available', s, t);
-  return id;
-}
-
-/** What the machine's firmware and kernel would do: fetch the iPXE script and read the kernel line. */
-async function bootScript(mac: string, s = seed): Promise<{ apiUrl: string; bootSecret: string }> {
-  const script = await (await fetch(`${s.url}/boot/${mac.replaceAll(':', '-')}.ipxe`)).text();
-  const line = script.split('\n').find((l) => l.startsWith('kernel '));
-  assert.ok(line, `no kernel line in the iPXE script:\n${script}`);
-  const { apiUrl, bootSecret } = parseCmdline(line);
-  assert.ok(apiUrl && bootSecret);
-  return { apiUrl, bootSecret };
-}
-
-async function history(id: string): Promise<string[]> {
-  return (await api('GET', `/nodes/${id}/history?detail=true`)).body.history.map((h: { event: string }) => h.event);
-}
+/** The seed's baremetal API, fake machines and nodes (its waits: 30 s). */
+let t: LoopbackDeploy;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bootstack-deploy-e2e-'));
@@ -99,6 +38,7 @@ before(async () => {
     { stateDir },
   );
   token = await seed.token();
+  t = new LoopbackDeploy(seed, token, dir, 30_000);
   // A whole-disk image: GPT, one partition of random bytes.
   const img = join(dir, 'image.raw');
   await writeFile(img, '');
@@ -122,28 +62,25 @@ after(async () => {
 
 test('deploy: ipxe + direct with the real agent writes the image and config drive; the node is active; the timeline shows each step', async () => {
   const mac = '52:54:00:e2:00:01';
-  const m = await machine('m1');
-  const id = await availableNode('e2e-node', mac, { image_source: imageId });
+  const m = await t.machine('m1');
+  const id = await t.availableNode('e2e-node', mac, { image_source: imageId });
   // The config drive as `openstack baremetal node deploy --config-drive` sends it.
   const configdrive = { meta_data: { hostname: 'e2e-host', public_keys: { default: KEY } }, user_data: '#cloud-config\n', network_data: { links: [], networks: [], services: [] } };
-  assert.equal((await api('PUT', `/nodes/${id}/states/provision`, { target: 'active', configdrive })).status, 202);
-  const waiting = await waitNode(id, (n) => n.provision_state === 'wait call-back');
+  assert.equal((await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'active', configdrive })).status, 202);
+  const waiting = await t.waitNode(id, (n) => n.provision_state === 'wait call-back');
   assert.equal(waiting.power_state, 'power on');
-  assert.deepEqual((await api('GET', `/nodes/${id}/management/boot_device`)).body, { boot_device: 'pxe', persistent: false });
+  assert.deepEqual((await t.api('GET', `/nodes/${id}/management/boot_device`)).body, { boot_device: 'pxe', persistent: false });
 
-  const { apiUrl, bootSecret } = await bootScript(mac);
+  const { apiUrl, bootSecret } = await t.bootScript(mac);
   assert.equal(apiUrl, `${seed.url}/boot`);
   const logs: string[] = [];
   // The agent runs until the deploy ends: then its token is revoked and its next poll is a 401.
-  const agent = runAgent({ apiUrl, bootSecret, root: m.root, macs: [mac], pollMs: 50, log: (l) => logs.push(l) }).then(
-    () => 'stopped',
-    (e: unknown) => (e instanceof AgentApiError && e.status === 401 ? 'revoked' : `error: ${(e as Error).message}`),
-  );
-  const active = await waitNode(id, (n) => n.provision_state === 'active' || n.provision_state === 'deploy failed');
+  const agent = agentOutcome(runAgent({ apiUrl, bootSecret, root: m.root, macs: [mac], pollMs: 50, log: (l) => logs.push(l) }));
+  const active = await t.waitNode(id, (n) => n.provision_state === 'active' || n.provision_state === 'deploy failed');
   assert.equal(active.provision_state, 'active', active.last_error);
   assert.equal(active.last_error, null);
   assert.equal(await agent, 'revoked', logs.join('\n'));
-  assert.deepEqual((await api('GET', `/nodes/${id}/management/boot_device`)).body, { boot_device: 'disk', persistent: true });
+  assert.deepEqual((await t.api('GET', `/nodes/${id}/management/boot_device`)).body, { boot_device: 'disk', persistent: true });
 
   // The disk holds the image (the partition's bytes; the config drive step rewrote GPT headers only).
   const disk = await readFile(m.disk);
@@ -164,7 +101,7 @@ test('deploy: ipxe + direct with the real agent writes the image and config driv
   assert.equal((await run('mtype', ['-i', `${m.disk}@@${offset}`, '::openstack/latest/user_data'], { env })).stdout, '#cloud-config\n');
 
   // The timeline, in order.
-  const events = await history(id);
+  const events = await t.history(id);
   const order = [
     /^available -> deploying \(deploy\)$/,
     /^network boot of the deploy ramdisk prepared for 52:54:00:e2:00:01 \(BIOS\); boot device pxe$/,
@@ -202,20 +139,20 @@ test('deploy: ipxe + direct with the real agent writes the image and config driv
 
 test('automated cleaning with the direct interface: the agent erases the disk, the node becomes available', async () => {
   const mac = '52:54:00:e2:00:05';
-  const m = await machine('m5');
+  const m = await t.machine('m5');
   await writeFile(m.disk, image); // an old deployment on the disk
   await truncate(m.disk, 96 * MiB);
-  const c = await api('POST', '/nodes', { name: 'cleaner', driver: 'fake-hardware', boot_interface: 'ipxe', deploy_interface: 'direct', automated_clean: true });
+  const c = await t.api('POST', '/nodes', { name: 'cleaner', driver: 'fake-hardware', boot_interface: 'ipxe', deploy_interface: 'direct', automated_clean: true });
   const id = c.body.uuid as string;
-  await api('POST', '/ports', { node_uuid: id, address: mac });
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'manage' });
-  await waitNode(id, (n) => n.provision_state === 'manageable');
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'provide' });
-  const waiting = await waitNode(id, (n) => n.provision_state === 'clean wait');
+  await t.api('POST', '/ports', { node_uuid: id, address: mac });
+  await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'manage' });
+  await t.waitNode(id, (n) => n.provision_state === 'manageable');
+  await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'provide' });
+  const waiting = await t.waitNode(id, (n) => n.provision_state === 'clean wait');
   assert.equal(waiting.target_provision_state, 'available');
-  const { apiUrl, bootSecret } = await bootScript(mac);
+  const { apiUrl, bootSecret } = await t.bootScript(mac);
   const agent = runAgent({ apiUrl, bootSecret, root: m.root, macs: [mac], pollMs: 50, log: () => undefined }).catch((e: unknown) => e);
-  const done = await waitNode(id, (n) => n.provision_state === 'available' || n.provision_state === 'clean failed');
+  const done = await t.waitNode(id, (n) => n.provision_state === 'available' || n.provision_state === 'clean failed');
   assert.equal(done.provision_state, 'available', done.last_error);
   assert.equal(done.power_state, 'power off');
   assert.ok((await agent) instanceof AgentApiError);
@@ -224,7 +161,7 @@ test('automated cleaning with the direct interface: the agent erases the disk, t
   assert.ok(disk.subarray(disk.length - MiB).every((b) => b === 0), 'backup GPT wiped');
   const probe = await run('blkid', ['-p', '-o', 'export', m.disk], { allowFailure: true });
   assert.doesNotMatch(probe.stdout, /PTTYPE/, 'no partition table left');
-  const events = await history(id);
+  const events = await t.history(id);
   assert.ok(events.includes('agent command erase succeeded'), events.join('\n'));
   assert.ok(events.includes('cleaning done; powered off'), events.join('\n'));
 });
@@ -232,24 +169,24 @@ test('automated cleaning with the direct interface: the agent erases the disk, t
 test('in-band inspection with the agent: properties from the machine itself, a port per NIC, powered off', async () => {
   const mac = '52:54:00:e2:00:06';
   const second = '52:54:00:e2:00:16';
-  const m = await machine('m6');
+  const m = await t.machine('m6');
   await writeFile(join(m.root, 'sys/block/vda/size'), String((20 * 1024 ** 3) / 512)); // what the kernel says: 20 GiB
   for (const [nic, addr] of [['eth0', mac], ['eth1', second]] as const) {
     await mkdir(join(m.root, 'sys/class/net', nic, 'device'), { recursive: true });
     await writeFile(join(m.root, 'sys/class/net', nic, 'type'), '1\n');
     await writeFile(join(m.root, 'sys/class/net', nic, 'address'), `${addr}\n`);
   }
-  const c = await api('POST', '/nodes', { name: 'inspected', driver: 'fake-hardware', boot_interface: 'ipxe', inspect_interface: 'agent' });
+  const c = await t.api('POST', '/nodes', { name: 'inspected', driver: 'fake-hardware', boot_interface: 'ipxe', inspect_interface: 'agent' });
   assert.equal(c.status, 201, JSON.stringify(c.body));
   const id = c.body.uuid as string;
-  await api('POST', '/ports', { node_uuid: id, address: mac });
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'manage' });
-  await waitNode(id, (n) => n.provision_state === 'manageable');
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'inspect' });
-  await waitNode(id, (n) => n.provision_state === 'inspect wait');
-  const { apiUrl, bootSecret } = await bootScript(mac);
+  await t.api('POST', '/ports', { node_uuid: id, address: mac });
+  await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'manage' });
+  await t.waitNode(id, (n) => n.provision_state === 'manageable');
+  await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'inspect' });
+  await t.waitNode(id, (n) => n.provision_state === 'inspect wait');
+  const { apiUrl, bootSecret } = await t.bootScript(mac);
   const agent = runAgent({ apiUrl, bootSecret, root: m.root, pollMs: 50, log: () => undefined }).catch((e: unknown) => e);
-  const done = await waitNode(id, (n) => n.provision_state === 'manageable' || n.provision_state === 'inspect failed');
+  const done = await t.waitNode(id, (n) => n.provision_state === 'manageable' || n.provision_state === 'inspect failed');
   assert.equal(done.provision_state, 'manageable', done.last_error);
   assert.ok((await agent) instanceof AgentApiError);
   assert.equal(done.properties.cpus, 1);
@@ -257,21 +194,21 @@ test('in-band inspection with the agent: properties from the machine itself, a p
   assert.equal(done.properties.local_gb, 19);
   assert.ok(done.inspection_finished_at);
   assert.equal(done.power_state, 'power off');
-  const ports = (await api('GET', `/nodes/${id}/ports?detail=true`)).body.ports.map((p: { address: string }) => p.address).sort();
+  const ports = (await t.api('GET', `/nodes/${id}/ports?detail=true`)).body.ports.map((p: { address: string }) => p.address).sort();
   assert.deepEqual(ports, [mac, second]);
-  assert.ok((await history(id)).includes('agent command inspect succeeded'));
+  assert.ok((await t.history(id)).includes('agent command inspect succeeded'));
 });
 
 test('a wrong checksum: deploy failed, last_error names write_image and the mismatch, nothing active, boot cleaned up', async () => {
   const mac = '52:54:00:e2:00:02';
-  const m = await machine('m2');
+  const m = await t.machine('m2');
   // image_source by name (as OS::Nova::Server gives it); the checksum overridden with a wrong one.
-  const id = await availableNode('bad-sum', mac, { image_source: 'e2e-disk', image_checksum: '0'.repeat(64) });
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'active' });
-  await waitNode(id, (n) => n.provision_state === 'wait call-back');
-  const { apiUrl, bootSecret } = await bootScript(mac);
+  const id = await t.availableNode('bad-sum', mac, { image_source: 'e2e-disk', image_checksum: '0'.repeat(64) });
+  await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'active' });
+  await t.waitNode(id, (n) => n.provision_state === 'wait call-back');
+  const { apiUrl, bootSecret } = await t.bootScript(mac);
   const agent = runAgent({ apiUrl, bootSecret, root: m.root, macs: [mac], pollMs: 50, log: () => undefined }).catch((e: unknown) => e);
-  const failed = await waitNode(id, (n) => n.provision_state !== 'wait call-back' && n.provision_state !== 'deploying');
+  const failed = await t.waitNode(id, (n) => n.provision_state !== 'wait call-back' && n.provision_state !== 'deploying');
   assert.equal(failed.provision_state, 'deploy failed');
   assert.match(failed.last_error, /^Deploy failed for node .*: agent command write_image failed: .*checksum mismatch/);
   assert.equal(failed.reservation, null);
@@ -282,16 +219,16 @@ test('a wrong checksum: deploy failed, last_error names write_image and the mism
   assert.ok(head.every((b) => b === 0));
   // No pending boot any more: the machine's next network boot falls through to its disk.
   assert.match(await (await fetch(`${seed.url}/boot/${mac.replaceAll(':', '-')}.ipxe`)).text(), /no network boot is pending/);
-  assert.ok((await history(id)).some((h) => /^agent command write_image failed: .*checksum mismatch/.test(h)));
+  assert.ok((await t.history(id)).some((h) => /^agent command write_image failed: .*checksum mismatch/.test(h)));
 });
 
 test('no lookup within the deploy timeout: deploy failed, last_error points at DHCP and network boot', async () => {
   const s2 = await startSeed({ baremetal: { conductor: { host: 'e2e-timeout', check_interval: 0.1, sync_power_state_interval: 0, deploy_callback_timeout: 1 } } });
   try {
-    const t2 = await s2.token();
-    const id = await availableNode('never-boots', '52:54:00:e2:00:03', { image_source: 'any' }, s2, t2);
-    await api('PUT', `/nodes/${id}/states/provision`, { target: 'active' }, s2, t2);
-    const n = await waitNode(id, (x) => x.provision_state === 'deploy failed', s2, t2);
+    const t2 = new LoopbackDeploy(s2, await s2.token(), dir, 30_000);
+    const id = await t2.availableNode('never-boots', '52:54:00:e2:00:03', { image_source: 'any' });
+    await t2.api('PUT', `/nodes/${id}/states/provision`, { target: 'active' });
+    const n = await t2.waitNode(id, (x) => x.provision_state === 'deploy failed');
     assert.match(n.last_error, /Timeout reached while waiting in "wait call-back" .*no DHCP request from 52:54:00:e2:00:03 in 1 s — check that the machine boots from the network on its provisioning NIC/);
     assert.match(await (await fetch(`${s2.url}/boot/52-54-00-e2-00-03.ipxe`)).text(), /no network boot is pending/);
   } finally {
@@ -301,10 +238,10 @@ test('no lookup within the deploy timeout: deploy failed, last_error points at D
 
 test('the seed restarted after the lookup: the node waits again, the agent token still works, abort revokes it', async () => {
   const mac = '52:54:00:e2:00:04';
-  const id = await availableNode('restarted', mac, { image_source: imageId });
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'active' });
-  await waitNode(id, (n) => n.provision_state === 'wait call-back');
-  const { apiUrl, bootSecret } = await bootScript(mac);
+  const id = await t.availableNode('restarted', mac, { image_source: imageId });
+  await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'active' });
+  await t.waitNode(id, (n) => n.provision_state === 'wait call-back');
+  const { apiUrl, bootSecret } = await t.bootScript(mac);
   // The agent has looked up (it is mid-deploy) when the seed goes away.
   const lookup = await fetch(`${apiUrl}/agent/lookup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ macs: [mac], boot_secret: bootSecret }) });
   assert.equal(lookup.status, 200);
@@ -312,11 +249,12 @@ test('the seed restarted after the lookup: the node waits again, the agent token
   await seed.server.stop();
   seed = await startSeed({ baremetal: { conductor: { host: 'e2e', check_interval: 0.1, sync_power_state_interval: 0, deploy_callback_timeout: 60 } } }, { stateDir });
   token = await seed.token();
+  t = new LoopbackDeploy(seed, token, dir, 30_000);
   // Boot secret, session and commands were in the database: the node goes on waiting for its agent.
-  const n = (await api('GET', `/nodes/${id}`)).body;
+  const n = (await t.api('GET', `/nodes/${id}`)).body;
   assert.equal(n.provision_state, 'wait call-back');
   assert.equal(n.reservation, null);
-  assert.ok((await history(id)).some((e) => /^conductor e2e restarted while the node was "wait call-back"; waiting for its agent again$/.test(e)));
+  assert.ok((await t.history(id)).some((e) => /^conductor e2e restarted while the node was "wait call-back"; waiting for its agent again$/.test(e)));
   // The restarted conductor queues write_image again for the same agent token (the old seed's
   // /boot URL is gone with its port, so the new one is asked directly).
   const next = await fetch(`${seed.url}/boot/agent/nodes/${id}/commands/next`, { headers: { 'x-agent-token': agent_token } });
@@ -329,8 +267,8 @@ test('the seed restarted after the lookup: the node waits again, the agent token
   }
   assert.equal(command?.name, 'write_image');
   // Abort ends it: the token is revoked and the node can be deployed again.
-  assert.equal((await api('PUT', `/nodes/${id}/states/provision`, { target: 'abort' })).status, 202);
-  await waitNode(id, (x) => x.provision_state === 'deploy failed');
+  assert.equal((await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'abort' })).status, 202);
+  await t.waitNode(id, (x) => x.provision_state === 'deploy failed');
   // The watcher revokes the boot as it stops, just after the state change.
   let status = 0;
   for (let i = 0; i < 50 && status !== 401; i++) {
@@ -338,8 +276,8 @@ test('the seed restarted after the lookup: the node waits again, the agent token
     if (status !== 401) await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(status, 401);
-  assert.equal((await api('PUT', `/nodes/${id}/states/provision`, { target: 'active' })).status, 202);
-  await waitNode(id, (x) => x.provision_state === 'wait call-back');
-  assert.equal((await api('PUT', `/nodes/${id}/states/provision`, { target: 'abort' })).status, 202);
-  await waitNode(id, (x) => x.provision_state === 'deploy failed');
+  assert.equal((await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'active' })).status, 202);
+  await t.waitNode(id, (x) => x.provision_state === 'wait call-back');
+  assert.equal((await t.api('PUT', `/nodes/${id}/states/provision`, { target: 'abort' })).status, 202);
+  await t.waitNode(id, (x) => x.provision_state === 'deploy failed');
 });

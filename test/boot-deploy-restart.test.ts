@@ -14,12 +14,13 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSeed, type Loose, type Seed } from './baremetal-helpers.js';
 import { adminToken } from './support/serve-process.js';
-import { runAgent, AgentApiError } from '../src/agents/deploy-agent/agent.js';
+import { agentOutcome, directNode, fakeMachine } from './support/loopback-deploy.js';
+import { runAgent } from '../src/agents/deploy-agent/agent.js';
 import { parseCmdline } from '../src/agents/deploy-agent/cli.js';
 import { run } from '../src/common/child-process.js';
 
@@ -91,20 +92,6 @@ async function start(proxyUrl: string): Promise<{ call: (m: string, p: string, b
   };
 }
 
-async function machine(name: string): Promise<{ root: string; disk: string }> {
-  const root = join(dir, name);
-  await mkdir(join(root, 'proc'), { recursive: true });
-  await mkdir(join(root, 'sys/block/vda'), { recursive: true });
-  await mkdir(join(root, 'dev'), { recursive: true });
-  await writeFile(join(root, 'proc/cpuinfo'), 'processor\t: 0\nmodel name\t: Test CPU\n');
-  await writeFile(join(root, 'proc/meminfo'), 'MemTotal: 786432 kB\n');
-  await writeFile(join(root, 'sys/block/vda/size'), String((96 * MiB) / 512));
-  const disk = join(root, 'dev/vda');
-  await writeFile(disk, '');
-  await truncate(disk, 96 * MiB);
-  return { root, disk };
-}
-
 test('kill -9 of the seed mid-deploy: a node not yet looked up and a node mid-write_image both resume and become active', { timeout: 240_000 }, async () => {
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
@@ -143,15 +130,7 @@ boot:
   assert.equal((await call('PUT', `/image/v2/images/${created.body.id}/file`, undefined, image)).status, 204);
 
   const node = async (name: string, mac: string) => {
-    const c = await call('POST', '/baremetal/v1/nodes', {
-      name,
-      driver: 'fake-hardware',
-      boot_interface: 'ipxe',
-      deploy_interface: 'direct',
-      automated_clean: false,
-      properties: { root_device: { name: 'vda' } },
-      instance_info: { image_source: created.body.id },
-    });
+    const c = await call('POST', '/baremetal/v1/nodes', directNode(name, { image_source: created.body.id }));
     assert.equal(c.status, 201, JSON.stringify(c.body));
     assert.equal((await call('POST', '/baremetal/v1/ports', { node_uuid: c.body.uuid, address: mac })).status, 201);
     for (const [verb, state] of [['manage', 'manageable'], ['provide', 'available'], ['active', 'wait call-back']] as const) {
@@ -169,16 +148,13 @@ boot:
     return bootSecret!;
   };
   const agent = (m: { root: string }, mac: string, bootSecret: string, logs: string[]) =>
-    runAgent({ apiUrl: `${proxyUrl}/boot`, bootSecret, root: m.root, macs: [mac], pollMs: 100, log: (l) => logs.push(l) }).then(
-      () => 'stopped',
-      (e: unknown) => (e instanceof AgentApiError && e.status === 401 ? 'revoked' : `error: ${(e as Error).message}`),
-    );
+    agentOutcome(runAgent({ apiUrl: `${proxyUrl}/boot`, bootSecret, root: m.root, macs: [mac], pollMs: 100, log: (l) => logs.push(l) }));
 
   const macA = '52:54:00:4e:00:0a';
   const macB = '52:54:00:4e:00:0b';
   const [a, b] = [await node('resume-a', macA), await node('resume-b', macB)];
-  const mA = await machine('ma');
-  const mB = await machine('mb');
+  const mA = await fakeMachine(join(dir, 'ma'));
+  const mB = await fakeMachine(join(dir, 'mb'));
   const secretA1 = await script(macA); // A's firmware fetched its script; the kernel is still loading
 
   // B: its agent starts write_image; the proxy holds the image stream after 1 MiB.
