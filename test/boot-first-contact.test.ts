@@ -14,22 +14,16 @@ import { randomBytes } from 'node:crypto';
 import { run } from '../src/common/child-process.js';
 import { startSeed, type TestSeed } from './support/seed.js';
 import { LoopbackDeploy } from './support/loopback-deploy.js';
+import { createNetnsPair, type NetnsPair } from './support/dhcp-netns.js';
 
 const MiB = 1024 * 1024;
-const id = randomBytes(3).toString('hex');
-const srvNs = `bs-fc-s-${id}`;
-const cliNs = `bs-fc-c-${id}`;
-const srvIf = `bfs${id}`;
-const cliIf = `bfc${id}`;
-const subnet = `10.${200 + (parseInt(id.slice(0, 2), 16) % 50)}.${parseInt(id.slice(2, 4), 16)}`;
 const MAC = '52:54:00:fc:00:01';
 const OTHER = '52:54:00:fc:00:02';
 let dir = '';
 let port = 0;
 let seed: TestSeed;
 let t: LoopbackDeploy;
-
-const ip = (...args: string[]) => run('ip', args, { timeoutMs: 10_000 });
+let net: NetnsPair;
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -47,7 +41,7 @@ async function startOurSeed(): Promise<void> {
       boot: {
         // The agent runs on loopback: image URLs must point there; dnsmasq only hands this to iPXE.
         http_url: `http://127.0.0.1:${port}/boot`,
-        dnsmasq: { enabled: true, interface: srvIf, netns: srvNs, range_start: `${subnet}.50`, range_end: `${subnet}.99`, ipv6_ra: false },
+        dnsmasq: { enabled: true, interface: net.srvIf, netns: net.srvNs, range_start: `${net.subnet}.50`, range_end: `${net.subnet}.99`, ipv6_ra: false },
       },
     },
     { stateDir: join(dir, 'state') },
@@ -57,6 +51,7 @@ async function startOurSeed(): Promise<void> {
 
 /** The deployed OS asking for an address as `mac`, sending its hostname (option 12). */
 async function dhcpAs(mac: string, hostname: string): Promise<void> {
+  const { ip, cliNs, cliIf } = net;
   await ip('-n', cliNs, 'link', 'set', cliIf, 'down');
   await ip('-n', cliNs, 'link', 'set', cliIf, 'address', mac);
   await ip('-n', cliNs, 'link', 'set', cliIf, 'up');
@@ -70,21 +65,14 @@ async function firstContactRows(uuid: string): Promise<string[]> {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bootstack-first-contact-'));
-  await ip('netns', 'add', srvNs);
-  await ip('netns', 'add', cliNs);
-  await ip('link', 'add', srvIf, 'type', 'veth', 'peer', 'name', cliIf);
-  await ip('link', 'set', srvIf, 'netns', srvNs);
-  await ip('link', 'set', cliIf, 'netns', cliNs);
-  await ip('-n', srvNs, 'addr', 'add', `${subnet}.1/24`, 'dev', srvIf);
-  await ip('-n', srvNs, 'link', 'set', srvIf, 'up');
+  net = await createNetnsPair('fc');
   port = await freePort();
   await startOurSeed();
 });
 
 after(async () => {
   await seed?.stop();
-  await run('ip', ['netns', 'del', srvNs], { allowFailure: true });
-  await run('ip', ['netns', 'del', cliNs], { allowFailure: true });
+  await net?.remove();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -121,7 +109,7 @@ test('the first DHCPACK after a deploy is on the timeline once, across a seed re
     if (!rows.length) await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(rows.length, 1, (await t.history(uuid)).join('\n'));
-  const match = new RegExp(`^deployed system's first contact: DHCPACK ${subnet.replaceAll('.', '\\.')}\\.(\\d+) hostname fc-deployed from ${MAC}, (\\d+\\.\\d) s after the deploy ended$`).exec(rows[0]!);
+  const match = new RegExp(`^deployed system's first contact: DHCPACK ${net.subnet.replaceAll('.', '\\.')}\\.(\\d+) hostname fc-deployed from ${MAC}, (\\d+\\.\\d) s after the deploy ended$`).exec(rows[0]!);
   assert.ok(match, rows[0]);
   const seconds = Number(match[2]);
   assert.ok(seconds >= (before - since) / 1000 - 0.1 && seconds <= (Date.now() - since) / 1000 + 0.1, `${seconds} s`);

@@ -7,22 +7,15 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { run } from '../src/common/child-process.js';
 import { startSeed, type TestSeed } from './support/seed.js';
+import { createNetnsPair, type NetnsPair } from './support/dhcp-netns.js';
 
-const id = randomBytes(3).toString('hex');
-const srvNs = `bs-psync-s-${id}`;
-const cliNs = `bs-psync-c-${id}`;
-const srvIf = `bps${id}`;
-const cliIf = `bpc${id}`;
-const subnet = `10.${200 + (parseInt(id.slice(0, 2), 16) % 50)}.${parseInt(id.slice(2, 4), 16)}`;
 const MAC = '52:54:00:5a:00:01';
 let dir = '';
 let seed: TestSeed;
 let token = '';
-
-const ip = (...args: string[]) => run('ip', args, { timeoutMs: 10_000 });
+let net: NetnsPair;
 const hostsDir = () => join(dir, 'state', 'boot', 'hosts');
 const hostFiles = async () => (await readdir(hostsDir())).filter((f) => !f.startsWith('.')).sort();
 
@@ -42,15 +35,9 @@ async function waitNode(uuid: string, until: (n: Record<string, any>) => boolean
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bootstack-ports-sync-'));
-  await ip('netns', 'add', srvNs);
-  await ip('netns', 'add', cliNs);
-  await ip('link', 'add', srvIf, 'type', 'veth', 'peer', 'name', cliIf);
-  await ip('link', 'set', srvIf, 'netns', srvNs);
-  await ip('link', 'set', cliIf, 'netns', cliNs);
-  await ip('-n', srvNs, 'addr', 'add', `${subnet}.1/24`, 'dev', srvIf);
-  await ip('-n', srvNs, 'link', 'set', srvIf, 'up');
-  await ip('-n', cliNs, 'link', 'set', cliIf, 'address', MAC);
-  await ip('-n', cliNs, 'link', 'set', cliIf, 'up');
+  net = await createNetnsPair('psync');
+  await net.ip('-n', net.cliNs, 'link', 'set', net.cliIf, 'address', MAC);
+  await net.ip('-n', net.cliNs, 'link', 'set', net.cliIf, 'up');
   // A stale entry from an earlier run: the start-up sync must drop it.
   await mkdir(hostsDir(), { recursive: true });
   await writeFile(join(hostsDir(), '52-54-00-5a-00-99'), '52:54:00:5a:00:99\n');
@@ -58,8 +45,8 @@ before(async () => {
     {
       baremetal: { conductor: { host: 'psync', check_interval: 0.1, sync_power_state_interval: 0, deploy_callback_timeout: 4 } },
       boot: {
-        http_url: `http://${subnet}.1:6385/boot`,
-        dnsmasq: { enabled: true, interface: srvIf, netns: srvNs, range_start: `${subnet}.50`, range_end: `${subnet}.99`, ipv6_ra: false },
+        http_url: `http://${net.subnet}.1:6385/boot`,
+        dnsmasq: { enabled: true, interface: net.srvIf, netns: net.srvNs, range_start: `${net.subnet}.50`, range_end: `${net.subnet}.99`, ipv6_ra: false },
       },
     },
     { stateDir: join(dir, 'state') },
@@ -69,8 +56,7 @@ before(async () => {
 
 after(async () => {
   await seed?.stop();
-  await run('ip', ['netns', 'del', srvNs], { allowFailure: true });
-  await run('ip', ['netns', 'del', cliNs], { allowFailure: true });
+  await net?.remove();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -100,13 +86,13 @@ test('port create/update/delete reach the hosts directory; DHCP from the MAC is 
   await waitNode(uuid, (n) => n.provision_state === 'wait call-back');
 
   // The machine's DHCP request (busybox udhcpc as the enrolled NIC); it gets a lease from our dnsmasq.
-  const r = await run('ip', ['netns', 'exec', cliNs, 'busybox', 'udhcpc', '-i', cliIf, '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', '/bin/true'], { allowFailure: true, timeoutMs: 20_000 });
+  const r = await run('ip', ['netns', 'exec', net.cliNs, 'busybox', 'udhcpc', '-i', net.cliIf, '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', '/bin/true'], { allowFailure: true, timeoutMs: 20_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
 
   const failed = await waitNode(uuid, (n) => n.provision_state === 'deploy failed');
   const events = (await api('GET', `/nodes/${uuid}/history`)).body.history.map((h: { event: string }) => h.event) as string[];
   assert.ok(events.some((e) => e === `DHCP DHCPDISCOVER ${MAC}`), events.join('\n'));
-  assert.ok(events.some((e) => new RegExp(`^DHCP DHCPACK ${MAC} ${subnet.replaceAll('.', '\\.')}\\.\\d+$`).test(e)), events.join('\n'));
+  assert.ok(events.some((e) => new RegExp(`^DHCP DHCPACK ${MAC} ${net.subnet.replaceAll('.', '\\.')}\\.\\d+$`).test(e)), events.join('\n'));
   assert.match(failed.last_error, /Timeout reached while waiting in "wait call-back".*last step reached: DHCP DHCPACK 52:54:00:5a:00:01 .* the machine got DHCP but never fetched its iPXE script/);
 });
 

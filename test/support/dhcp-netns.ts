@@ -1,6 +1,7 @@
 // A provisioning network in miniature for tests: two network namespaces joined by a veth pair,
 // our supervised dnsmasq on the server end, the client end free for a DHCP client (busybox udhcpc
 // or the deploy agent). Unique names, so it can run next to other tests; stop() removes it all.
+// createNetnsPair() is the network alone, for tests whose seed runs its own dnsmasq there.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,26 +30,35 @@ export interface DhcpNetns {
   stop(): Promise<void>;
 }
 
-export async function startDhcpNetns(prefix: string): Promise<DhcpNetns> {
+/** Two namespaces joined by a veth pair, the server end up with `<subnet>.1/24`; nothing runs in them. */
+export interface NetnsPair {
+  /** The random part of the names (6 hex digits). */
+  id: string;
+  srvNs: string;
+  cliNs: string;
+  srvIf: string;
+  cliIf: string;
+  /** First three octets of the /24, e.g. "10.231.17". */
+  subnet: string;
+  ip(...args: string[]): Promise<void>;
+  /** Deletes both namespaces (and with them the veth pair). */
+  remove(): Promise<void>;
+}
+
+/** Namespaces "bs-<prefix>-s-<id>" and "bs-<prefix>-c-<id>", joined by a veth pair; the client end is left down. */
+export async function createNetnsPair(prefix: string): Promise<NetnsPair> {
   const id = randomBytes(3).toString('hex');
   const srvNs = `bs-${prefix}-s-${id}`;
   const cliNs = `bs-${prefix}-c-${id}`;
   const srvIf = `bss${id}`;
   const cliIf = `bsc${id}`;
   const subnet = `10.${200 + (parseInt(id.slice(0, 2), 16) % 50)}.${parseInt(id.slice(2, 4), 16)}`;
-  const dir = await mkdtemp(join(tmpdir(), `bootstack-${prefix}-`));
-  const abort = new AbortController();
-  const events: DnsmasqEvent[] = [];
   const ip = async (...args: string[]) => {
     await run('ip', args, { timeoutMs: 10_000 });
   };
-  let running: Promise<void> | undefined;
-  const stop = async () => {
-    abort.abort();
-    await running?.catch(() => undefined);
+  const remove = async () => {
     await run('ip', ['netns', 'del', srvNs], { allowFailure: true });
     await run('ip', ['netns', 'del', cliNs], { allowFailure: true });
-    await rm(dir, { recursive: true, force: true });
   };
   try {
     await ip('netns', 'add', srvNs);
@@ -57,8 +67,30 @@ export async function startDhcpNetns(prefix: string): Promise<DhcpNetns> {
     await ip('link', 'set', srvIf, 'netns', srvNs);
     await ip('link', 'set', cliIf, 'netns', cliNs);
     await ip('-n', srvNs, 'addr', 'add', `${subnet}.1/24`, 'dev', srvIf);
-    await ip('-n', srvNs, '-6', 'addr', 'add', `fd00:b007:${id.slice(0, 4)}::1/64`, 'dev', srvIf, 'nodad');
     await ip('-n', srvNs, 'link', 'set', srvIf, 'up');
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return { id, srvNs, cliNs, srvIf, cliIf, subnet, ip, remove };
+}
+
+export async function startDhcpNetns(prefix: string): Promise<DhcpNetns> {
+  const pair = await createNetnsPair(prefix);
+  const { id, srvNs, cliNs, srvIf, cliIf, subnet, ip } = pair;
+  const abort = new AbortController();
+  const events: DnsmasqEvent[] = [];
+  let dir: string | undefined;
+  let running: Promise<void> | undefined;
+  const stop = async () => {
+    abort.abort();
+    await running?.catch(() => undefined);
+    await pair.remove();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    dir = await mkdtemp(join(tmpdir(), `bootstack-${prefix}-`));
+    await ip('-n', srvNs, '-6', 'addr', 'add', `fd00:b007:${id.slice(0, 4)}::1/64`, 'dev', srvIf, 'nodad');
     await ip('-n', srvNs, 'link', 'set', 'lo', 'up');
     await ip('-n', cliNs, 'link', 'set', 'lo', 'up');
     await ip('-n', cliNs, 'link', 'set', cliIf, 'up');
