@@ -33,6 +33,15 @@ test('openstack baremetal drives a fake-hardware node through its whole life', {
     assert.equal((await osJson('baremetal', 'node', 'show', 'cli-0')).provision_state, state, `after ${verb}`);
   }
 
+  // History, short and --long (ironicclient asks for .../history/detail), and one event.
+  const history = await osJson('baremetal', 'node', 'history', 'list', 'cli-0');
+  assert.ok(history.some((h: Record<string, string>) => /available -> deploying/.test(h['Description of the event'] ?? '')), JSON.stringify(history[0]));
+  const long = await osJson('baremetal', 'node', 'history', 'list', 'cli-0', '--long');
+  assert.equal(long.length, history.length);
+  assert.ok(long.every((h: Record<string, unknown>) => 'Event Origin Type' in h && 'Conductor' in h), JSON.stringify(long[0]));
+  const event = await osJson('baremetal', 'node', 'history', 'get', 'cli-0', long[0].UUID);
+  assert.equal(event.event, long[0]['Description of the event']);
+
   // An invalid move names the state and the allowed actions.
   await assert.rejects(os('baremetal', 'node', 'provide', 'cli-0'), /state "available".*allowed/);
 

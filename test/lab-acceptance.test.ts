@@ -25,11 +25,14 @@ const demos: string[] = [];
 // The demo directory of the test running now (tests in a file run one after the other).
 let demo = '';
 
+/** `lab-demo.sh down` and the directory gone; safe to repeat. */
+async function demoDown(d: string): Promise<void> {
+  await run('bash', [join(ROOT, 'scripts/lab-demo.sh'), 'down'], { env: { ...process.env, BOOTSTACK_DEMO_DIR: d }, allowFailure: true, timeoutMs: 120_000 });
+  await rm(d, { recursive: true, force: true });
+}
+
 after(async () => {
-  for (const d of demos) {
-    await run('bash', [join(ROOT, 'scripts/lab-demo.sh'), 'down'], { env: { ...process.env, BOOTSTACK_DEMO_DIR: d }, allowFailure: true, timeoutMs: 120_000 });
-    await rm(d, { recursive: true, force: true });
-  }
+  for (const d of demos) await demoDown(d);
 });
 
 function env(): NodeJS.ProcessEnv {
@@ -82,8 +85,10 @@ async function consoleOf(machine: string): Promise<string> {
   return readFile(join(demo, 'lab/machines', machine, 'console.log'), 'utf8').catch(() => '');
 }
 
-test('the main job deploys a 2-machine lab: inspect, deploy with a config drive, SSH, undeploy through cleaning', { timeout: 45 * 60_000 }, async () => {
+test('the main job deploys a 2-machine lab: inspect, deploy with a config drive, SSH, undeploy through cleaning', { timeout: 45 * 60_000 }, async (t) => {
   await demoUp({});
+  const mine = demo;
+  t.after(() => demoDown(mine)); // the machines would otherwise keep a core busy during the next test
 
   const lab = JSON.parse(await readFile(join(demo, 'lab/lab.json'), 'utf8')) as { machines: Array<{ name: string; mac: string }> };
   assert.equal(lab.machines.length, 2);
@@ -140,8 +145,10 @@ test('the main job deploys a 2-machine lab: inspect, deploy with a config drive,
   assert.deepEqual(after.instance_info, {});
 });
 
-test('UEFI: the same job on one OVMF machine (iPXE EFI, systemd-boot from the deployed disk)', { timeout: 30 * 60_000 }, async () => {
+test('UEFI: the same job on one OVMF machine (iPXE EFI, systemd-boot from the deployed disk)', { timeout: 30 * 60_000 }, async (t) => {
   await demoUp({ DEMO_NODES: '1', DEMO_FIRMWARE: 'uefi' });
+  const mine = demo;
+  t.after(() => demoDown(mine));
   const lab = JSON.parse(await readFile(join(demo, 'lab/lab.json'), 'utf8')) as { firmware: string; machines: Array<{ name: string }> };
   assert.equal(lab.firmware, 'uefi');
   const name = lab.machines[0]!.name;
@@ -151,6 +158,6 @@ test('UEFI: the same job on one OVMF machine (iPXE EFI, systemd-boot from the de
   assert.match(consoleLog, new RegExp(`${name} login:`));
   const [hostname] = await sshHostnameAndMachineId((await deployedAddresses()).get(name)!);
   assert.equal(hostname, name);
-  const history = JSON.parse(await openstack('baremetal', 'node', 'history', 'list', name, '-f', 'json', '--long')) as Array<{ Event: string }>;
-  assert.ok(history.some((h) => /network boot of the deploy ramdisk prepared for .* \(UEFI\)/.test(h.Event)), 'the boot was prepared for UEFI');
+  const history = JSON.parse(await openstack('baremetal', 'node', 'history', 'list', name, '-f', 'json', '--long')) as Array<Record<string, string>>;
+  assert.ok(history.some((h) => /network boot of the deploy ramdisk prepared for .* \(UEFI\)/.test(h['Description of the event'] ?? '')), 'the boot was prepared for UEFI');
 });

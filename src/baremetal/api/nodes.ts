@@ -1,7 +1,7 @@
 // /v1/nodes: create, list (filters, fields, paging), show, JSON-patch update, delete, states,
 // maintenance, traits, boot device, validate, history.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
 import { fromJson, now, toJson } from '../../common/db.js';
@@ -478,11 +478,10 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { ports: rows.map((p) => portView(p, deps.base())) };
   });
 
-  app.get('/v1/nodes/:ident/history', async (request) => {
+  const listHistory = async (request: FastifyRequest, detail: boolean) => {
     const { ident } = request.params as { ident: string };
     const row = await visibleNode(request, ident, 'baremetal:node:history:get');
     const q = request.query as Query;
-    const detail = parseBool(q.detail, 'detail') === true;
     const rows = await db
       .selectFrom('baremetal_node_history')
       .selectAll()
@@ -492,7 +491,10 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       .limit(parseLimit(q.limit))
       .execute();
     return { history: rows.map((h) => historyView(h, deps.base(), detail)) };
-  });
+  };
+  app.get('/v1/nodes/:ident/history', async (request) => listHistory(request, parseBool((request.query as Query).detail, 'detail') === true));
+  // ironicclient's `node history list --long` asks for .../history/detail (not ?detail=true).
+  app.get('/v1/nodes/:ident/history/detail', async (request) => listHistory(request, true));
   app.get('/v1/nodes/:ident/history/:event', async (request) => {
     const { ident, event } = request.params as { ident: string; event: string };
     const row = await visibleNode(request, ident, 'baremetal:node:history:get');
