@@ -9,25 +9,19 @@
 // node's timeline shows the machine's steps from DHCP to the reboot, in order.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir, copyFile, open, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, mkdir, copyFile, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { labDown, labUp, readBmcPassword, LabPaths } from '../src/lab/index.js';
 import { run } from '../src/common/child-process.js';
-import { startSeed, type TestSeed } from './support/seed.js';
+import type { TestSeed } from './support/seed.js';
+import { startLabSeed, LabNodes, assertConfigDrive, cleanUpLabs, type LabSeed } from './support/lab-seed.js';
 import { assertInOrder } from './support/in-order.js';
 import { buildBusyboxRamdisk, hostKernel, VIRTIO_NET_MODULES } from './support/busybox-ramdisk.js';
 
 const dirs: string[] = [];
 const seeds: TestSeed[] = [];
-after(async () => {
-  for (const s of seeds) await s.stop().catch(() => undefined);
-  for (const dir of dirs) {
-    await labDown({ dir: join(dir, 'lab') }).catch((err: unknown) => console.error('lab down failed', err));
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+after(() => cleanUpLabs(seeds, dirs));
 
 /** The stand-in agent: pull commands with the agent token, run write_image and sync, report. */
 const SHELL_AGENT = `
@@ -85,42 +79,21 @@ async function labDeploy(agent: 'shell' | 'node') {
   const ramdisk = agent === 'node' ? await nodeAgentRamdisk(dir, modules) : await buildBusyboxRamdisk(dir, modules, SHELL_AGENT, [...VIRTIO_NET_MODULES, 'virtio_blk']);
   await copyFile(ramdisk, join(files, 'deploy.initramfs'));
 
-  const labDir = join(dir, 'lab');
-  const { lab } = await labUp({ nodes: 1, memoryMiB: agent === 'node' ? 1024 : 384, diskGiB: 1, accel: 'tcg', firmware: 'bios', bmcPort: 0 }, { dir: labDir });
-  const net = lab.network;
-  // Router advertisements need an IPv6 prefix on the interface (without them iPXE waits ~13 s).
-  await run('ip', ['-6', 'addr', 'add', `fd00:b007:${randomBytes(2).toString('hex')}::1/64`, 'dev', net.seedInterface, 'nodad']);
-  const [a, b, c] = net.seedAddress.split('.');
-  const s = await startSeed({
-    listen: { host: net.seedAddress, port: 0 },
-    baremetal: { conductor: { host: 'lab-deploy', check_interval: 0.5, sync_power_state_interval: 0, deploy_callback_timeout: 400 } },
-    boot: {
-      files_dir: files,
-      dnsmasq: { enabled: true, interface: net.seedInterface, range_start: `${a}.${b}.${c}.100`, range_end: `${a}.${b}.${c}.150` },
-    },
-  });
-  seeds.push(s);
+  const ls = await startLabSeed(dir, { memoryMiB: agent === 'node' ? 1024 : 384, diskGiB: 1, conductorHost: 'lab-deploy', filesDir: files });
+  seeds.push(ls.seed);
   try {
-    await deployOn(s, lab, labDir, dir, agent);
+    await deployOn(ls, dir, agent);
   } finally {
-    seeds.splice(seeds.indexOf(s), 1);
-    await s.stop();
+    seeds.splice(seeds.indexOf(ls.seed), 1);
+    await ls.seed.stop();
   }
 }
 
-async function deployOn(s: TestSeed, lab: Awaited<ReturnType<typeof labUp>>['lab'], labDir: string, dir: string, agent: 'shell' | 'node') {
-  const m = lab.machines[0]!;
+async function deployOn(ls: LabSeed, dir: string, agent: 'shell' | 'node') {
+  const s = ls.seed;
   const token = await s.token();
-  const api = (method: string, path: string, body?: unknown) => s.call(method, `/baremetal/v1${path}`, { token, body, headers: { 'x-openstack-ironic-api-version': '1.78' } });
-  const waitNode = async (id: string, until: (n: Record<string, any>) => boolean, ms: number) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const end = Date.now() + ms;
-    for (;;) {
-      const n = (await api('GET', `/nodes/${id}`)).body;
-      if (until(n)) return n;
-      if (Date.now() > end) throw new Error(`node stuck in ${n.provision_state}: ${n.last_error}\nconsole:\n${(await readFile(new LabPaths(labDir).machineDir(m.name) + '/console.log', 'utf8').catch(() => '')).slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  };
+  const c = new LabNodes(ls, token);
+  const m = c.machine;
 
   // The image: 3 MiB, raw; a whole-disk image with a GPT (the config drive is appended as a partition).
   const image = randomBytes(3 * 1024 * 1024);
@@ -134,34 +107,23 @@ async function deployOn(s: TestSeed, lab: Awaited<ReturnType<typeof labUp>>['lab
   assert.equal(created.status, 201);
   assert.equal((await s.call('PUT', `/image/v2/images/${created.body.id}/file`, { token, raw: image, headers: { 'content-type': 'application/octet-stream' } })).status, 204);
 
-  const password = await readBmcPassword(new LabPaths(labDir));
-  const node = await api('POST', '/nodes', {
-    name: 'lab-0',
-    driver: 'redfish',
-    driver_info: { redfish_address: lab.bmc.url, redfish_username: lab.bmc.username, redfish_password: password, redfish_system_id: m.systemId, redfish_auth_type: 'basic' },
-    automated_clean: false,
+  const node = await c.availableNode({
     ...(agent === 'node' ? { properties: { root_device: { name: 'vda' } } } : {}),
     instance_info: {
       image_source: created.body.id,
       ...(agent === 'node' ? { configdrive: { meta_data: { hostname: 'lab-host', public_keys: { default: KEY } } } } : {}),
     },
   });
-  assert.equal(node.status, 201, JSON.stringify(node.body));
-  assert.equal(node.body.boot_interface, 'ipxe');
-  assert.equal(node.body.deploy_interface, 'direct');
-  const id = node.body.uuid as string;
-  assert.equal((await api('POST', '/ports', { node_uuid: id, address: m.mac })).status, 201);
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'manage' });
-  await waitNode(id, (n) => n.provision_state === 'manageable', 60_000);
-  await api('PUT', `/nodes/${id}/states/provision`, { target: 'provide' });
-  await waitNode(id, (n) => n.provision_state === 'available', 60_000);
+  assert.equal(node.boot_interface, 'ipxe');
+  assert.equal(node.deploy_interface, 'direct');
+  const id = node.uuid as string;
 
-  assert.equal((await api('PUT', `/nodes/${id}/states/provision`, { target: 'active' })).status, 202);
-  const done = await waitNode(id, (n) => n.provision_state === 'active' || n.provision_state === 'deploy failed', 400_000);
+  assert.equal((await c.api('PUT', `/nodes/${id}/states/provision`, { target: 'active' })).status, 202);
+  const done = await c.waitNode(id, (n) => n.provision_state === 'active' || n.provision_state === 'deploy failed', 400_000);
   assert.equal(done.provision_state, 'active', done.last_error);
 
   // The machine's steps, in order, as the node's history records them.
-  const events = (await api('GET', `/nodes/${id}/history`)).body.history.map((h: { event: string }) => h.event) as string[];
+  const events = (await c.api('GET', `/nodes/${id}/history`)).body.history.map((h: { event: string }) => h.event) as string[];
   const order = [
     /^available -> deploying \(deploy\)$/,
     /^network boot of the deploy ramdisk prepared for /,
@@ -183,10 +145,7 @@ async function deployOn(s: TestSeed, lab: Awaited<ReturnType<typeof labUp>>['lab
   assertInOrder(events, order);
 
   // The QEMU disk holds the image (read after powering the machine off).
-  await api('PUT', `/nodes/${id}/states/power`, { target: 'power off' });
-  await waitNode(id, (n) => n.power_state === 'power off' && !n.target_power_state, 60_000);
-  const raw = join(dir, 'disk.raw');
-  await run('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', new LabPaths(labDir).disk(m.name), raw], { timeoutMs: 60_000 });
+  const raw = await c.diskAfterPowerOff(id, join(dir, 'disk.raw'), 60_000);
   const fh = await open(raw, 'r');
   const head = Buffer.alloc(image.length);
   await fh.read(head, 0, head.length, 0);
@@ -198,15 +157,7 @@ async function deployOn(s: TestSeed, lab: Awaited<ReturnType<typeof labUp>>['lab
     assert.ok(head.subarray(0, 440).equals(image.subarray(0, 440)));
     assert.ok(head.subarray(34 * 512, image.length - 33 * 512).equals(image.subarray(34 * 512, image.length - 33 * 512)));
   }
-  if (agent === 'node') {
-    const parts = JSON.parse((await run('sfdisk', ['--json', raw])).stdout).partitiontable.partitions as Array<{ start: number; size: number }>;
-    const last = parts.at(-1)!;
-    const offset = last.start * 512;
-    assert.match((await run('blkid', ['-p', '-O', String(offset), '-o', 'export', raw])).stdout, /^LABEL=config-2$/m);
-    const meta = JSON.parse((await run('mtype', ['-i', `${raw}@@${offset}`, '::openstack/latest/meta_data.json'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } })).stdout);
-    assert.equal(meta.hostname, 'lab-host');
-    assert.deepEqual(meta.public_keys, { default: KEY });
-  }
+  if (agent === 'node') await assertConfigDrive(raw, 'lab-host', KEY);
 }
 
 test('a lab machine deployed by the conductor with the REAL deploy agent (Node) in its ramdisk: image and config drive on the QEMU disk', async () => {

@@ -18,21 +18,15 @@ import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { labDown, labUp, readBmcPassword, LabPaths } from '../src/lab/index.js';
 import { run } from '../src/common/child-process.js';
 import { buildDeployRamdisk, type DeployRamdisk } from '../src/image-builder/deploy-ramdisk.js';
-import { startSeed, type TestSeed } from './support/seed.js';
+import type { TestSeed } from './support/seed.js';
 import { assertInOrder } from './support/in-order.js';
+import { startLabSeed, LabNodes, assertConfigDrive, cleanUpLabs } from './support/lab-seed.js';
 
 const dirs: string[] = [];
 const seeds: TestSeed[] = [];
-after(async () => {
-  for (const s of seeds) await s.stop().catch(() => undefined);
-  for (const dir of dirs) {
-    await labDown({ dir: join(dir, 'lab') }).catch((err: unknown) => console.error('lab down failed', err));
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+after(() => cleanUpLabs(seeds, dirs));
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBootstackRamdiskAgentTestKeyOnly lab@test';
 const MiB = 1024 * 1024;
@@ -83,20 +77,8 @@ async function labDeploy(imageFile: string, o: { memoryMiB: number; diskGiB: num
   await copyFile(rd.kernel, join(files, 'deploy.kernel'));
   await copyFile(rd.initramfs, join(files, 'deploy.initramfs'));
 
-  const labDir = join(dir, 'lab');
-  const { lab } = await labUp({ nodes: 1, memoryMiB: o.memoryMiB, diskGiB: o.diskGiB, accel: 'tcg', firmware: 'bios', bmcPort: 0 }, { dir: labDir });
-  const net = lab.network;
-  // Router advertisements need an IPv6 prefix on the interface (without them iPXE waits ~13 s).
-  await run('ip', ['-6', 'addr', 'add', `fd00:b007:${randomBytes(2).toString('hex')}::1/64`, 'dev', net.seedInterface, 'nodad']);
-  const [a, b, c] = net.seedAddress.split('.');
-  const s = await startSeed({
-    listen: { host: net.seedAddress, port: 0 },
-    baremetal: { conductor: { host: 'ramdisk-agent', check_interval: 0.5, sync_power_state_interval: 0, deploy_callback_timeout: 400 } },
-    boot: {
-      files_dir: files,
-      dnsmasq: { enabled: true, interface: net.seedInterface, range_start: `${a}.${b}.${c}.100`, range_end: `${a}.${b}.${c}.150` },
-    },
-  });
+  const ls = await startLabSeed(dir, { memoryMiB: o.memoryMiB, diskGiB: o.diskGiB, conductorHost: 'ramdisk-agent', filesDir: files });
+  const s = ls.seed;
   seeds.push(s);
   // Requests the seed has not answered yet, to name them if stopping it has to wait for them.
   const inFlight = new Map<object, string>();
@@ -104,20 +86,9 @@ async function labDeploy(imageFile: string, o: { memoryMiB: number; diskGiB: num
     inFlight.set(res, `${new Date().toISOString()} ${req.method} ${req.url?.replace(/\?.*/, '')}`);
     res.on('close', () => inFlight.delete(res));
   });
-  const m = lab.machines[0]!;
-  const consoleLog = () => readFile(join(new LabPaths(labDir).machineDir(m.name), 'console.log'), 'utf8').catch(() => '');
   try {
     const token = await s.token();
-    const api = (method: string, path: string, body?: unknown) => s.call(method, `/baremetal/v1${path}`, { token, body, headers: { 'x-openstack-ironic-api-version': '1.78' } });
-    const waitNode = async (id: string, until: (n: Record<string, any>) => boolean, ms: number) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-      const end = Date.now() + ms;
-      for (;;) {
-        const n = (await api('GET', `/nodes/${id}`)).body;
-        if (until(n)) return n;
-        if (Date.now() > end) throw new Error(`node stuck in ${n.provision_state}: ${n.last_error}\nconsole:\n${(await consoleLog()).slice(-3000)}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    };
+    const c = new LabNodes(ls, token);
 
     const created = await s.call('POST', '/image/v2/images', { token, body: { name: `${o.hostname}-image`, disk_format: 'raw', container_format: 'bare' } });
     assert.equal(created.status, 201);
@@ -130,34 +101,20 @@ async function labDeploy(imageFile: string, o: { memoryMiB: number; diskGiB: num
     } as RequestInit);
     assert.equal(upload.status, 204, await upload.text());
 
-    const password = await readBmcPassword(new LabPaths(labDir));
-    const node = await api('POST', '/nodes', {
-      name: 'lab-0',
-      driver: 'redfish',
-      driver_info: { redfish_address: lab.bmc.url, redfish_username: lab.bmc.username, redfish_password: password, redfish_system_id: m.systemId, redfish_auth_type: 'basic' },
-      automated_clean: false,
+    const node = await c.availableNode({
       properties: { root_device: { name: 'vda' } },
       instance_info: { image_source: created.body.id, configdrive: { meta_data: { hostname: o.hostname, public_keys: { default: KEY } } } },
     });
-    assert.equal(node.status, 201, JSON.stringify(node.body));
-    const id = node.body.uuid as string;
-    assert.equal((await api('POST', '/ports', { node_uuid: id, address: m.mac })).status, 201);
-    await api('PUT', `/nodes/${id}/states/provision`, { target: 'manage' });
-    await waitNode(id, (n) => n.provision_state === 'manageable', 60_000);
-    await api('PUT', `/nodes/${id}/states/provision`, { target: 'provide' });
-    await waitNode(id, (n) => n.provision_state === 'available', 60_000);
+    const id = node.uuid as string;
 
-    assert.equal((await api('PUT', `/nodes/${id}/states/provision`, { target: 'active' })).status, 202);
-    const done = await waitNode(id, (n) => n.provision_state === 'active' || n.provision_state === 'deploy failed', 600_000);
-    assert.equal(done.provision_state, 'active', `${done.last_error}\nconsole:\n${(await consoleLog()).slice(-3000)}`);
-    const history = (await api('GET', `/nodes/${id}/history`)).body.history as HistoryRow[];
+    assert.equal((await c.api('PUT', `/nodes/${id}/states/provision`, { target: 'active' })).status, 202);
+    const done = await c.waitNode(id, (n) => n.provision_state === 'active' || n.provision_state === 'deploy failed', 600_000);
+    assert.equal(done.provision_state, 'active', `${done.last_error}\nconsole:\n${(await c.consoleLog()).slice(-3000)}`);
+    const history = (await c.api('GET', `/nodes/${id}/history`)).body.history as HistoryRow[];
 
     // The disk, read after powering the machine off.
-    await api('PUT', `/nodes/${id}/states/power`, { target: 'power off' });
-    await waitNode(id, (n) => n.power_state === 'power off' && !n.target_power_state, 60_000);
-    const disk = join(dir, 'disk.raw');
-    await run('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', new LabPaths(labDir).disk(m.name), disk], { timeoutMs: 300_000 });
-    return { disk, history, console: await consoleLog(), mac: m.mac };
+    const disk = await c.diskAfterPowerOff(id, join(dir, 'disk.raw'), 300_000);
+    return { disk, history, console: await c.consoleLog(), mac: c.machine.mac };
   } finally {
     seeds.splice(seeds.indexOf(s), 1);
     const stopped = s.stop();
@@ -178,16 +135,6 @@ async function labDeploy(imageFile: string, o: { memoryMiB: number; diskGiB: num
 /** The image's bytes outside the GPT areas (the config drive step rewrites both headers). */
 const GPT_HEAD = 34 * 512;
 const GPT_TAIL = 33 * 512;
-
-/** The last partition is a config-2 FAT with the node's meta_data.json. */
-async function assertConfigDrive(disk: string, hostname: string) {
-  const parts = JSON.parse((await run('sfdisk', ['--json', disk])).stdout).partitiontable.partitions as Array<{ start: number; size: number }>;
-  const offset = parts.at(-1)!.start * 512;
-  assert.match((await run('blkid', ['-p', '-O', String(offset), '-o', 'export', disk])).stdout, /^LABEL=config-2$/m);
-  const meta = JSON.parse((await run('mtype', ['-i', `${disk}@@${offset}`, '::openstack/latest/meta_data.json'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } })).stdout);
-  assert.equal(meta.hostname, hostname);
-  assert.deepEqual(meta.public_keys, { default: KEY });
-}
 
 function timelineFigures(history: HistoryRow[]): string {
   const at = (re: RegExp) => Date.parse(history.find((h) => re.test(h.event))?.created_at ?? '');
@@ -254,7 +201,7 @@ test('the image-builder deploy ramdisk (Node 18 agent) deploys a 768 MiB lab mac
   await fh.close();
   assert.ok(head.subarray(0, 440).equals(image.subarray(0, 440)));
   assert.ok(head.subarray(GPT_HEAD, image.length - GPT_TAIL).equals(image.subarray(GPT_HEAD, image.length - GPT_TAIL)));
-  await assertConfigDrive(d.disk, 'ramdisk-host');
+  await assertConfigDrive(d.disk, 'ramdisk-host', KEY);
 });
 
 test('a 2 GiB image onto the same 768 MiB machine: streamed, on disk byte for byte', async (t) => {
@@ -277,7 +224,7 @@ test('a 2 GiB image onto the same 768 MiB machine: streamed, on disk byte for by
   );
   t.diagnostic(timelineFigures(d.history));
   assert.equal(await rangeHash(d.disk, GPT_HEAD, size - GPT_TAIL), want, 'the disk holds the 2 GiB image');
-  await assertConfigDrive(d.disk, 'big-host');
+  await assertConfigDrive(d.disk, 'big-host', KEY);
 });
 
 test('the ramdisk console: the agent runs in the foreground, Ctrl-C stops it with an exit marker and a shell follows', async () => {
