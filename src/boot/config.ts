@@ -16,6 +16,12 @@ export const dnsmasqConfigSchema = z.strictObject({
   netmask: ipv4.default('255.255.255.0'),
   /** ProxyDHCP: the network address of the subnet whose DHCP server we complement. */
   proxy_subnet: ipv4.optional(),
+  /**
+   * ProxyDHCP: the next-server address (siaddr) sent with the iPXE script URL. iPXE drops a
+   * ProxyDHCP answer whose siaddr is 0 (dnsmasq's proxy answers carry 0 unless told). Default:
+   * the host of the script URL (boot.http_url) when that is an IPv4 address.
+   */
+  next_server: ipv4.optional(),
   lease_time: z.string().regex(/^\d+[smhd]?$|^infinite$/).default('1h'),
   /** Answer MACs that are not enrolled (inspection of unknown machines). */
   discovery: z.boolean().default(false),

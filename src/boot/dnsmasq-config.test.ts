@@ -58,7 +58,22 @@ test('discovery answers unknown MACs; ProxyDHCP mode adds boot options only; dns
   assert.ok(!c.includes('enable-ra'));
   assert.ok(!c.includes('dhcp-authoritative'));
   assert.match(c, /pxe-service=tag:!ipxe,tag:!efi64,x86PC,"Network boot",undionly\.kpxe/);
+  // iPXE drops ProxyDHCP answers whose next-server (siaddr) is 0: the script URL's host is named.
+  assert.ok(c.split('\n').includes('dhcp-boot=tag:ipxe,http://192.0.2.1:6385/boot/boot.ipxe,,192.0.2.1'), c);
+  assert.ok(c.split('\n').includes('dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe'), c);
   await dnsmasqAccepts(c);
+});
+
+test('ProxyDHCP next-server: boot.dnsmasq.next_server wins; a host-name URL without it is a config error', () => {
+  const s = dnsmasqConfigSchema.parse({ mode: 'proxy', proxy_subnet: '10.0.0.0', next_server: '10.0.0.7' });
+  assert.ok(renderDnsmasqConfig(s, paths).split('\n').includes('dhcp-boot=tag:ipxe,http://192.0.2.1:6385/boot/boot.ipxe,,10.0.0.7'));
+  const named = { ...paths, ipxeScriptUrl: 'http://seed.example:6385/boot/boot.ipxe' };
+  const noServer = dnsmasqConfigSchema.parse({ mode: 'proxy', proxy_subnet: '10.0.0.0' });
+  assert.throws(() => renderDnsmasqConfig(noServer, named), (e: unknown) => e instanceof ConfigError && /boot\.dnsmasq\.next_server/.test(e.message));
+  assert.ok(renderDnsmasqConfig({ ...noServer, next_server: '10.0.0.7' }, named).includes('boot.ipxe,,10.0.0.7\n'));
+  // Full DHCP answers carry dnsmasq's own address already: no next-server there.
+  const full = dnsmasqConfigSchema.parse({ range_start: '192.0.2.100', range_end: '192.0.2.150' });
+  assert.ok(renderDnsmasqConfig(full, named).split('\n').includes('dhcp-boot=tag:ipxe,http://seed.example:6385/boot/boot.ipxe'));
 });
 
 test('missing range or subnet is a config error naming the key', () => {

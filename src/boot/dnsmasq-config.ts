@@ -52,6 +52,11 @@ export function renderDnsmasqConfig(s: DnsmasqSettings, paths: DnsmasqPaths): st
     // ProxyDHCP: another server gives the address; we add only the boot options (PXE on 4011/67).
     lines.push(`dhcp-range=set:prov,${s.proxy_subnet},proxy,${s.netmask}`);
   }
+  // iPXE accepts a ProxyDHCP offer or ProxyDHCPACK as boot information only if it has a boot menu
+  // or a boot file AND a non-zero next-server (siaddr); dnsmasq leaves siaddr 0 in its proxy
+  // answers unless dhcp-boot names a server, so iPXE ignored them and booted from disk (seen on
+  // the wire, docs/boot-deploy.md). Full DHCP answers already carry dnsmasq's own address.
+  const nextServer = s.mode === 'proxy' ? proxyNextServer(s, paths.ipxeScriptUrl) : undefined;
   if (!s.ping_check) lines.push('no-ping');
   if (!s.discovery) lines.push(`dhcp-ignore=tag:!${TAGS.known}`);
   lines.push(
@@ -62,7 +67,7 @@ export function renderDnsmasqConfig(s: DnsmasqSettings, paths: DnsmasqPaths): st
     // Client architecture 7 and 9 are x86-64 UEFI (RFC 4578 / IANA processor architecture types).
     `dhcp-match=set:${TAGS.efi},option:client-arch,7`,
     `dhcp-match=set:${TAGS.efi},option:client-arch,9`,
-    `dhcp-boot=tag:${TAGS.ipxe},${paths.ipxeScriptUrl}`,
+    `dhcp-boot=tag:${TAGS.ipxe},${paths.ipxeScriptUrl}${nextServer ? `,,${nextServer}` : ''}`,
     `dhcp-boot=tag:!${TAGS.ipxe},tag:${TAGS.efi},ipxe.efi`,
     `dhcp-boot=tag:!${TAGS.ipxe},tag:!${TAGS.efi},undionly.kpxe`,
     'enable-tftp',
@@ -79,4 +84,19 @@ export function renderDnsmasqConfig(s: DnsmasqSettings, paths: DnsmasqPaths): st
     lines.push('enable-ra', `dhcp-range=::,constructor:${s.interface},ra-only`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The siaddr for proxy answers: boot.dnsmasq.next_server, else the script URL's IPv4 host. */
+function proxyNextServer(s: DnsmasqSettings, scriptUrl: string): string {
+  if (s.next_server) return s.next_server;
+  let host = '';
+  try {
+    host = new URL(scriptUrl).hostname;
+  } catch {
+    // Reported below with the field to set.
+  }
+  if (/^(\d{1,3}\.){3}\d{1,3}$/.test(host)) return host;
+  throw new ConfigError(`boot.dnsmasq.next_server is required in proxy mode when the iPXE script URL has no IPv4 host (${scriptUrl})`, {
+    fields: { path: 'boot.dnsmasq.next_server' },
+  });
 }

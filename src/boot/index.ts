@@ -89,6 +89,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
       events,
       filesDir,
       macForIp: (ip) => ipToMac.get(ip.replace(/^::ffff:/, '')),
+      learnIp: (ip, mac) => ipToMac.set(ip.replace(/^::ffff:/, ''), mac),
       heartbeatIntervalS: HEARTBEAT_INTERVAL_S,
     }),
     async init() {

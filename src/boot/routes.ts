@@ -9,6 +9,7 @@ import { BootstackError, NotFoundError, UnauthorizedError } from '../common/erro
 import type { BootManager } from './boot-manager.js';
 import type { BootEventBus } from './boot-events.js';
 import type { AgentReport } from './deploy-commands.js';
+import { normalizeMac } from './dhcp-hosts.js';
 
 export interface BootRouteOptions {
   manager: BootManager;
@@ -16,6 +17,12 @@ export interface BootRouteOptions {
   filesDir: string;
   /** The MAC that last got this IPv4 address from our dnsmasq (ties HTTP fetches to a machine). */
   macForIp: (ip: string) => string | undefined;
+  /**
+   * Called when a per-MAC script is fetched. In ProxyDHCP mode another server hands out the
+   * addresses, so our dnsmasq never logs the lease: this fetch is what ties the client's address
+   * to its MAC for the kernel and ramdisk fetches that follow.
+   */
+  learnIp?: (ip: string, mac: string) => void;
   heartbeatIntervalS: number;
   /** Where a deploy image's bytes are (set by the server from the image service); absent: 503. */
   imageFile?: () => DeployImageSource | undefined;
@@ -25,6 +32,16 @@ export interface BootRouteOptions {
 export type DeployImageSource = (imageId: string) => Promise<{ path: string; size: number }>;
 
 const pub = { config: { public: true } };
+
+/** The MAC a script name stands for, if it is one (node ids are names too). */
+function macOf(name: string): string | undefined {
+  try {
+    return normalizeMac(name);
+  } catch {
+    return undefined;
+  }
+}
+
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function agentToken(request: FastifyRequest): string {
@@ -47,7 +64,11 @@ export function bootRoutes(o: BootRouteOptions) {
     app.get<{ Params: { name: string } }>('/:name', pub, async (req, reply) => {
       const { name } = req.params;
       if (!name.endsWith('.ipxe')) throw new NotFoundError('Boot script', name);
-      return reply.type(text).send(await o.manager.scriptFor(name.slice(0, -'.ipxe'.length)));
+      const key = name.slice(0, -'.ipxe'.length);
+      const script = await o.manager.scriptFor(key);
+      const mac = macOf(key);
+      if (mac) o.learnIp?.(req.ip, mac);
+      return reply.type(text).send(script);
     });
 
     app.get<{ Params: { file: string } }>('/files/:file', pub, async (req, reply) => {
