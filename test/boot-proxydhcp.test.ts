@@ -23,10 +23,10 @@ import { buildBusyboxRamdisk, hostKernel } from './support/busybox-ramdisk.js';
 
 const dirs: string[] = [];
 let server: RunningServer | undefined;
-let site: ChildProcess | undefined;
+const sites: ChildProcess[] = [];
 after(async () => {
   await server?.stop().catch(() => undefined);
-  site?.kill('SIGTERM');
+  for (const p of sites) if (p.exitCode === null) p.kill('SIGTERM');
   for (const dir of dirs) {
     await labDown({ dir: join(dir, 'lab') }).catch((err: unknown) => console.error('lab down failed', err));
     await rm(dir, { recursive: true, force: true });
@@ -34,11 +34,12 @@ after(async () => {
 });
 
 /** The site DHCP server: addresses .50–.60 from .2 on the lab bridge, nothing about booting. */
-async function startSiteDhcp(namespace: string, bridge: string, prefix: string, leaseFile: string): Promise<{ log: () => string }> {
+async function startSiteDhcp(namespace: string, bridge: string, prefix: string, leaseFile: string): Promise<{ log: () => string; stop: () => void }> {
   await run('ip', ['-n', namespace, 'addr', 'add', `${prefix}.2/24`, 'dev', bridge]);
   const args = ['netns', 'exec', namespace, '/usr/sbin/dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', `--interface=${bridge}`, '--bind-interfaces',
     `--dhcp-range=${prefix}.50,${prefix}.60,255.255.255.0,1h`, `--dhcp-leasefile=${leaseFile}`, '--dhcp-authoritative', '--no-ping', '--log-dhcp', '--log-facility=-', '--pid-file='];
-  site = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const site = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  sites.push(site);
   let out = '';
   site.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   site.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -47,7 +48,7 @@ async function startSiteDhcp(namespace: string, bridge: string, prefix: string, 
     if (site.exitCode !== null || Date.now() > until) throw new Error(`site dnsmasq did not start: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { log: () => out };
+  return { log: () => out, stop: () => site.kill('SIGTERM') };
 }
 
 async function proxyBoot(firmware: 'bios' | 'uefi') {
@@ -129,8 +130,7 @@ $B poweroff -f`;
   assert.ok(boot.manager.commands.session('node-proxy'), 'the lookup opened an agent session');
   await server.stop();
   server = undefined;
-  site?.kill('SIGTERM');
-  site = undefined;
+  siteDhcp.stop();
   await labDown({ dir: labDir });
 }
 
