@@ -79,7 +79,7 @@ $B poweroff -f`;
   const consoleLog = join(labDir, 'machines', m.name, 'console.log');
   let text = '';
   const until = Date.now() + 240_000;
-  while (Date.now() < until && !/BOOTSTACK-LOOKUP/.test(text)) {
+  while (Date.now() < until && !/BOOTSTACK-LOOKUP [^\r\n]*\r?\n/.test(text)) {
     await new Promise((r) => setTimeout(r, 500));
     text = await readFile(consoleLog, 'utf8').catch(() => '');
   }
