@@ -6,18 +6,18 @@
 // recorded for the node are checked in order: that is the boot timeline up to the agent lookup.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir, copyFile } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { labDown, labUp, readBmcPassword, LabPaths } from '../src/lab/index.js';
+import { labDown, labUp } from '../src/lab/index.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { serverConfigSchema } from '../src/server/config.js';
 import type { BootService } from '../src/boot/index.js';
-import type { BootEvent } from '../src/boot/boot-events.js';
 import { run } from '../src/common/child-process.js';
 import { buildBusyboxRamdisk, hostKernel } from './support/busybox-ramdisk.js';
+import { armNetboot, assertWordsInOrder, eventWords, powerOnFromNetwork, waitForConsole } from './support/netboot.js';
 
 const dirs: string[] = [];
 let server: RunningServer | undefined;
@@ -62,38 +62,17 @@ $B poweroff -f`;
     pino({ level: process.env.BOOT_DEBUG ? 'debug' : 'silent' }),
   );
   const boot = server.services.find((s) => s.name === 'boot') as BootService;
-  const events: BootEvent[] = [];
-  boot.events.subscribe((e) => events.push(e));
-  await boot.manager.setEnrolledPorts([{ mac: m.mac }]);
-  await boot.manager.prepareBoot({ nodeId: 'node-netboot', macs: [m.mac], firmware });
-  const deadline = Date.now() + 10_000;
-  while (!boot.dnsmasq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await boot.dnsmasq!.waitReady();
+  const events = await armNetboot(boot, 'node-netboot', m.mac, firmware);
 
-  const password = await readBmcPassword(new LabPaths(labDir));
-  const headers = { authorization: 'Basic ' + Buffer.from(`${lab.bmc.username}:${password}`).toString('base64'), 'content-type': 'application/json' };
-  const sys = `${lab.bmc.url}/redfish/v1/Systems/${m.systemId}`;
-  assert.ok((await fetch(sys, { method: 'PATCH', headers, body: JSON.stringify({ Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once' } }) })).ok);
-  assert.ok((await fetch(`${sys}/Actions/ComputerSystem.Reset`, { method: 'POST', headers, body: JSON.stringify({ ResetType: 'On' }) })).ok);
+  await powerOnFromNetwork(labDir, lab, m.systemId);
 
-  const consoleLog = join(labDir, 'machines', m.name, 'console.log');
-  let text = '';
-  const until = Date.now() + 240_000;
-  while (Date.now() < until && !/BOOTSTACK-LOOKUP [^\r\n]*\r?\n/.test(text)) {
-    await new Promise((r) => setTimeout(r, 500));
-    text = await readFile(consoleLog, 'utf8').catch(() => '');
-  }
-  const kinds = events.filter((e) => e.nodeId === 'node-netboot').map((e) => `${e.kind}${e.kind === 'file_fetched' ? `:${String(e.detail.file)}` : ''}${e.kind === 'dhcp' ? `:${String(e.detail.message)}` : ''}`);
+  const text = await waitForConsole(labDir, m.name, /BOOTSTACK-LOOKUP [^\r\n]*\r?\n/);
+  const kinds = eventWords(events, 'node-netboot');
   assert.match(text, /BOOTSTACK-LOOKUP \{"node_id":"node-netboot","agent_token":"[A-Za-z0-9_-]{43}"/, `console:\n${text.slice(-3000)}\nevents: ${kinds.join(' ')}`);
   assert.match(text, new RegExp(`BOOTSTACK-RAMDISK api=${server.url.replace(/[.]/g, '\\.')}/boot mac=${m.mac}`));
   // The timeline, in order: DHCP (firmware), script, kernel, ramdisk, DHCP (ramdisk), lookup.
   const order = ['dhcp:DHCPACK', 'script_fetched', 'file_fetched:deploy.kernel', 'file_fetched:deploy.initramfs', 'dhcp:DHCPACK', 'agent_lookup'];
-  let at = -1;
-  for (const k of order) {
-    const i = kinds.indexOf(k, at + 1);
-    assert.ok(i > at, `${k} missing or out of order in: ${kinds.join(' ')}`);
-    at = i;
-  }
+  assertWordsInOrder(kinds, order);
   assert.ok(boot.manager.commands.session('node-netboot'), 'the lookup opened an agent session');
   if (firmware === 'uefi') {
     // The kernel's EFI stub loaded the ramdisk named by initrd= (iPXE puts the image name first).
