@@ -6,18 +6,14 @@
 // recorded for the node are checked in order: that is the boot timeline up to the agent lookup.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, mkdir, copyFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { labDown, labUp } from '../src/lab/index.js';
+import { labDown } from '../src/lab/index.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { serverConfigSchema } from '../src/server/config.js';
 import type { BootService } from '../src/boot/index.js';
-import { run } from '../src/common/child-process.js';
-import { buildBusyboxRamdisk, hostKernel } from './support/busybox-ramdisk.js';
-import { armNetboot, assertWordsInOrder, eventWords, powerOnFromNetwork, waitForConsole } from './support/netboot.js';
+import { armNetboot, assertWordsInOrder, eventWords, lookupLab, powerOnFromNetwork, waitForConsole } from './support/netboot.js';
 
 const dirs: string[] = [];
 let server: RunningServer | undefined;
@@ -30,23 +26,8 @@ after(async () => {
 });
 
 async function netboot(firmware: 'bios' | 'uefi') {
-  const dir = await mkdtemp(join(tmpdir(), `bootstack-boot-netboot-${firmware}-`));
+  const { dir, files, labDir, lab, m, net } = await lookupLab('boot-netboot', firmware);
   dirs.push(dir);
-  const { kernel, modules } = await hostKernel();
-  const files = join(dir, 'files');
-  await mkdir(files);
-  await copyFile(kernel, join(files, 'deploy.kernel'));
-  const lookup = `RESP=$($B wget -q -O - --header 'Content-Type: application/json' --post-data "{\\"macs\\":[\\"$MAC\\"],\\"boot_secret\\":\\"$SECRET\\"}" "$API/agent/lookup")
-echo "BOOTSTACK-LOOKUP $RESP"
-$B poweroff -f`;
-  await copyFile(await buildBusyboxRamdisk(dir, modules, lookup), join(files, 'deploy.initramfs'));
-
-  const labDir = join(dir, 'lab');
-  const { lab } = await labUp({ nodes: 1, memoryMiB: 384, diskGiB: 1, accel: 'tcg', firmware, bmcPort: 0 }, { dir: labDir });
-  const m = lab.machines[0]!;
-  const net = lab.network;
-  // Router advertisements need an IPv6 prefix on the interface (without them iPXE waits ~13 s).
-  await run('ip', ['-6', 'addr', 'add', `fd00:b007:${randomBytes(2).toString('hex')}::1/64`, 'dev', net.seedInterface, 'nodad']);
   const [a, b, c] = net.seedAddress.split('.');
   server = await startServer(
     serverConfigSchema.parse({

@@ -2,9 +2,11 @@
 // boot for one lab machine, power it on through the lab's Redfish BMC with a one-time PXE override,
 // wait for a console line, and read the node's boot events as "kind:detail" words in order.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBmcPassword, LabPaths } from '../../src/lab/index.js';
+import { labUp, readBmcPassword, LabPaths } from '../../src/lab/index.js';
+import { buildBusyboxRamdisk, hostKernel } from './busybox-ramdisk.js';
 import type { BootService } from '../../src/boot/index.js';
 import type { BootEvent } from '../../src/boot/boot-events.js';
 import type { Firmware } from '../../src/boot/ipxe-script.js';
@@ -57,4 +59,24 @@ export function assertWordsInOrder(words: readonly string[], order: readonly str
     assert.ok(i > at, `${k} missing or out of order in: ${words.join(' ')}`);
     at = i;
   }
+}
+
+/**
+ * A one-machine lab (TCG, 384 MiB) and a boot files directory whose busybox ramdisk looks itself
+ * up with the secret from its kernel command line, prints BOOTSTACK-LOOKUP <answer>, powers off.
+ * The lab gives the seed interface an IPv6 prefix, so dnsmasq's router advertisements work.
+ */
+export async function lookupLab(name: string, firmware: Firmware) {
+  const dir = await mkdtemp(join(tmpdir(), `bootstack-${name}-${firmware}-`));
+  const { kernel, modules } = await hostKernel();
+  const files = join(dir, 'files');
+  await mkdir(files);
+  await copyFile(kernel, join(files, 'deploy.kernel'));
+  const lookup = `RESP=$($B wget -q -O - --header 'Content-Type: application/json' --post-data "{\\"macs\\":[\\"$MAC\\"],\\"boot_secret\\":\\"$SECRET\\"}" "$API/agent/lookup")
+echo "BOOTSTACK-LOOKUP $RESP"
+$B poweroff -f`;
+  await copyFile(await buildBusyboxRamdisk(dir, modules, lookup), join(files, 'deploy.initramfs'));
+  const labDir = join(dir, 'lab');
+  const { lab } = await labUp({ nodes: 1, memoryMiB: 384, diskGiB: 1, accel: 'tcg', firmware, bmcPort: 0 }, { dir: labDir });
+  return { dir, files, labDir, lab, m: lab.machines[0]!, net: lab.network };
 }
