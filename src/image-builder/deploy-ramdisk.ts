@@ -5,13 +5,14 @@
 // rebuilds and an unchanged one costs a hash. What it cannot see is a newer Debian package on the
 // mirror: `force` rebuilds. The lab, the demo and the tests call this instead of the CLI.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { run } from '../common/child-process.js';
 import { ValidationError } from '../common/errors.js';
 import { cacheDir } from './base.js';
 import { BUILTIN_ELEMENTS, buildImage, type BuildOptions, type BuildResult } from './build.js';
 import { acquireDirLock } from './dir-lock.js';
+import { digestBuilderCode, digestTree } from './inputs-digest.js';
 import { resolveElements } from './elements.js';
 import { sha256File } from './outputs.js';
 
@@ -55,32 +56,17 @@ interface Stamp {
   builtAt: string;
 }
 
-/** Every regular file under `dir` (symlinks followed), sorted, as paths relative to it. */
-function listFiles(dir: string, base = dir): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    const st = statSync(path);
-    if (st.isDirectory()) out.push(...listFiles(path, base));
-    else if (st.isFile()) out.push(relative(base, path));
-  }
-  return out;
-}
-
 /**
- * The hash of what the ramdisk is made from: each element's files (name, mode, content), the agent
- * bundle's content and the environment that steers the elements.
+ * The hash of what the ramdisk is made from: each element's files (name, mode, content), the
+ * builder's code, the agent bundle's content and the environment that steers the elements.
  */
 export function deployRamdiskInputsHash(o: { elementsPath: string[]; agentBundle: string; env: Record<string, string> }): string {
   const h = createHash('sha256');
   for (const element of resolveElements(DEPLOY_RAMDISK_ELEMENTS, o.elementsPath)) {
-    h.update(`element ${element.name}\0`);
-    for (const file of listFiles(element.path)) {
-      const path = join(element.path, file);
-      h.update(`${file} ${statSync(path).mode & 0o111 ? 'x' : '-'}\0`);
-      h.update(readFileSync(path));
-    }
+    h.update(`element ${element.name}\n`);
+    digestTree(h, element.path);
   }
+  digestBuilderCode(h);
   h.update('agent\0');
   h.update(readFileSync(o.agentBundle));
   for (const k of ENV_INPUTS) h.update(`${k}=${o.env[k] ?? ''}\0`);

@@ -5,12 +5,12 @@
 // builder only caches the debootstrap base, and a full build (~1 min warm) is too slow to repeat for
 // every lab demo or test run.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { cacheDir } from './base.js';
 import { BUILTIN_ELEMENTS, buildImage, type OutputType } from './build.js';
 import { acquireDirLock } from './dir-lock.js';
+import { digestBuilderCode, digestTree } from './inputs-digest.js';
 import { resolveElements } from './elements.js';
 
 export const SAMPLE_IMAGE_ELEMENTS: readonly string[] = ['debian-minimal', 'vm', 'config-drive', 'openssh-server', 'serial-console'];
@@ -43,23 +43,6 @@ export function defaultSampleImageDir(): string {
   return join(cacheDir(), 'images', NAME);
 }
 
-/** Every file below dir (sorted), as "path mode content-hash" lines; symlinks by their target. */
-function treeDigest(dir: string, h: ReturnType<typeof createHash>, filter: (rel: string) => boolean = () => true): void {
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      const rel = relative(dir, p);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (filter(rel)) {
-        const body = st.isSymbolicLink() ? `-> ${readlinkSync(p)}` : createHash('sha256').update(readFileSync(p)).digest('hex');
-        h.update(`${rel} ${(st.mode & 0o7777).toString(8)} ${body}\n`);
-      }
-    }
-  };
-  walk(dir);
-}
-
 /**
  * What decides the image: the element set and every file of the elements it expands to, the
  * builder's own code (outputs, hooks), the output types and the DIB_* variables. A change to any of
@@ -71,11 +54,9 @@ export function inputsKey(env: Record<string, string>): string {
   for (const [k, v] of Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1))) h.update(`env ${k}=${v}\n`);
   for (const e of resolveElements(SAMPLE_IMAGE_ELEMENTS, [BUILTIN_ELEMENTS])) {
     h.update(`element ${e.name}\n`);
-    treeDigest(e.path, h);
+    digestTree(h, e.path);
   }
-  // The builder: this directory's code without its tests (ts from source, js when built to dist).
-  const builder = dirname(fileURLToPath(import.meta.url));
-  treeDigest(builder, h, (rel) => !rel.includes('testdata') && !/\.test\.[jt]s$/.test(rel) && /\.[jt]s$/.test(rel));
+  digestBuilderCode(h);
   return h.digest('hex');
 }
 
