@@ -10,7 +10,9 @@ export type BootEventKind =
   | 'heartbeat'
   | 'command_started'
   | 'command_finished'
-  | 'image_converted';
+  | 'image_converted'
+  /** An agent call (lookup, commands, image download) from an address other than the boot's bound one. */
+  | 'access_refused';
 
 export interface BootEvent {
   kind: BootEventKind;

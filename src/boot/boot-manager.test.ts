@@ -23,6 +23,7 @@ class FlakySecretStore extends MemoryBootSecretStore {
 
 const restoredStore = (nodeId: string, mac: string): PendingBootStore => ({
   putPending: async () => undefined,
+  putBinding: async () => undefined,
   loadPending: async () => [{ nodeId, macs: [mac], firmware: 'bios', expiresAt: new Date(Date.now() + 60_000) }],
   putGrant: async () => undefined,
   getGrant: async () => undefined,

@@ -52,6 +52,19 @@ export const bootConfigSchema = z.strictObject({
   /** Lifetime of the one-time boot secret carried on the kernel command line. */
   boot_secret_ttl_s: z.number().int().positive().default(1800),
   /**
+   * A node's script (with its secret) goes to one address only, once. A fetch from that same
+   * address within this many seconds of the first, before the agent's lookup, gets it again: a
+   * machine whose chain failed mid-transfer reboots and asks again. 0: never.
+   */
+  script_retry_s: z.number().int().min(0).default(120),
+  /** Per-MAC/node script fetches allowed a minute, per source address and in total (token buckets). */
+  script_fetch_limit: z
+    .strictObject({
+      per_address_per_min: z.number().int().positive().default(20),
+      per_min: z.number().int().positive().default(600),
+    })
+    .prefault({}),
+  /**
    * Disk space the qcow2 → raw conversion cache may use (<state_dir>/boot/raw-cache), in GiB of
    * allocated blocks (raws are sparse); least recently used raws are evicted beyond it.
    */

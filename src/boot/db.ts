@@ -20,6 +20,13 @@ export interface BootPendingRow {
   firmware: string;
   expires_at: string;
   created_at: string;
+  /** The one address the node's script and agent calls are accepted from (see BootManager's Binding); null until bound. */
+  bound_ip: string | null;
+  /** 'lease' (our dnsmasq ACKed it to the node's MAC) or 'first_fetch'. */
+  bound_by: string | null;
+  bound_at: string | null;
+  /** When the script (with the secret) was first served. */
+  script_at: string | null;
 }
 
 export interface BootSessionRow {
@@ -124,6 +131,17 @@ export const migrations: readonly ServiceMigration[] = [
     },
     async down(db) {
       for (const t of ['boot_image_grants', 'boot_commands', 'boot_sessions', 'boot_pending', 'boot_secrets']) await db.schema.dropTable(t).execute();
+    },
+  },
+  {
+    // A restarted seed must keep refusing other addresses, and know the script was already served.
+    name: '0002_boot_binding',
+    async up(db) {
+      // One column per statement: SQLite's ALTER TABLE adds one at a time.
+      for (const c of ['bound_ip', 'bound_by', 'bound_at', 'script_at']) await db.schema.alterTable('boot_pending').addColumn(c, 'text').execute();
+    },
+    async down(db) {
+      for (const c of ['bound_ip', 'bound_by', 'bound_at', 'script_at']) await db.schema.alterTable('boot_pending').dropColumn(c).execute();
     },
   },
 ];

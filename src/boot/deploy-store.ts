@@ -5,6 +5,7 @@ import { fromJson, toJson } from '../common/db.js';
 import type { BootKysely } from './db.js';
 import type { AgentCommandName, CommandRecord, CommandStatus, DeployStateStore } from './deploy-commands.js';
 import type { Firmware } from './ipxe-script.js';
+import type { Binding } from './address-binding.js';
 
 /** Params as stored: URLs carrying a download token and anything named like a credential are replaced. */
 export function redactParams(params: Record<string, unknown>): Record<string, unknown> {
@@ -86,6 +87,8 @@ export interface StoredPendingBoot {
   macs: string[];
   firmware: Firmware;
   expiresAt: Date;
+  bound?: Binding;
+  scriptAt?: Date;
 }
 
 /** Pending boots and image grants (BootManager's durable half). */
@@ -102,7 +105,22 @@ export class DbBootStore {
 
   async loadPending(): Promise<StoredPendingBoot[]> {
     const rows = await this.db.selectFrom('boot_pending').selectAll().execute();
-    return rows.map((r) => ({ nodeId: r.node_id, macs: fromJson<string[]>(r.macs, []), firmware: r.firmware as Firmware, expiresAt: new Date(r.expires_at) }));
+    return rows.map((r) => ({
+      nodeId: r.node_id,
+      macs: fromJson<string[]>(r.macs, []),
+      firmware: r.firmware as Firmware,
+      expiresAt: new Date(r.expires_at),
+      bound: r.bound_ip && r.bound_at ? { ip: r.bound_ip, by: r.bound_by === 'lease' ? 'lease' : 'first_fetch', at: new Date(r.bound_at) } : undefined,
+      scriptAt: date(r.script_at),
+    }));
+  }
+
+  async putBinding(nodeId: string, bound: Binding | undefined, scriptAt: Date | undefined): Promise<void> {
+    await this.db
+      .updateTable('boot_pending')
+      .set({ bound_ip: bound?.ip ?? null, bound_by: bound?.by ?? null, bound_at: iso(bound?.at), script_at: iso(scriptAt) })
+      .where('node_id', '=', nodeId)
+      .execute();
   }
 
   async putGrant(tokenHash: string, nodeId: string, imageId: string): Promise<void> {

@@ -15,6 +15,7 @@ import { renderDnsmasqConfig } from './dnsmasq-config.js';
 import { DnsmasqSupervisor } from './dnsmasq-supervisor.js';
 import { bootRoutes, type DeployImageSource } from './routes.js';
 import { RawCache } from './raw-cache.js';
+import { FetchLimiter, leaseMs } from './address-binding.js';
 
 export type { DeployImageSource } from './routes.js';
 
@@ -70,6 +71,18 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     kernel: config.kernel,
     ramdisk: config.ramdisk,
     kernelArgs: config.kernel_args,
+    // Leases to bind to only when our dnsmasq hands out the addresses.
+    leases: config.dnsmasq.enabled && config.dnsmasq.mode === 'dhcp' ? { leaseMs: leaseMs(config.dnsmasq.lease_time) } : undefined,
+    scriptRetryMs: config.script_retry_s * 1000,
+  });
+  // Who asked for which script and what they got goes on the node's timeline (baremetal); the
+  // seed's log gets the refusals and every fetch that carried a secret. Never the secret itself.
+  events.subscribe((e) => {
+    if (e.kind === 'access_refused') ctx.log.warn({ node: e.nodeId, ...e.detail }, 'boot: agent call from an address the boot is not bound to');
+    if (e.kind !== 'script_fetched' || (!e.detail.pending && e.detail.granted)) return;
+    const fields = { node: e.nodeId, mac: e.mac, ...e.detail };
+    if (e.detail.granted) ctx.log.info(fields, 'boot: iPXE script with the boot secret served');
+    else ctx.log.warn(fields, 'boot: iPXE script refused');
   });
 
   const service: BootService = {
@@ -91,6 +104,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
       macForIp: (ip) => ipToMac.get(ip.replace(/^::ffff:/, '')),
       learnIp: (ip, mac) => ipToMac.set(ip.replace(/^::ffff:/, ''), mac),
       heartbeatIntervalS: HEARTBEAT_INTERVAL_S,
+      scriptLimiter: new FetchLimiter(config.script_fetch_limit.per_address_per_min, config.script_fetch_limit.per_min),
     }),
     async init() {
       await mkdir(filesDir, { recursive: true });
@@ -116,7 +130,10 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
         }),
         onEvent: (e) => {
           if (e.kind === 'dhcp') {
-            if (e.ip && e.message === 'DHCPACK') ipToMac.set(e.ip, e.mac);
+            if (e.ip && e.message === 'DHCPACK') {
+              ipToMac.set(e.ip, e.mac);
+              manager.leaseSeen(e.mac, e.ip, e.at);
+            }
             events.emit({ kind: 'dhcp', at: e.at, mac: e.mac, nodeId: manager.nodeForMac(e.mac), detail: { message: e.message, ip: e.ip, hostname: e.hostname, ignored: e.ignored, reason: e.reason } });
           } else {
             const mac = ipToMac.get(e.to);

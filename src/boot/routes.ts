@@ -10,6 +10,7 @@ import type { BootManager } from './boot-manager.js';
 import type { BootEventBus } from './boot-events.js';
 import type { AgentReport } from './deploy-commands.js';
 import { normalizeMac } from './dhcp-hosts.js';
+import { clientAddress, type FetchLimiter } from './address-binding.js';
 
 export interface BootRouteOptions {
   manager: BootManager;
@@ -24,6 +25,8 @@ export interface BootRouteOptions {
    */
   learnIp?: (ip: string, mac: string) => void;
   heartbeatIntervalS: number;
+  /** Rate limits on per-MAC/node script fetches (absent: none). */
+  scriptLimiter?: FetchLimiter;
   /** Where a deploy image's bytes are (set by the server from the image service); absent: 503. */
   imageFile?: () => DeployImageSource | undefined;
 }
@@ -65,9 +68,19 @@ export function bootRoutes(o: BootRouteOptions) {
       const { name } = req.params;
       if (!name.endsWith('.ipxe')) throw new NotFoundError('Boot script', name);
       const key = name.slice(0, -'.ipxe'.length);
-      const script = await o.manager.scriptFor(key);
+      const from = clientAddress(req.ip);
+      const limited = o.scriptLimiter?.take(from);
+      if (limited) {
+        // Logged once per run of refusals (not once per fetch: that would flood the timeline).
+        if (limited.first) {
+          const why = limited.limit === 'address' ? 'too many fetches from this address' : 'too many fetches from all addresses';
+          o.events.emit({ kind: 'script_fetched', at: new Date(), ...o.manager.scriptTarget(key), detail: { name: key, from, granted: false, secret_given: false, reason: `rate limited: ${why}` } });
+        }
+        throw new BootstackError(429, 'too_many_requests', 'Too many boot script fetches; try again later.', { fields: { limit: limited.limit } });
+      }
+      const script = await o.manager.scriptFor(key, from);
       const mac = macOf(key);
-      if (mac) o.learnIp?.(req.ip, mac);
+      if (mac) o.learnIp?.(from, mac);
       return reply.type(text).send(script);
     });
 
@@ -89,7 +102,7 @@ export function bootRoutes(o: BootRouteOptions) {
 
     // Deploy images for the agent: the token in the path is the per-deploy grant (publishImage).
     app.get<{ Params: { token: string } }>('/images/:token', pub, async (req, reply) => {
-      const grant = await o.manager.imageGrant(req.params.token);
+      const grant = await o.manager.imageGrant(req.params.token, clientAddress(req.ip));
       const source = o.imageFile?.();
       if (!source) throw new BootstackError(503, 'no_image_service', 'The image service is not enabled in this server; deploy images cannot be served.');
       const { path, size } = await source(grant.imageId);
@@ -119,14 +132,16 @@ export function bootRoutes(o: BootRouteOptions) {
         },
       },
       async (req) => {
-        const { nodeId, agentToken: token } = await o.manager.lookup(req.body.macs, req.body.boot_secret);
+        const { nodeId, agentToken: token } = await o.manager.lookup(req.body.macs, req.body.boot_secret, clientAddress(req.ip));
         await o.manager.commands.flush(); // the session is stored before the agent has its token
         return { node_id: nodeId, agent_token: token, heartbeat_interval_s: o.heartbeatIntervalS };
       },
     );
 
+    // The token first (a wrong one says nothing about the address), then the bound address.
     const authed = (req: FastifyRequest<{ Params: { nodeId: string } }>) => {
       o.manager.commands.authenticate(req.params.nodeId, agentToken(req));
+      o.manager.assertFrom(req.params.nodeId, clientAddress(req.ip), 'agent call');
       return req.params.nodeId;
     };
 
