@@ -59,9 +59,9 @@ export class Policy {
     // An operation missing from the table is admin-only: forgetting a rule must not open it.
     if (!rule) return isAdmin(auth);
     if (!rule.roles.some((r) => auth.roles.includes(r))) return false;
-    if (rule.ownProjectOnly && !isAdmin(auth) && target.projectId !== undefined) {
-      return target.projectId === auth.projectId;
-    }
+    // A project-limited rule checked without its target fails closed: forgetting to pass the
+    // record's project must not open it to every project.
+    if (rule.ownProjectOnly && !isAdmin(auth)) return target.projectId !== undefined && target.projectId !== null && target.projectId === auth.projectId;
     return true;
   }
 

@@ -1,10 +1,13 @@
 // POST /v3/auth/tokens: who is asking (password or an existing token) and for what scope
-// (a project, a domain, or none). Every failure to authenticate is the same 401, so a caller
-// cannot tell an unknown user from a wrong password.
+// (a project, a domain, or none). Every failure to authenticate is the same 401 after the same
+// work (one count, one scrypt), so a caller can tell an unknown user from a wrong password
+// neither by the answer nor by its time. Wrong passwords in a row lock the account (Keystone's
+// security_compliance lockout), counted in the database so a restart does not reset them.
+import { createHash } from 'node:crypto';
 import { UnauthorizedError, BadRequestError } from '../common/errors.js';
 import type { IdentityStore, DomainRow, ProjectRow, UserRow } from './store.js';
 import type { TokenService, TokenInfo } from './tokens.js';
-import { verifyPassword } from './passwords.js';
+import { passwordSlots, verifyPassword } from './passwords.js';
 
 export interface DomainRef { id?: string; name?: string }
 export interface AuthRequest {
@@ -16,10 +19,15 @@ export interface AuthRequest {
   scope?: 'unscoped' | { project?: { id?: string; name?: string; domain?: DomainRef }; domain?: DomainRef };
 }
 
+// Keystone's limits: ids 64, user names 255, project and domain names 64. Longer ones can never
+// match; refusing them up front keeps megabyte strings out of queries and error messages.
+const id = { type: 'string', maxLength: 64 } as const;
+const shortName = { type: 'string', maxLength: 64 } as const;
+
 const domainRefSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { id: { type: 'string' }, name: { type: 'string' } },
+  properties: { id, name: shortName },
 };
 
 export const authRequestSchema = {
@@ -47,11 +55,11 @@ export const authRequestSchema = {
                   type: 'object',
                   additionalProperties: false,
                   required: ['password'],
-                  properties: { id: { type: 'string' }, name: { type: 'string' }, domain: domainRefSchema, password: { type: 'string', maxLength: 4096 } },
+                  properties: { id, name: { type: 'string', maxLength: 255 }, domain: domainRefSchema, password: { type: 'string', maxLength: 4096 } },
                 },
               },
             },
-            token: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string' } } },
+            token: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', maxLength: 1024 } } },
           },
         },
         scope: {
@@ -64,7 +72,7 @@ export const authRequestSchema = {
                 project: {
                   type: 'object',
                   additionalProperties: false,
-                  properties: { id: { type: 'string' }, name: { type: 'string' }, domain: domainRefSchema },
+                  properties: { id, name: shortName, domain: domainRefSchema },
                 },
                 domain: domainRefSchema,
               },
@@ -78,6 +86,13 @@ export const authRequestSchema = {
 
 const failed = () => new UnauthorizedError('The request you have made requires authentication.');
 
+type PasswordUser = { id?: string; name?: string; domain?: DomainRef; password: string };
+
+/** Where failures of a name or id that matches no user are counted (hashed: it is user input). */
+function unknownSubject(...parts: unknown[]): string {
+  return `unknown:${createHash('sha256').update(JSON.stringify(parts)).digest('hex')}`;
+}
+
 async function findDomain(store: IdentityStore, ref: DomainRef | undefined): Promise<DomainRow | undefined> {
   if (!ref) return undefined;
   if (ref.id !== undefined) return store.getDomain(ref.id);
@@ -85,10 +100,26 @@ async function findDomain(store: IdentityStore, ref: DomainRef | undefined): Pro
   return undefined;
 }
 
+/** Keystone's user option ignore_lockout_failure_attempts: wrong passwords never lock this user. */
+function ignoresLockout(user: UserRow | undefined): boolean {
+  return Number(user?.ignore_lockout_failure_attempts) === 1;
+}
+
+export interface LockoutPolicy {
+  /** Wrong passwords in a row that lock the account; 0: never locked. */
+  attempts: number;
+  durationMs: number;
+}
+
 export class Authenticator {
+  // Failure counts older than the lockout duration are dropped now and then, so names tried by
+  // a guesser do not pile up in the table.
+  private nextPurge = 0;
+
   constructor(
     private readonly store: IdentityStore,
     private readonly tokens: TokenService,
+    private readonly lockout: LockoutPolicy = { attempts: 0, durationMs: 0 },
   ) {}
 
   async authenticate(req: AuthRequest): Promise<{ token: string; info: TokenInfo }> {
@@ -101,8 +132,7 @@ export class Authenticator {
     if (methods[0] === 'password') {
       const p = req.identity.password;
       if (!p) throw new BadRequestError('auth.identity.password is required for the password method.', { fields: { path: 'body.auth.identity.password' } });
-      user = await this.findUser(p.user);
-      if (!user || !user.enabled || !(await verifyPassword(p.user.password, user.password_hash))) throw failed();
+      user = await this.checkPassword(p.user);
     } else {
       const t = req.identity.token;
       if (!t) throw new BadRequestError('auth.identity.token is required for the token method.', { fields: { path: 'body.auth.identity.token' } });
@@ -114,13 +144,49 @@ export class Authenticator {
     return this.tokens.issue({ user, methods, scope, notAfter });
   }
 
-  private async findUser(ref: { id?: string; name?: string; domain?: DomainRef }): Promise<UserRow | undefined> {
-    if (ref.id !== undefined) return this.store.getUser(ref.id);
+  /**
+   * The user whose password this is. Unknown user, user without a password, disabled user and
+   * wrong password are one answer after the same work. The attempt is counted before the
+   * password is checked, so a burst of concurrent guesses cannot all get in under the limit.
+   */
+  private async checkPassword(ref: PasswordUser): Promise<UserRow> {
+    const { user, subject } = await this.findUser(ref);
+    return passwordSlots.run(async () => {
+      const { attempts, durationMs } = this.lockout;
+      if (attempts > 0) {
+        const nowMs = Date.now();
+        const forgetBefore = new Date(nowMs - durationMs).toISOString();
+        if (nowMs >= this.nextPurge) {
+          this.nextPurge = nowMs + durationMs;
+          await this.store.purgeLoginFailures(forgetBefore);
+        }
+        // Counted for every subject, users with ignore_lockout_failure_attempts too, so that their
+        // logins do the same work as anybody else's; for them the count is just not acted on.
+        const count = await this.store.countLoginAttempt(subject, new Date(nowMs).toISOString(), forgetBefore, attempts);
+        // Keystone's wording; it names the user as the caller did (Keystone shows the id, which
+        // for a name would tell a guesser that the user exists and what its id is).
+        if (count > attempts && !ignoresLockout(user)) throw new UnauthorizedError(`The account is locked for user: ${ref.id ?? ref.name}.`);
+      }
+      const ok = await verifyPassword(ref.password, user?.password_hash);
+      if (!user || !ok || !user.enabled) throw failed();
+      if (attempts > 0) await this.store.clearLoginFailures(subject);
+      return user;
+    });
+  }
+
+  /** The user a password login names (if any) and the key its attempts are counted under. */
+  private async findUser(ref: Omit<PasswordUser, 'password'>): Promise<{ user?: UserRow; subject: string }> {
+    if (ref.id !== undefined) {
+      const user = await this.store.getUser(ref.id);
+      return { user, subject: user?.id ?? unknownSubject('id', ref.id) };
+    }
     if (ref.name === undefined) throw new BadRequestError('auth.identity.password.user needs an id or a name.', { fields: { path: 'body.auth.identity.password.user' } });
     if (!ref.domain) throw new BadRequestError('auth.identity.password.user.domain is required with a user name.', { fields: { path: 'body.auth.identity.password.user.domain' } });
     const domain = await findDomain(this.store, ref.domain);
-    if (!domain) return undefined;
-    return this.store.getUserByName(ref.name, domain.id);
+    const user = domain ? await this.store.getUserByName(ref.name, domain.id) : undefined;
+    // Keyed by the domain's id when it exists, so that naming the domain by id or by name
+    // counts alike for unknown users as it does for real ones.
+    return { user, subject: user?.id ?? unknownSubject('name', domain?.id ?? ref.domain, ref.name) };
   }
 
   private async resolveScope(user: UserRow, scope: AuthRequest['scope']): Promise<{ project?: ProjectRow; domain?: DomainRow }> {

@@ -15,7 +15,12 @@ export { identityConfigSchema, type IdentityConfig } from './config.js';
 export { IdentityStore } from './store.js';
 export { TokenService, hashToken } from './tokens.js';
 
-/** Operations open to non-admins; everything else (not listed) is admin-only. */
+/**
+ * Operations open to non-admins; everything else (not listed) is admin-only. Keystone's ""
+ * rules (any valid token, unscoped too: list_regions, get_region, the /v3/auth/* views) are not
+ * checked against this table, since a role list cannot express them; their routes only require
+ * a token. Reading your own user, token, domain or assignments is decided in the routes.
+ */
 export const identityPolicy: PolicyTable = {
   'identity:get_project': { roles: ['reader'], ownProjectOnly: true },
 };
@@ -32,7 +37,7 @@ export interface IdentityService extends ApiService {
 export function createIdentityService(ctx: ServiceContext, config: IdentityConfig, others: readonly ApiService[]): IdentityService {
   const store = new IdentityStore(ctx.db);
   const tokens = new TokenService(store, config.token_ttl_hours * 3600_000, config.validation_cache_seconds * 1000);
-  const authenticator = new Authenticator(store, tokens);
+  const authenticator = new Authenticator(store, tokens, { attempts: config.lockout_failure_attempts, durationMs: config.lockout_duration * 1000 });
   const base = () => `${ctx.publicUrl()}/identity`;
   const catalog = (projectId: string | null = null) => buildCatalog(ctx.publicUrl(), others, SELF, projectId);
   return {

@@ -69,4 +69,35 @@ export const identityMigrations: ServiceMigration[] = [
       await db.schema.createIndex('identity_tokens_expires').on('identity_tokens').column('expires_at').execute();
     },
   },
+  {
+    name: '0002_login_failures',
+    async up(db: AnyDB) {
+      // Wrong passwords in a row per login subject: a user id, or "unknown:<sha256>" for a name
+      // or id that matches no user (counted too, so a lockout does not tell who exists). Not a
+      // column of identity_users for that reason. last_failure_at is ISO text.
+      await db.schema
+        .createTable('identity_login_failures')
+        .addColumn('subject', 'text', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('last_failure_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  {
+    name: '0003_user_ignore_lockout',
+    async up(db: AnyDB) {
+      // Keystone's user option ignore_lockout_failure_attempts: null when unset, else 0/1.
+      await db.schema.alterTable('identity_users').addColumn('ignore_lockout_failure_attempts', 'integer').execute();
+      // The bootstrap admin of a seed made before lockout existed gets the option that bootstrap
+      // now gives a new one (its password is 24 random bytes: lockout adds no protection, only a
+      // way for anyone to lock the operator out). Once: an operator who removes it keeps it off.
+      // On a new database there is no admin yet; bootstrap sets it when it creates the user.
+      await db
+        .updateTable('identity_users')
+        .set({ ignore_lockout_failure_attempts: 1 })
+        .where('name', '=', 'admin')
+        .where('domain_id', '=', 'default')
+        .execute();
+    },
+  },
 ];

@@ -1,5 +1,9 @@
-// Request body schemas (strict: unknown fields are refused and named).
-const name = { type: 'string', minLength: 1, maxLength: 255 } as const;
+// Request body schemas (strict: unknown fields are refused and named). Lengths are Keystone's:
+// user and role names 255, project and domain names 64, ids 64; a name needs a non-blank
+// character (Keystone's pattern [\S]+).
+const name = { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' } as const;
+const shortName = { ...name, maxLength: 64 } as const;
+const optId = { type: ['string', 'null'], maxLength: 64 } as const;
 const optText = { type: ['string', 'null'], maxLength: 255 } as const;
 const tags = { type: 'array', maxItems: 80, items: { type: 'string', minLength: 1, maxLength: 255 } } as const;
 
@@ -9,8 +13,8 @@ export const projectCreateSchema = {
     project: {
       type: 'object', additionalProperties: false, required: ['name'],
       properties: {
-        name, domain_id: optText, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' },
-        parent_id: optText, is_domain: { type: 'boolean', enum: [false] }, tags, options: { type: 'object' },
+        name: shortName, domain_id: optId, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' },
+        parent_id: optId, is_domain: { type: 'boolean', enum: [false] }, tags, options: { type: 'object' },
       },
     },
   },
@@ -21,14 +25,24 @@ export const projectUpdateSchema = {
   properties: {
     project: {
       type: 'object', additionalProperties: false,
-      properties: { name, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' }, tags, options: { type: 'object' } },
+      properties: { name: shortName, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' }, tags, options: { type: 'object' } },
     },
   },
 } as const;
 
+// Keystone's user options (its registry's schema: every option nullable, others refused). Only
+// ignore_lockout_failure_attempts is implemented; Keystone's other user options
+// (ignore_change_password_upon_first_use, ignore_password_expiry, ignore_user_inactivity,
+// lock_password, multi_factor_auth_enabled, multi_factor_auth_rules) are refused as unknown
+// rather than accepted and not honoured.
+const userOptions = {
+  type: 'object', additionalProperties: false,
+  properties: { ignore_lockout_failure_attempts: { type: ['boolean', 'null'] } },
+} as const;
+
 const userProps = {
-  name, domain_id: optText, password: { type: ['string', 'null'], maxLength: 4096 }, enabled: { type: 'boolean' },
-  default_project_id: optText, description: { type: ['string', 'null'], maxLength: 65535 }, email: optText, options: { type: 'object' },
+  name, domain_id: optId, password: { type: ['string', 'null'], maxLength: 4096 }, enabled: { type: 'boolean' },
+  default_project_id: optId, description: { type: ['string', 'null'], maxLength: 65535 }, email: optText, options: userOptions,
 } as const;
 
 export const userCreateSchema = {
@@ -56,7 +70,7 @@ export const domainCreateSchema = {
   properties: {
     domain: {
       type: 'object', additionalProperties: false, required: ['name'],
-      properties: { name, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' }, tags, options: { type: 'object' } },
+      properties: { name: shortName, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' }, tags, options: { type: 'object' } },
     },
   },
 } as const;

@@ -1,6 +1,6 @@
 // Identity's repository: every query on the identity_* tables, for SQLite and PostgreSQL alike.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { now, toJson, fromJson, type AnyDB } from '../common/db.js';
 import { ConflictError } from '../common/errors.js';
 
@@ -9,6 +9,16 @@ export interface ProjectRow { id: string; name: string; domain_id: string; descr
 export interface UserRow {
   id: string; name: string; domain_id: string; password_hash: string | null; enabled: number;
   default_project_id: string | null; email: string | null; description: string; created_at: string;
+  /** Keystone's user option: null when unset, else 0/1. Set: never locked by wrong passwords. */
+  ignore_lockout_failure_attempts: number | null;
+}
+
+/** Keystone's user `options` this server implements (the others are refused by the schema). */
+export interface UserOptions { ignore_lockout_failure_attempts?: boolean | null }
+
+/** A column value for an option: null (unset) or 0/1. */
+function optionValue(v: boolean | null | undefined): number | null {
+  return v === undefined || v === null ? null : v ? 1 : 0;
 }
 export interface RoleRow { id: string; name: string; description: string; created_at: string }
 export interface AssignmentRow { user_id: string; target_type: 'project' | 'domain'; target_id: string; role_id: string }
@@ -17,6 +27,8 @@ export interface TokenRow {
   methods: string; audit_id: string; issued_at: string; expires_at: string; revoked: number;
 }
 
+export interface LoginFailureRow { subject: string; failures: number; last_failure_at: string }
+
 interface IdentityDB {
   identity_domains: DomainRow;
   identity_projects: ProjectRow;
@@ -24,6 +36,7 @@ interface IdentityDB {
   identity_roles: RoleRow;
   identity_assignments: AssignmentRow;
   identity_tokens: TokenRow;
+  identity_login_failures: LoginFailureRow;
 }
 
 /** Keystone shows ids as 32 hex digits. */
@@ -116,11 +129,12 @@ export class IdentityStore {
   }
 
   // --- users
-  async createUser(input: { name: string; domain_id: string; password_hash: string | null; enabled?: boolean; default_project_id?: string | null; email?: string | null; description?: string }): Promise<UserRow> {
+  async createUser(input: { name: string; domain_id: string; password_hash: string | null; enabled?: boolean; default_project_id?: string | null; email?: string | null; description?: string; options?: UserOptions }): Promise<UserRow> {
     const row: UserRow = {
       id: newId(), name: input.name, domain_id: input.domain_id, password_hash: input.password_hash,
       enabled: input.enabled === false ? 0 : 1, default_project_id: input.default_project_id ?? null,
       email: input.email ?? null, description: input.description ?? '', created_at: now(),
+      ignore_lockout_failure_attempts: optionValue(input.options?.ignore_lockout_failure_attempts),
     };
     await insertUnique('user', input.name, () => this.db.insertInto('identity_users').values(row).execute());
     return row;
@@ -138,16 +152,28 @@ export class IdentityStore {
     if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
     return q.execute();
   }
-  async updateUser(id: string, set: Partial<Omit<UserRow, 'id' | 'created_at'>>): Promise<void> {
+  /**
+   * `options` as in Keystone's PATCH: only the options named change; null removes one (shown
+   * as absent), true/false set it.
+   */
+  async updateUser(id: string, patch: Partial<Omit<UserRow, 'id' | 'created_at' | 'ignore_lockout_failure_attempts'>>, options: UserOptions = {}): Promise<void> {
+    const set: Partial<Omit<UserRow, 'id' | 'created_at'>> = { ...patch };
+    if (options.ignore_lockout_failure_attempts !== undefined) set.ignore_lockout_failure_attempts = optionValue(options.ignore_lockout_failure_attempts);
     if (Object.keys(set).length === 0) return;
     await insertUnique('user', set.name ?? id, () => this.db.updateTable('identity_users').set(set).where('id', '=', id).execute());
     // A disabled user or a changed password ends the user's tokens, as in Keystone.
     if (set.enabled === 0 || set.password_hash !== undefined) {
       await this.db.updateTable('identity_tokens').set({ revoked: 1 }).where('user_id', '=', id).execute();
     }
+    // An admin enabling the user (again) or setting a password is how a locked account is
+    // unlocked before its lockout_duration ends, as in Keystone. So is setting or removing
+    // ignore_lockout_failure_attempts: failures are still counted while it is set (every login
+    // does the same work), and removing it must not lock the user at once for those.
+    if (set.enabled === 1 || set.password_hash !== undefined || set.ignore_lockout_failure_attempts !== undefined) await this.clearLoginFailures(id);
   }
   async deleteUser(id: string): Promise<void> {
     await this.db.deleteFrom('identity_users').where('id', '=', id).execute();
+    await this.clearLoginFailures(id);
   }
 
   // --- roles
@@ -222,6 +248,37 @@ export class IdentityStore {
     const res = await this.db.updateTable('identity_tokens').set({ revoked: 1 }).where('token_hash', '=', hash).where('revoked', '=', 0).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
+  // --- password failures (lockout)
+  /**
+   * Counts one password attempt for `subject` before its password is checked, in one atomic
+   * statement, so that concurrent attempts cannot all slip under the limit. Returns the count
+   * including this attempt: more than `max` means locked. A count whose last failure is at or
+   * before `forgetBefore` starts again at 1 (an expired lock, or old failures). While locked,
+   * last_failure_at is kept, so hammering a locked account does not extend the lock.
+   */
+  async countLoginAttempt(subject: string, at: string, forgetBefore: string, max: number): Promise<number> {
+    const t = 'identity_login_failures';
+    const row = await this.db
+      .insertInto(t)
+      .values({ subject, failures: 1, last_failure_at: at })
+      .onConflict((oc) => oc.column('subject').doUpdateSet({
+        failures: sql<number>`CASE WHEN ${sql.ref(`${t}.last_failure_at`)} <= ${forgetBefore} THEN 1 ELSE ${sql.ref(`${t}.failures`)} + 1 END`,
+        last_failure_at: sql<string>`CASE WHEN ${sql.ref(`${t}.last_failure_at`)} > ${forgetBefore} AND ${sql.ref(`${t}.failures`)} >= ${max} THEN ${sql.ref(`${t}.last_failure_at`)} ELSE ${at} END`,
+      }))
+      .returning('failures')
+      .executeTakeFirstOrThrow();
+    return Number(row.failures);
+  }
+  /** A successful login, or an admin re-enabling the user or setting their password. */
+  async clearLoginFailures(subject: string): Promise<void> {
+    await this.db.deleteFrom('identity_login_failures').where('subject', '=', subject).execute();
+  }
+  /** Drops counts whose last failure is at or before `before`: they would start again anyway. */
+  async purgeLoginFailures(before: string): Promise<number> {
+    const res = await this.db.deleteFrom('identity_login_failures').where('last_failure_at', '<=', before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
   /** Removes tokens that expired before `before`; they can never validate again. */
   async purgeExpiredTokens(before: string): Promise<number> {
     const res = await this.db.deleteFrom('identity_tokens').where('expires_at', '<', before).executeTakeFirst();

@@ -22,13 +22,19 @@ export function projectView(base: string, p: ProjectRow) {
   };
 }
 
+/** Keystone shows the options that are set (true or false) and leaves out the unset ones. */
+export function userOptionsView(u: UserRow): Record<string, boolean> {
+  const v = u.ignore_lockout_failure_attempts;
+  return v === null || v === undefined ? {} : { ignore_lockout_failure_attempts: Number(v) === 1 };
+}
+
 export function userView(base: string, u: UserRow) {
   return {
     id: u.id, name: u.name, domain_id: u.domain_id, enabled: u.enabled === 1,
     ...(u.default_project_id ? { default_project_id: u.default_project_id } : {}),
     ...(u.email ? { email: u.email } : {}),
     ...(u.description ? { description: u.description } : {}),
-    password_expires_at: null, options: {},
+    password_expires_at: null, options: userOptionsView(u),
     links: { self: `${base}/v3/users/${u.id}` },
   };
 }
