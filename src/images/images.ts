@@ -5,11 +5,11 @@ import type { Readable } from 'node:stream';
 import type { AuthContext, Policy, PolicyTable } from '../common/auth.js';
 import { isAdmin } from '../common/auth.js';
 import { now } from '../common/db.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../common/errors.js';
+import { BadRequestError, BootstackError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../common/errors.js';
 import type { FilesystemStore } from './file-store.js';
 import type { Image, ImageQuery, ImageStore } from './store.js';
 import { imageStates, type Visibility } from './states.js';
-import { READ_ONLY } from './schemas.js';
+import { IMAGE_PROPERTIES, READ_ONLY, checkPropertyCount, checkPropertyName } from './schemas.js';
 import { applyPatch, type PatchOp } from './patch.js';
 
 export const imagesPolicy: PolicyTable = {
@@ -28,6 +28,8 @@ const SORT_KEYS = ['name', 'status', 'container_format', 'disk_format', 'size', 
 type SortKey = (typeof SORT_KEYS)[number];
 export const DEFAULT_LIMIT = 25;
 export const MAX_LIMIT = 1000;
+/** Glance's image_tag_quota default (the tags schema says the same). */
+const MAX_TAGS = IMAGE_PROPERTIES.tags.maxItems;
 
 export interface ListQuery extends ImageQuery {
   tag?: string | string[];
@@ -100,6 +102,31 @@ export interface CreateInput extends Record<string, unknown> {
 }
 
 const TYPED = new Set(['id', 'name', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags']);
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Who is looking at images: a project (null: none) and whether with admin rights. */
+export interface ImageViewer {
+  projectId: string | null;
+  admin: boolean;
+}
+
+/** Glance's visibility: an admin sees all; others public, community and their project's own. */
+export function visibleTo(image: Image, who: ImageViewer): boolean {
+  if (who.admin) return true;
+  if (image.visibility === 'public' || image.visibility === 'community') return true;
+  // "shared" without an image-members API is visible to its owner only.
+  return image.owner !== null && image.owner === who.projectId;
+}
+
+/**
+ * In a list without a visibility filter: what is visible, except community images of other
+ * projects (Glance applies that to admins too: they are found by id or by asking for them).
+ */
+function listedFor(image: Image, who: ImageViewer): boolean {
+  return visibleTo(image, who) && (image.visibility !== 'community' || image.owner === who.projectId);
+}
+
+const viewer = (auth: AuthContext): ImageViewer => ({ projectId: auth.projectId, admin: isAdmin(auth) });
 
 export class ImagesService {
   constructor(
@@ -110,10 +137,25 @@ export class ImagesService {
   ) {}
 
   canSee(auth: AuthContext, image: Image): boolean {
-    if (isAdmin(auth)) return true;
-    if (image.visibility === 'public' || image.visibility === 'community') return true;
-    // "shared" without an image-members API is visible to its owner only.
-    return image.owner !== null && image.owner === auth.projectId;
+    return visibleTo(image, viewer(auth));
+  }
+
+  /**
+   * An image for another service acting for a project (no token involved), by id or by name.
+   * By id: the image whatever its status, if the project may see it; one it may not see is
+   * "not found" exactly like a missing one. By name: among the images that project's list would
+   * show (listedFor, and not os_hidden), the active ones with that name: exactly one, else 404
+   * (none) or 409 naming how many. An id that matches nothing is tried as a name.
+   */
+  async resolveForProject(ref: string, project: ImageViewer): Promise<Image> {
+    if (UUID_RE.test(ref)) {
+      const image = await this.store.get(ref.toLowerCase());
+      if (image && visibleTo(image, project)) return image;
+    }
+    const named = (await this.store.list({ name: ref, status: 'active' })).filter((i) => listedFor(i, project) && !i.os_hidden);
+    if (named.length === 1) return named[0]!;
+    if (named.length === 0) throw new NotFoundError('Image', ref);
+    throw new ConflictError(`${named.length} images named ${ref} are visible to project ${project.projectId ?? '(none)'}; use an image id.`, { fields: { name: ref, count: named.length } });
   }
 
   /** The image if the caller may see it; an image they may not see does not exist for them. */
@@ -131,14 +173,17 @@ export class ImagesService {
 
   async create(auth: AuthContext, input: CreateInput): Promise<Image> {
     for (const key of READ_ONLY) {
-      if (key in input) throw new ForbiddenError(`Attribute '${key}' is read-only.`, { fields: { path: `body.${key}` } });
+      if (Object.hasOwn(input, key)) throw new ForbiddenError(`Attribute '${key}' is read-only.`, { fields: { path: `body.${key}` } });
     }
+    // Custom properties: user-named, so built with fromEntries (own data properties only).
+    const custom = Object.entries(input).filter(([k]) => !TYPED.has(k));
+    for (const [k] of custom) checkPropertyName(k, `body.${k}`);
+    checkPropertyCount(custom.length);
+    const properties = Object.fromEntries(custom) as Record<string, string>;
     const owner = input.owner === undefined ? auth.projectId : input.owner;
     this.policy.enforce('image:add_image', auth, { projectId: owner });
     const visibility = input.visibility ?? 'shared';
     this.checkVisibility(auth, visibility, owner);
-    const properties: Record<string, string> = {};
-    for (const [k, v] of Object.entries(input)) if (!TYPED.has(k)) properties[k] = v as string;
     const ts = now();
     const image: Image = {
       id: input.id?.toLowerCase() ?? randomUUID(),
@@ -189,8 +234,16 @@ export class ImagesService {
 
   /** PUT/DELETE /v2/images/{id}/tags/{tag}: a patch of the tags list. */
   async setTag(auth: AuthContext, id: string, tag: string, present: boolean): Promise<void> {
+    if (present && (tag.length === 0 || tag.length > 255)) {
+      // Glance checks the tag against its image schema first, and answers in that schema's words.
+      const shown = tag.length > 64 ? `${tag.slice(0, 64)}...` : tag;
+      throw new BadRequestError(`Provided object does not match schema 'image': '${shown}' is ${tag.length ? 'too long' : 'too short'}`, { fields: { path: 'tag' } });
+    }
     const image = await this.get(auth, id);
     if (!present && !image.tags.includes(tag)) throw new NotFoundError('Tag', tag);
+    if (present && !image.tags.includes(tag) && image.tags.length >= MAX_TAGS) {
+      throw new BootstackError(413, 'limit_exceeded', `The limit has been exceeded on the number of allowed image tags. Attempted: ${image.tags.length + 1}, Maximum: ${MAX_TAGS}`);
+    }
     const tags = present ? [...new Set([...image.tags, tag])] : image.tags.filter((t) => t !== tag);
     await this.update(auth, id, [{ op: 'replace', path: '/tags', value: tags }]);
   }
@@ -267,9 +320,9 @@ export class ImagesService {
     };
     const tags = q.tag === undefined ? [] : Array.isArray(q.tag) ? q.tag : [q.tag];
     const hidden = one(q.os_hidden, 'query.os_hidden');
-    let rows = (await this.store.list(filters)).filter((i) => this.canSee(auth, i));
+    const who = viewer(auth);
     // Like Glance: community images of other projects appear only when asked for.
-    if (visibility === undefined) rows = rows.filter((i) => i.visibility !== 'community' || i.owner === auth.projectId);
+    let rows = (await this.store.list(filters)).filter((i) => (visibility === undefined ? listedFor(i, who) : visibleTo(i, who)));
     rows = rows.filter((i) => (hidden === 'true' ? i.os_hidden : hidden === undefined || hidden === 'false' ? !i.os_hidden : true));
     if (tags.length) rows = rows.filter((i) => tags.every((t) => i.tags.includes(t)));
     const keys = [...sort, ...(sort.some((s) => s.key === 'id') ? [] : [{ key: 'id' as const, dir: -1 as const }])];

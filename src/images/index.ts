@@ -7,14 +7,15 @@ import type { ImagesConfig } from './config.js';
 import { imagesMigrations } from './migrations.js';
 import { ImageStore } from './store.js';
 import { FilesystemStore } from './file-store.js';
-import { ImagesService, imagesPolicy } from './images.js';
+import { ImagesService, imagesPolicy, type ImageViewer } from './images.js';
+import type { Image } from './store.js';
 import { registerImageRoutes } from './routes.js';
 import { imageStates } from './states.js';
 
 export { imagesConfigSchema, type ImagesConfig } from './config.js';
 export { ImageStore, type Image } from './store.js';
 export { FilesystemStore } from './file-store.js';
-export { ImagesService, imagesPolicy } from './images.js';
+export { ImagesService, imagesPolicy, visibleTo, type ImageViewer } from './images.js';
 
 /** What another service may learn about an active image without going through HTTP. */
 export interface ImageFileInfo {
@@ -58,6 +59,12 @@ export interface ImagesApiService extends ApiService {
   images: ImagesService;
   files: ImageFiles;
   store: ImageStore;
+  /**
+   * The image `ref` (id or name) names for `project`, under Glance's visibility rules: an
+   * invisible id is 404 like a missing one; a name must match exactly one active image the
+   * project's image list would show (404 none, 409 several). See ImagesService.resolveForProject.
+   */
+  resolveForProject(ref: string, project: ImageViewer): Promise<Image>;
 }
 
 export function createImagesService(ctx: ServiceContext, config: ImagesConfig): ImagesApiService {
@@ -74,6 +81,7 @@ export function createImagesService(ctx: ServiceContext, config: ImagesConfig): 
     images,
     store,
     files: new ImageFiles(store, fileStore),
+    resolveForProject: (ref, project) => images.resolveForProject(ref, project),
     routes(app) {
       registerImageRoutes(app, images, () => `${ctx.publicUrl()}/image`);
     },

@@ -3,7 +3,8 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireAuth } from '../common/service.js';
-import { BootstackError, ValidationError } from '../common/errors.js';
+import { parseJsonBody } from '../common/json-body.js';
+import { BootstackError } from '../common/errors.js';
 import type { ImagesService, ListQuery, CreateInput } from './images.js';
 import type { PatchOp } from './patch.js';
 import { imageCreateSchema, patchSchema } from './schemas.js';
@@ -23,9 +24,9 @@ export function registerImageRoutes(app: FastifyInstance, images: ImagesService,
   app.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null, undefined));
   app.addContentTypeParser(PATCH_TYPE, { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, JSON.parse(body as string));
+      done(null, parseJsonBody(body as string));
     } catch (err) {
-      done(new ValidationError(`body is not valid JSON: ${(err as Error).message}`, { path: 'body' }), undefined);
+      done(err as Error, undefined);
     }
   });
 
@@ -66,14 +67,27 @@ export function registerImageRoutes(app: FastifyInstance, images: ImagesService,
     return reply.status(204).send();
   });
 
-  app.put('/v2/images/:id/tags/:tag', async (request: FastifyRequest<{ Params: { id: string; tag: string } }>, reply) => {
-    await images.setTag(requireAuth(request), request.params.id, request.params.tag, true);
-    return reply.status(204).send();
-  });
-  app.delete('/v2/images/:id/tags/:tag', async (request: FastifyRequest<{ Params: { id: string; tag: string } }>, reply) => {
-    await images.setTag(requireAuth(request), request.params.id, request.params.tag, false);
-    return reply.status(204).send();
-  });
+  // The router refuses a path parameter over 100 characters with Fastify's own 414, before any
+  // handler of ours; a wildcard twin of each tag route takes those tags instead, so that a tag
+  // of 101-255 characters works and a longer one gets Glance's 400.
+  type TagReq = FastifyRequest<{ Params: { id: string; tag?: string; '*'?: string } }>;
+  const tagOf = (request: TagReq): string => {
+    const tag = request.params.tag ?? request.params['*'] ?? '';
+    if (request.params.tag === undefined && tag.includes('/')) {
+      throw new BootstackError(404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}`);
+    }
+    return tag;
+  };
+  for (const url of ['/v2/images/:id/tags/:tag', '/v2/images/:id/tags/*']) {
+    app.put(url, async (request: TagReq, reply) => {
+      await images.setTag(requireAuth(request), request.params.id, tagOf(request), true);
+      return reply.status(204).send();
+    });
+    app.delete(url, async (request: TagReq, reply) => {
+      await images.setTag(requireAuth(request), request.params.id, tagOf(request), false);
+      return reply.status(204).send();
+    });
+  }
 
   app.put('/v2/images/:id/file', async (request: Req, reply) => {
     const type = request.headers['content-type']?.split(';')[0]?.trim();

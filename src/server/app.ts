@@ -1,6 +1,6 @@
 // Builds the one HTTP server that carries every service under its path prefix:
 // request ids, access logs, authentication, schema validation and OpenStack fault rendering.
-import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Ajv } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { BootstackError, UnauthorizedError, ValidationError, asBootstackError } from '../common/errors.js';
 import { renderFault, type FaultStyle } from '../common/http-fault.js';
 import type { ApiService, TokenValidator } from '../common/service.js';
+import { parseJsonBody } from '../common/json-body.js';
 
 export interface AppOptions {
   services: readonly ApiService[];
@@ -79,9 +80,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     genReqId: () => `req-${randomUUID()}`,
+    // The router's own refusals (an over-long URL, bad percent-encoding) never reach the error
+    // handler: render them in the service's fault format too.
+    frameworkErrors: (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+      const e = toBootstackError(err);
+      void reply.status(e.status).send(renderFault(styleFor(request.url, options.services), e));
+    },
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler());
+  // One JSON parser for every service (src/common/json-body.ts: empty bodies, nesting depth,
+  // prototype keys); services add parsers only for other media types.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(String(body)));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 
   const validator: TokenValidator | undefined = options.services.find((s) => s.tokenValidator)?.tokenValidator;
 
