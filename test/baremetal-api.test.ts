@@ -250,8 +250,12 @@ test('owner and lessee: a project member sees and acts only on its own nodes; a 
   assert.equal((await h.call('GET', '/baremetal/v1/nodes/foreign', undefined, member)).status, 404);
   assert.equal((await h.call('PUT', '/baremetal/v1/nodes/owned/states/power', { target: 'power on' }, member)).status, 202);
   assert.equal((await h.call('POST', '/baremetal/v1/nodes', { driver: 'fake-hardware' }, member)).status, 403);
+  // The reader (project p2) may not act on its own project's node (403); p1's node it cannot
+  // even see, and Ironic says so before applying the rule (404).
+  await h.call('POST', '/baremetal/v1/nodes', { name: 'readers', driver: 'fake-hardware', owner: 'p2' });
   const reader = { 'x-auth-token': 'reader-token' };
-  assert.equal((await h.call('PUT', '/baremetal/v1/nodes/owned/maintenance', {}, reader)).status, 403);
+  assert.equal((await h.call('PUT', '/baremetal/v1/nodes/readers/maintenance', {}, reader)).status, 403);
+  assert.equal((await h.call('PUT', '/baremetal/v1/nodes/owned/maintenance', {}, reader)).status, 404);
 });
 
 test('delete refuses active nodes and removes ports with the node', async () => {

@@ -109,8 +109,11 @@ export class Conductor {
 
   // ---------------------------------------------------------------- provision
 
-  /** PUT /nodes/{id}/states/provision: validates the move, takes the lock, starts the work. */
-  async provision(ident: string, event: ProvisionEvent, args: { cleanSteps?: CleanStep[]; user: string | null }): Promise<void> {
+  /**
+   * PUT /nodes/{id}/states/provision: validates the move, takes the lock, starts the work.
+   * `configdrive` (deploy, rebuild) is written to instance_info only once the move is accepted.
+   */
+  async provision(ident: string, event: ProvisionEvent, args: { cleanSteps?: CleanStep[]; configdrive?: unknown; user: string | null }): Promise<void> {
     const row = await findNode(this.db, ident);
     const from = row.provision_state as ProvisionState;
     if (row.reservation) throw lockedError(row);
@@ -137,6 +140,11 @@ export class Conductor {
       ...(event === 'inspect' ? { inspection_started_at: stamp, inspection_finished_at: null } : {}),
       ...(event === 'clean' ? { clean_step: toJson({}) } : {}),
     });
+    if (args.configdrive !== undefined) {
+      // Under our reservation nobody else writes the node, so instance_info read now is current.
+      const info = { ...fromJson<Record<string, unknown>>((await findNode(this.db, row.uuid)).instance_info, {}), configdrive: args.configdrive };
+      await this.db.updateTable('baremetal_nodes').set({ instance_info: toJson(info) }).where('uuid', '=', row.uuid).where('reservation', '=', this.options.host).execute();
+    }
     await recordHistory(this.db, row.uuid, `${from} -> ${to} (${event})`, 'provisioning', 'INFO', args.user, this.options.host);
     this.timeline?.begin(row.uuid);
     this.spawn(row.uuid, () => this.runProvision(row.uuid, to, op));

@@ -2,7 +2,6 @@
 // the conductor that runs in the background of the same process.
 import type { FastifyInstance } from 'fastify';
 import type { ApiService, ServiceContext } from '../common/service.js';
-import type { PolicyTable } from '../common/auth.js';
 import { migrations, typed } from './db.js';
 import type { BaremetalConfig } from './config.js';
 import { Conductor } from './conductor.js';
@@ -19,32 +18,12 @@ import { Instances } from './instances.js';
 import { Provisioning, type PortChange } from './provisioning.js';
 import { BootTimeline } from './timeline.js';
 import { FirstContact } from './first-contact.js';
+import { baremetalPolicy } from './policy.js';
 
 export { Provisioning, type AgentChannel, type AgentOutcome, type ProvisioningLinks } from './provisioning.js';
 
 export { baremetalConfigSchema, type BaremetalConfig } from './config.js';
-
-/** Ironic's defaults, as data: readers see, members act on nodes their project owns or leases; the rest is admin-only. */
-export const baremetalPolicy: PolicyTable = {
-  'baremetal:node:list': { roles: ['reader'] },
-  'baremetal:node:get': { roles: ['reader'] },
-  'baremetal:node:get_boot_device': { roles: ['reader'] },
-  'baremetal:node:validate': { roles: ['reader'] },
-  'baremetal:node:history:get': { roles: ['reader'] },
-  'baremetal:node:set_provision_state': { roles: ['member'] },
-  'baremetal:node:set_power_state': { roles: ['member'] },
-  'baremetal:node:set_maintenance': { roles: ['member'] },
-  'baremetal:node:set_boot_device': { roles: ['member'] },
-  'baremetal:node:traits:set': { roles: ['member'] },
-  'baremetal:port:list': { roles: ['reader'] },
-  'baremetal:port:get': { roles: ['reader'] },
-  'baremetal:allocation:create': { roles: ['member'] },
-  'baremetal:allocation:list': { roles: ['reader'] },
-  'baremetal:allocation:get': { roles: ['reader'] },
-  'baremetal:allocation:update': { roles: ['member'] },
-  'baremetal:allocation:delete': { roles: ['member'] },
-  'baremetal:driver:get': { roles: ['reader'] },
-};
+export { BAREMETAL_RULES, baremetalPolicy } from './policy.js';
 
 export interface BaremetalService extends ApiService {
   conductor: Conductor;
@@ -99,7 +78,6 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
   const deps: ApiDeps = {
     db,
     conductor,
-    policy: ctx.policy,
     base,
     portsChanged: (change) => portChanged(change).catch((err: unknown) => ctx.log.error({ err }, 'syncing port MACs to the boot service failed')),
   };

@@ -1,7 +1,10 @@
 // Instances on bare metal, for callers inside this process (orchestration's OS::Nova::Server,
 // through an adapter in src/server): allocate a node by resource class and traits, set what to
 // deploy, start the deploy, report progress, and tear it down. It is the same workflow an
-// operator drives with `openstack baremetal allocation create` + `node deploy`.
+// operator drives with `openstack baremetal allocation create` + `node deploy`. Every call acts
+// for a project: an instance goes only to that project's owned or leased nodes or to the shared
+// pool (nodes nobody owns or leases), never to another project's, admin or not (the ownership
+// rule, ownership.ts); another project's instance is answered as a missing one.
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidStateError } from '../common/errors.js';
 import { fromJson, now, toJson } from '../common/db.js';
@@ -9,8 +12,14 @@ import type { AllocationRow, BaremetalKysely, NodeRow } from './db.js';
 import { allocate } from './allocations.js';
 import type { Conductor } from './conductor.js';
 import { TRANSIENT_STATES, type ProvisionState } from './states.js';
+import { checkTraits } from './traits.js';
 
 export interface InstanceRequest {
+  /**
+   * The project the instance is for (a stack's): the allocation's owner. Its nodes (owned or
+   * leased) and the shared pool are used; null means the shared pool only.
+   */
+  project: string | null;
   /** Instance (and allocation) name. */
   name: string;
   resourceClass: string;
@@ -19,7 +28,6 @@ export interface InstanceRequest {
   imageSource: string;
   /** Config drive contents as Ironic accepts them in instance_info.configdrive. */
   configdrive?: { meta_data?: Record<string, unknown>; user_data?: string; network_data?: Record<string, unknown> };
-  owner?: string | null;
   user?: string | null;
 }
 
@@ -43,12 +51,13 @@ export class Instances {
 
   /** Allocates a node and starts deploying it; returns the instance id (the allocation's uuid). */
   async create(req: InstanceRequest): Promise<string> {
+    checkTraits(req.traits ?? [], 'traits');
     const uuid = randomUUID();
     const row: AllocationRow = {
       uuid,
       name: null,
       state: 'allocating',
-      owner: req.owner ?? null,
+      owner: req.project,
       node_uuid: null,
       last_error: null,
       resource_class: req.resourceClass,
@@ -59,7 +68,7 @@ export class Instances {
       updated_at: null,
     };
     await this.db.insertInto('baremetal_allocations').values(row).execute();
-    const result = await allocate(this.db, row, req.traits ?? [], []);
+    const result = await allocate(this.db, row, req.traits ?? [], [], { project: req.project, sharedPool: true });
     if (result.state !== 'active' || !result.node_uuid) {
       await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', uuid).execute();
       throw new ConflictError(`Cannot place instance ${req.name}: ${result.last_error ?? 'no node was allocated'}`);
@@ -69,6 +78,8 @@ export class Instances {
       ...fromJson<Record<string, unknown>>(node.instance_info, {}),
       image_source: req.imageSource,
       display_name: req.name,
+      // Whose instance this is, for as long as the node holds it (the allocation goes first on delete).
+      project_id: req.project,
       ...(req.configdrive ? { configdrive: req.configdrive } : {}),
     };
     await this.db.updateTable('baremetal_nodes').set({ instance_info: toJson(info), updated_at: now() }).where('uuid', '=', node.uuid).execute();
@@ -81,8 +92,9 @@ export class Instances {
     return uuid;
   }
 
-  async status(id: string): Promise<InstanceStatus> {
-    const node = await this.nodeOf(id);
+  /** The instance's progress; another project's instance is "deleted", as a missing one. */
+  async status(id: string, project: string | null): Promise<InstanceStatus> {
+    const node = await this.nodeOf(id, project);
     if (!node) return { state: 'deleted' };
     const base = { nodeUuid: node.uuid, nodeName: node.name, provisionState: node.provision_state };
     if (node.provision_state === 'active' && !node.reservation) return { ...base, state: 'active' };
@@ -96,12 +108,14 @@ export class Instances {
   /**
    * Starts tearing the instance down; status() says "deleted" once the node is released. A node
    * that is busy (locked, or between states) is left alone: the caller calls again until status()
-   * says "deleted", as Nova accepts a delete in any state.
+   * says "deleted", as Nova accepts a delete in any state. Another project's instance is left
+   * alone, as a missing one.
    */
-  async delete(id: string): Promise<void> {
-    const node = await this.nodeOf(id);
+  async delete(id: string, project: string | null): Promise<void> {
+    const node = await this.nodeOf(id, project);
     if (!node) {
-      await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', id).execute();
+      // Not on a node (or not this project's): at most an allocation of this project's is left.
+      await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', id).where('owner', project === null ? 'is' : '=', project).execute();
       return;
     }
     if (node.reservation || TRANSIENT_STATES.includes(node.provision_state as ProvisionState)) return;
@@ -131,11 +145,15 @@ export class Instances {
     await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', id).execute();
   }
 
-  private async nodeOf(id: string): Promise<NodeRow | undefined> {
-    return this.db
+  /** The node holding the instance, if it is `project`'s. */
+  private async nodeOf(id: string, project: string | null): Promise<NodeRow | undefined> {
+    const node = await this.db
       .selectFrom('baremetal_nodes')
       .selectAll()
       .where((eb) => eb.or([eb('instance_uuid', '=', id), eb('allocation_uuid', '=', id)]))
       .executeTakeFirst();
+    if (!node) return undefined;
+    const owner = fromJson<{ project_id?: string | null }>(node.instance_info, {}).project_id ?? null;
+    return owner === project ? node : undefined;
   }
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Document } from 'yaml';
 import { ValidationError } from '../common/errors.js';
 import type { PatchOp } from './api/json-patch.js';
+import { isSecretKey, maskSecrets } from './secrets.js';
 
 export interface PortSpec {
   address: string;
@@ -35,8 +36,6 @@ const DRIVERS: Record<string, string> = {
   'manual-management': 'fake-hardware',
 };
 
-/** driver_info keys that hold secrets: the API shows them masked, so they cannot be compared. */
-export const SECRET_INFO_KEYS = new Set(['ipmi_password', 'redfish_password']);
 const PASSTHROUGH = /^(ipmi|redfish|fake)_/;
 const MAC_RE = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
@@ -188,7 +187,8 @@ export function planNode(spec: NodeSpec, node: ExistingNode, ports: ExistingPort
     changes.push(`driver ${node.driver} -> ${spec.driver}`);
   }
   for (const [k, v] of Object.entries(spec.driver_info)) {
-    if (SECRET_INFO_KEYS.has(k)) {
+    // A value the API shows masked (a password, a URL with one: secrets.ts) cannot be compared.
+    if (!same(maskSecrets(v), v) || isSecretKey(k)) {
       patch.push({ op: 'add', path: `/driver_info/${k}`, value: v });
       continue;
     }

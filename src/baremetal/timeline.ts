@@ -27,7 +27,13 @@ export function describe(e: BootTimelineEvent): { text: string; severity: Severi
     case 'tftp':
       return { text: `TFTP ${s(d.file)} sent to ${s(d.to)}`, severity: 'INFO' };
     case 'script_fetched':
+      // A first fetch by the machine keeps the plain wording; a refused fetch or a retry names
+      // the requester, so a second requester on the provisioning network shows in the history.
+      if (d.granted === false) return { text: `iPXE script fetch refused (${s(d.name)} by ${s(d.from)}: ${s(d.reason)})`, severity: 'WARNING' };
+      if (d.retry) return { text: `iPXE script fetched again (${s(d.name)} by ${s(d.from)}, a retry from the bound address)`, severity: 'INFO' };
       return { text: `iPXE script fetched (${s(d.name)})`, severity: 'INFO' };
+    case 'access_refused':
+      return { text: `${s(d.what)} refused: ${s(d.from)} is not the address this boot is bound to (${s(d.bound) || 'none'})`, severity: 'WARNING' };
     case 'file_fetched': {
       const bytes = Number(d.bytes ?? 0);
       const secs = Number(d.seconds ?? 0);
@@ -81,7 +87,9 @@ export class BootTimeline {
     const line = describe(e);
     if (!line) return;
     const nodeId = e.nodeId;
-    this.last.set(nodeId, { kind: e.kind, text: line.text, at: e.at });
+    // A refusal is somebody else's request, not a step the node's machine reached.
+    const refusal = e.kind === 'access_refused' || (e.kind === 'script_fetched' && e.detail.granted === false);
+    if (!refusal) this.last.set(nodeId, { kind: e.kind, text: line.text, at: e.at });
     // One write after the other, so the history keeps the order the events happened in.
     this.chain = this.chain
       .then(() => recordHistory(this.db, nodeId, line.text, TIMELINE_EVENT_TYPE, line.severity, null, this.host, e.at))

@@ -1,17 +1,23 @@
 // /v1/allocations: pick an available node by resource class, traits and candidate list, and
 // reserve it for an instance (Ironic's allocation API). Matching is quick database work, so it
-// completes within the request: the allocation comes back "active" or "error".
+// completes within the request: the allocation comes back "active" or "error". A non-admin's
+// allocation is its project's and only takes (or backfills) that project's owned or leased nodes;
+// nodes it may not see are answered as missing ones (ownership.ts).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../common/errors.js';
 import { now, toJson } from '../../common/db.js';
 import { isAdmin } from '../../common/auth.js';
 import type { AllocationRow } from '../db.js';
 import { findNode, isUuid } from '../node-store.js';
-import { allocate, backfill } from '../allocations.js';
+import { allocate, backfill, findClaimableNode } from '../allocations.js';
+import type { Claimant } from '../ownership.js';
+import { checkTraits } from '../traits.js';
 import { applyPatch, patchSchema, type PatchOp } from './json-patch.js';
 import { allocationView, pick } from './views.js';
-import { authorize, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
+import { permits, type BaremetalOp } from '../policy.js';
+import { requireAuth } from '../../common/service.js';
+import { authorize, authorizeOnAllocation, callerClaimant, findVisibleNode, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
 
 const createSchema = {
   type: 'object',
@@ -42,16 +48,32 @@ export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }
 
   app.post('/v1/allocations', { schema: { body: createSchema } }, async (request, reply) => {
-    const auth = authorize(deps, request, 'baremetal:allocation:create');
+    const auth = authorize(request, 'baremetal:allocation:create');
     const body = request.body as {
       uuid?: string; name?: string | null; resource_class?: string | null; traits?: string[]; candidate_nodes?: string[];
       extra?: object; owner?: string | null; node?: string | null;
     };
+    // As Ironic: an allocation for another project than the caller's needs create_restricted.
+    if (body.owner && body.owner !== auth.projectId && !permits('baremetal:allocation:create_restricted', auth)) {
+      throw new ForbiddenError(
+        `Cannot create allocation with an owner Project ID value ${body.owner} not matching the requestor Project ID ${String(auth.projectId)}. Policy baremetal:allocation:create_restricted is required for this capability.`,
+      );
+    }
     if (!body.resource_class && !body.node) throw new ValidationError('is required unless "node" is given (backfill)', { path: 'body.resource_class' });
     if (body.name && isUuid(body.name)) throw new ValidationError('must not be a UUID', { path: 'body.name' });
-    const owner = isAdmin(auth) ? (body.owner ?? null) : auth.projectId;
+    const traits = body.traits ?? [];
+    checkTraits(traits, 'body.traits');
+    const admin = isAdmin(auth);
+    // As Ironic: a non-admin's allocation is its project's; an admin may set any owner.
+    const owner = admin ? (body.owner ?? null) : auth.projectId;
+    // Nodes the request names (backfill, candidates) must be ones the caller may see; the nodes
+    // matched are the owner's (an admin's allocation without owner may take any node).
+    const named = callerClaimant(auth);
+    const matchFor: Claimant = admin && owner === null ? { anyProject: true } : { project: owner, sharedPool: false };
+    // Resolved before the allocation is recorded, so that a refused node leaves nothing behind.
+    const node = body.node ? await findClaimableNode(db, body.node, named) : undefined;
     const candidates: string[] = [];
-    for (const c of body.candidate_nodes ?? []) candidates.push((await findNode(db, c)).uuid);
+    for (const c of body.candidate_nodes ?? []) candidates.push((await findClaimableNode(db, c, named)).uuid);
     const uuid = body.uuid?.toLowerCase() ?? randomUUID();
     const stamp = now();
     const row: AllocationRow = {
@@ -62,7 +84,7 @@ export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
       node_uuid: null,
       last_error: null,
       resource_class: body.resource_class ?? null,
-      traits: toJson(body.traits ?? []),
+      traits: toJson(traits),
       candidate_nodes: toJson(candidates),
       extra: toJson(body.extra ?? {}),
       created_at: stamp,
@@ -74,17 +96,17 @@ export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (/unique|duplicate/i.test(String((err as Error).message))) throw new ConflictError(`An allocation with name or UUID ${body.name ?? uuid} already exists.`);
       throw err;
     }
-    const result = body.node ? await backfill(db, row, body.node) : await allocate(db, row, body.traits ?? [], candidates);
+    const result = node ? await backfill(db, row, node, traits) : await allocate(db, row, traits, candidates, matchFor);
     reply.status(201).header('location', `${deps.base()}/v1/allocations/${uuid}`);
     return allocationView(result, deps.base());
   });
 
   const listAllocations = async (request: FastifyRequest) => {
-    const auth = authorize(deps, request, 'baremetal:allocation:list');
+    const auth = authorize(request, 'baremetal:allocation:list');
     const q = request.query as Query;
     const fields = parseFields(q.fields, Object.keys(allocationView(await sampleAllocation(), '')));
     let query = db.selectFrom('baremetal_allocations').selectAll();
-    if (q.node) query = query.where('node_uuid', '=', (await findNode(db, q.node)).uuid);
+    if (q.node) query = query.where('node_uuid', '=', (await findVisibleNode(db, auth, q.node)).uuid);
     if (q.resource_class) query = query.where('resource_class', '=', q.resource_class);
     if (q.state) query = query.where('state', '=', q.state);
     if (q.owner) query = query.where('owner', '=', q.owner);
@@ -95,10 +117,11 @@ export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/allocations', listAllocations);
   app.get('/v1/allocations/', listAllocations);
 
-  async function visibleAllocation(request: Parameters<typeof authorize>[1], ident: string, op: string): Promise<AllocationRow> {
-    const auth = authorize(deps, request, op);
+  /** An allocation the caller may see (others answer as missing ones), with the caller allowed `op` on it. */
+  async function visibleAllocation(request: FastifyRequest, ident: string, op: BaremetalOp): Promise<AllocationRow> {
+    const auth = requireAuth(request);
     const a = await findAllocation(ident);
-    if (!isAdmin(auth) && a.owner !== auth.projectId) throw new NotFoundError('Allocation', ident);
+    authorizeOnAllocation(auth, a, op, ident);
     return a;
   }
 

@@ -1,39 +1,88 @@
-// What the route modules share: the database, the conductor, policy checks with Ironic's
-// owner/lessee rule, and list helpers (fields, limit/marker paging, next links).
+// What the route modules share: the database, the conductor, the policy checks in Ironic's order
+// (policy.ts), and list helpers (fields, limit/marker paging, next links).
 import type { FastifyRequest } from 'fastify';
 import { BadRequestError, NotFoundError } from '../../common/errors.js';
-import { isAdmin, type AuthContext, type Policy } from '../../common/auth.js';
+import { isAdmin, type AuthContext } from '../../common/auth.js';
 import { requireAuth } from '../../common/service.js';
-import type { BaremetalKysely, NodeRow } from '../db.js';
+import type { AllocationRow, BaremetalKysely, NodeRow } from '../db.js';
 import type { Conductor } from '../conductor.js';
+import { findNode } from '../node-store.js';
+import type { Claimant } from '../ownership.js';
+import { enforce, ownerDetailsHidden, permits, type BaremetalOp } from '../policy.js';
 import type { PortChange } from '../provisioning.js';
 
 export interface ApiDeps {
   db: BaremetalKysely;
   conductor: Conductor;
-  policy: Policy;
   /** Public URL of the service, e.g. http://127.0.0.1:6385/baremetal */
   base(): string;
   /** After a port is created, changed or deleted: the boot service's DHCP hosts follow (that MAC only). */
   portsChanged?: (change: PortChange) => Promise<void>;
 }
 
-/** Enforces the policy rule; returns the caller. */
-export function authorize(deps: ApiDeps, request: FastifyRequest, operation: string): AuthContext {
+/**
+ * The caller (401 without a token), allowed an operation that names no record: lists (filtered
+ * to the caller's project), creates, drivers. Rules about a node or an allocation go through
+ * authorizeNode / authorizeOnNode / authorizeAllocation, never through here.
+ */
+export function authorize(request: FastifyRequest, op: BaremetalOp): AuthContext {
   const auth = requireAuth(request);
-  deps.policy.enforce(operation, auth);
+  enforce(op, auth);
   return auth;
 }
 
-/** Non-admins see only nodes their project owns or leases (Ironic's project-scoped policy). */
-export function canSeeNode(auth: AuthContext, row: Pick<NodeRow, 'owner' | 'lessee' | 'uuid'>): boolean {
-  if (isAdmin(auth)) return true;
-  return auth.projectId !== null && (row.owner === auth.projectId || row.lessee === auth.projectId);
+/** The nodes a caller may see and name: an admin any, others their project's owned or leased ones. */
+export function callerClaimant(auth: AuthContext): Claimant {
+  return isAdmin(auth) ? { anyProject: true } : { project: auth.projectId, sharedPool: false };
 }
 
-/** Hides nodes the caller may not see behind the same 404 as a missing one. */
-export function assertCanSee(auth: AuthContext, row: NodeRow, ident: string): void {
-  if (!canSeeNode(auth, row)) throw new NotFoundError('Node', ident);
+/** Ironic's baremetal:node:get: the owner's and the lessee's readers (and the admin) see the node. */
+export function canSeeNode(auth: AuthContext, row: Pick<NodeRow, 'owner' | 'lessee'>): boolean {
+  return permits('baremetal:node:get', auth, { node: row });
+}
+
+/**
+ * The operations' rules on a node, in Ironic's order: a node the caller may not see is reported
+ * missing (404, exactly as a missing one, whatever the operation), and only then is each rule
+ * applied (403). `hidden` is the 404 to give (a port's, when the node is reached through its port).
+ */
+export function authorizeOnNode(auth: AuthContext, row: NodeRow, ops: readonly BaremetalOp[], hidden: () => Error): void {
+  if (!canSeeNode(auth, row)) throw hidden();
+  for (const op of ops) enforce(op, auth, { node: row });
+}
+
+/** A node by UUID or name, with the caller allowed every one of `ops` on it (404 first, then 403). */
+export async function authorizeNode(
+  db: BaremetalKysely,
+  request: FastifyRequest,
+  ident: string,
+  ...ops: BaremetalOp[]
+): Promise<{ row: NodeRow; auth: AuthContext }> {
+  const auth = requireAuth(request);
+  const row = await findNode(db, ident);
+  authorizeOnNode(auth, row, ops, () => new NotFoundError('Node', ident));
+  return { row, auth };
+}
+
+/** A node named in a filter, a body or a marker: one the caller may not see is answered as a missing one. */
+export async function findVisibleNode(db: BaremetalKysely, auth: AuthContext, ident: string): Promise<NodeRow> {
+  const row = await findNode(db, ident);
+  authorizeOnNode(auth, row, [], () => new NotFoundError('Node', ident));
+  return row;
+}
+
+/** Ironic's check_allocation_policy_and_retrieve: one the caller may not see (allocation:get) is 404, then the rule is 403. */
+export function authorizeOnAllocation(auth: AuthContext, row: AllocationRow, op: BaremetalOp, ident: string): void {
+  if (!permits('baremetal:allocation:get', auth, { allocation: row })) throw new NotFoundError('Allocation', ident);
+  enforce(op, auth, { allocation: row });
+}
+
+/**
+ * The caller sees the node only as its lessee: as in Ironic (baremetal:node:get:driver_info and
+ * the like), the owner's infrastructure details (BMC access, conductor, errors) are redacted.
+ */
+export function isLesseeOnly(auth: AuthContext, row: Pick<NodeRow, 'owner' | 'lessee'>): boolean {
+  return ownerDetailsHidden(auth, row);
 }
 
 export const MAX_LIMIT = 1000;

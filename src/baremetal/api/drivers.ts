@@ -58,7 +58,7 @@ export function driverRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }
 
   const listDrivers = async (request: FastifyRequest) => {
-    authorize(deps, request, 'baremetal:driver:get');
+    authorize(request, 'baremetal:driver:get');
     const q = request.query as Query;
     if (q.type && q.type !== 'dynamic') return { drivers: [] };
     const detail = parseBool(q.detail, 'detail') === true;
@@ -68,14 +68,14 @@ export function driverRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/drivers/', listDrivers);
 
   app.get('/v1/drivers/:name', async (request) => {
-    authorize(deps, request, 'baremetal:driver:get');
+    authorize(request, 'baremetal:driver:get');
     const { name } = request.params as { name: string };
     if (!registry.hardwareTypes[name]) throw new NotFoundError('Driver', name);
     return view(name, true);
   });
 
   app.get('/v1/drivers/:name/properties', async (request) => {
-    authorize(deps, request, 'baremetal:driver:get');
+    authorize(request, 'baremetal:driver:get_properties');
     const { name } = request.params as { name: string };
     if (!registry.hardwareTypes[name]) throw new NotFoundError('Driver', name);
     return PROPERTIES[name] ?? {};

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
 import { fromJson, now, toJson } from '../../common/db.js';
-import { isAdmin } from '../../common/auth.js';
+import { isAdmin, type AuthContext } from '../../common/auth.js';
 import type { NodeRow } from '../db.js';
 import { PROVISION_VERBS, TRANSIENT_STATES, type ProvisionState } from '../states.js';
 import { findNode, isUuid, lockedError, recordHistory } from '../node-store.js';
@@ -13,11 +13,13 @@ import { BOOT_DEVICES, INTERFACE_KINDS, POWER_TARGETS, type BootDevice, type Cle
 import { FIXED_INTERFACES } from '../drivers/hardware-types.js';
 import { apiVersion } from './versions.js';
 import { applyPatch, patchBool, patchSchema, type PatchOp } from './json-patch.js';
-import { NODE_LIST_FIELDS, allocationView, historyView, nodeView, pick, portView } from './views.js';
-import { assertCanSee, authorize, nextLink, parseBool, parseFields, parseLimit, parseSortDir, type ApiDeps, type Query } from './context.js';
+import { maskSecretText } from '../secrets.js';
+import { checkTraits } from '../traits.js';
+import { NODE_LIST_FIELDS, allocationView, historyView, nodeStatesView, nodeView, pick, portView } from './views.js';
+import { nodeUpdateRules, permits, type BaremetalOp } from '../policy.js';
+import { authorize, authorizeNode, canSeeNode, isLesseeOnly, nextLink, parseBool, parseFields, parseLimit, parseSortDir, type ApiDeps, type Query } from './context.js';
 
 const NAME_RE = /^[A-Za-z0-9\-._~]+$/;
-const TRAIT_RE = /^[A-Z0-9_]{1,255}$/;
 
 const interfaceProps = Object.fromEntries(
   [...INTERFACE_KINDS, ...Object.keys(FIXED_INTERFACES)].map((k) => [`${k}_interface`, { type: ['string', 'null'] }]),
@@ -82,15 +84,15 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const db = deps.db;
   const registry = deps.conductor.registry;
 
-  async function visibleNode(request: Parameters<typeof authorize>[1], ident: string, op: string): Promise<NodeRow> {
-    const auth = authorize(deps, request, op);
-    const row = await findNode(db, ident);
-    assertCanSee(auth, row, ident);
-    return row;
-  }
+  /** The node and the caller, allowed `ops` on it: 404 when the caller may not see it, then 403 (policy.ts). */
+  const nodeFor = (request: FastifyRequest, ident: string, ...ops: BaremetalOp[]) => authorizeNode(db, request, ident, ...ops);
+  const visibleNode = async (request: FastifyRequest, ident: string, ...ops: BaremetalOp[]) => (await nodeFor(request, ident, ...ops)).row;
+
+  /** A node as this caller may see it (a lessee gets the owner's details redacted). */
+  const viewFor = (auth: AuthContext, row: NodeRow) => nodeView(row, deps.base(), deps.conductor.options.host, { lessee: isLesseeOnly(auth, row) });
 
   app.post('/v1/nodes', { schema: { body: createSchema } }, async (request, reply) => {
-    const auth = authorize(deps, request, 'baremetal:node:create');
+    const auth = authorize(request, 'baremetal:node:create');
     const body = request.body as Record<string, unknown>;
     checkName(body.name);
     checkFixedInterfaces(body);
@@ -156,8 +158,8 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return nodeView(row, deps.base(), deps.conductor.options.host);
   });
 
-  const list = (detailPath: boolean) => async (request: Parameters<typeof authorize>[1]) => {
-    const auth = authorize(deps, request, 'baremetal:node:list');
+  const list = (detailPath: boolean) => async (request: FastifyRequest) => {
+    const auth = authorize(request, 'baremetal:node:list');
     const q = request.query as Query;
     const detail = detailPath || parseBool(q.detail, 'detail') === true;
     if (detailPath && q.fields) throw new BadRequestError('Can not specify ?fields with /nodes/detail');
@@ -190,9 +192,9 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const col = sql.ref(sortKey);
     const keyExpr = sql<string>`coalesce(${col}, '')`;
     if (q.marker) {
-      const m = await findNode(db, q.marker).catch(() => {
-        throw new NotFoundError('Marker', q.marker!);
-      });
+      // A marker naming a node the caller may not see is answered as a missing one.
+      const m = await findNode(db, q.marker).catch(() => undefined);
+      if (!m || !canSeeNode(auth, m)) throw new NotFoundError('Marker', q.marker);
       const mk = String((m as unknown as Record<string, unknown>)[sortKey] ?? '');
       const cmp = dir === 'asc' ? sql`>` : sql`<`;
       query = query.where(sql<boolean>`(${keyExpr} ${cmp} ${mk} or (${keyExpr} = ${mk} and uuid ${cmp} ${m.uuid}))`);
@@ -200,7 +202,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const rows = await query.orderBy(keyExpr, dir).orderBy('uuid', dir).limit(limit).execute();
     const base = deps.base();
     const nodes = rows.map((r) => {
-      const v = nodeView(r, base, deps.conductor.options.host);
+      const v = viewFor(auth, r);
       return fields ? pick(v, fields) : detail ? v : pick(v, NODE_LIST_FIELDS);
     });
     const out: Record<string, unknown> = { nodes };
@@ -214,20 +216,20 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/v1/nodes/:ident', async (request) => {
     const { ident } = request.params as { ident: string };
-    const row = await visibleNode(request, ident, 'baremetal:node:get');
+    const { row, auth } = await nodeFor(request, ident, 'baremetal:node:get');
     const q = request.query as Query;
-    const v = nodeView(row, deps.base(), deps.conductor.options.host);
+    const v = viewFor(auth, row);
     const fields = parseFields(q.fields, Object.keys(v));
     return fields ? pick(v, fields) : v;
   });
 
   app.patch('/v1/nodes/:ident', { schema: { body: patchSchema } }, async (request) => {
     const { ident } = request.params as { ident: string };
-    const auth = authorize(deps, request, 'baremetal:node:update');
-    const row = await findNode(db, ident);
-    assertCanSee(auth, row, ident);
-    if (row.reservation) throw lockedError(row);
     const ops = request.body as PatchOp[];
+    // As Ironic: each field the patch touches has its own rule (extra: the owner's or lessee's
+    // member; driver_info: the owner's member; owner, driver: admin ...).
+    const { row, auth } = await nodeFor(request, ident, ...nodeUpdateRules(ops));
+    if (row.reservation) throw lockedError(row);
     const before = nodeView(row, '');
     // Patch the unmasked values, so a patch of one driver_info key keeps the others' secrets.
     before.driver_info = fromJson(row.driver_info, {});
@@ -245,14 +247,12 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       .execute()
       .catch((err: unknown) => rethrowUnique(err, changes));
     await recordHistory(db, row.uuid, `updated ${ops.map((o) => `${o.op} ${o.path}`).join(', ')}`, 'update', 'INFO', auth.userName, null);
-    return nodeView(await findNode(db, row.uuid), deps.base(), deps.conductor.options.host);
+    return viewFor(auth, await findNode(db, row.uuid));
   });
 
   app.delete('/v1/nodes/:ident', async (request, reply) => {
     const { ident } = request.params as { ident: string };
-    const auth = authorize(deps, request, 'baremetal:node:delete');
-    const row = await findNode(db, ident);
-    assertCanSee(auth, row, ident);
+    const { row } = await nodeFor(request, ident, 'baremetal:node:delete');
     if (row.reservation) throw lockedError(row);
     if (row.protected) throw new BadRequestError(`Node ${row.uuid} is protected and cannot be deleted${row.protected_reason ? `: ${row.protected_reason}` : ''}`);
     const deletable: ProvisionState[] = ['enroll', 'manageable', 'available', 'inspect failed', 'clean failed', 'adopt failed', 'error'];
@@ -274,20 +274,8 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/v1/nodes/:ident/states', async (request) => {
     const { ident } = request.params as { ident: string };
-    const row = await visibleNode(request, ident, 'baremetal:node:get');
-    return {
-      console_enabled: false,
-      last_error: row.last_error,
-      power_state: row.power_state,
-      provision_state: row.provision_state,
-      provision_updated_at: row.provision_updated_at,
-      raid_config: {},
-      target_power_state: row.target_power_state,
-      target_provision_state: row.target_provision_state,
-      target_raid_config: {},
-      boot_mode: row.boot_mode,
-      secure_boot: null,
-    };
+    const { row, auth } = await nodeFor(request, ident, 'baremetal:node:get_states');
+    return nodeStatesView(row, { lessee: isLesseeOnly(auth, row) });
   });
 
   app.put(
@@ -310,20 +298,17 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const { ident } = request.params as { ident: string };
-      const auth = authorize(deps, request, 'baremetal:node:set_provision_state');
-      const row = await findNode(db, ident);
-      assertCanSee(auth, row, ident);
+      const { row, auth } = await nodeFor(request, ident, 'baremetal:node:set_provision_state');
       const body = request.body as { target: string; clean_steps?: CleanStep[]; configdrive?: unknown };
       const event = PROVISION_VERBS[body.target];
       if (!event) {
         throw new BadRequestError(`"${body.target}" is not a valid provision target; valid: ${Object.keys(PROVISION_VERBS).join(', ')}`);
       }
-      if (body.configdrive !== undefined) {
-        if (event !== 'deploy' && event !== 'rebuild') throw new BadRequestError('configdrive may only be given with "active" or "rebuild"');
-        const info = { ...fromJson<Record<string, unknown>>(row.instance_info, {}), configdrive: body.configdrive };
-        await db.updateTable('baremetal_nodes').set({ instance_info: toJson(info) }).where('uuid', '=', row.uuid).where('reservation', 'is', null).execute();
+      if (body.configdrive !== undefined && event !== 'deploy' && event !== 'rebuild') {
+        throw new BadRequestError('configdrive may only be given with "active" or "rebuild"');
       }
-      await deps.conductor.provision(row.uuid, event, { cleanSteps: body.clean_steps, user: auth.userName });
+      // The conductor writes the config drive only once the move is accepted: a refused request writes nothing.
+      await deps.conductor.provision(row.uuid, event, { cleanSteps: body.clean_steps, configdrive: body.configdrive, user: auth.userName });
       reply.status(202).header('location', `${deps.base()}/v1/nodes/${row.uuid}/states`);
     },
   );
@@ -342,9 +327,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const { ident } = request.params as { ident: string };
-      const auth = authorize(deps, request, 'baremetal:node:set_power_state');
-      const row = await findNode(db, ident);
-      assertCanSee(auth, row, ident);
+      const { row, auth } = await nodeFor(request, ident, 'baremetal:node:set_power_state');
       const { target } = request.body as { target: PowerTarget };
       if (row.reservation) throw lockedError(row);
       if (TRANSIENT_STATES.includes(row.provision_state as ProvisionState)) {
@@ -359,9 +342,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.put('/v1/nodes/:ident/maintenance', { schema: { body: { type: ['object', 'null'], properties: { reason: { type: ['string', 'null'] } } } } }, async (request, reply) => {
     const { ident } = request.params as { ident: string };
-    const auth = authorize(deps, request, 'baremetal:node:set_maintenance');
-    const row = await findNode(db, ident);
-    assertCanSee(auth, row, ident);
+    const { row, auth } = await nodeFor(request, ident, 'baremetal:node:set_maintenance');
     const reason = (request.body as { reason?: string | null } | null)?.reason ?? null;
     await db.updateTable('baremetal_nodes').set({ maintenance: 1, maintenance_reason: reason, updated_at: now() }).where('uuid', '=', row.uuid).execute();
     await recordHistory(db, row.uuid, `maintenance set${reason ? `: ${reason}` : ''}`, 'maintenance', 'INFO', auth.userName, null);
@@ -370,9 +351,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.delete('/v1/nodes/:ident/maintenance', async (request, reply) => {
     const { ident } = request.params as { ident: string };
-    const auth = authorize(deps, request, 'baremetal:node:set_maintenance');
-    const row = await findNode(db, ident);
-    assertCanSee(auth, row, ident);
+    const { row, auth } = await nodeFor(request, ident, 'baremetal:node:clear_maintenance');
     await db.updateTable('baremetal_nodes').set({ maintenance: 0, maintenance_reason: null, fault: null, updated_at: now() }).where('uuid', '=', row.uuid).execute();
     await recordHistory(db, row.uuid, 'maintenance unset', 'maintenance', 'INFO', auth.userName, null);
     reply.status(202);
@@ -382,39 +361,37 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/v1/nodes/:ident/traits', async (request) => {
     const { ident } = request.params as { ident: string };
-    const row = await visibleNode(request, ident, 'baremetal:node:get');
+    const row = await visibleNode(request, ident, 'baremetal:node:traits:list');
     return { traits: fromJson(row.traits, []) };
   });
 
-  async function setTraits(ident: string, request: Parameters<typeof authorize>[1], edit: (t: string[]) => string[]): Promise<void> {
-    const auth = authorize(deps, request, 'baremetal:node:traits:set');
-    const row = await findNode(db, ident);
-    assertCanSee(auth, row, ident);
+  async function setTraits(ident: string, request: FastifyRequest, op: BaremetalOp, edit: (t: string[]) => string[]): Promise<void> {
+    const row = await visibleNode(request, ident, op);
     if (row.reservation) throw lockedError(row);
     const traits = edit(fromJson<string[]>(row.traits, []));
-    for (const t of traits) if (!TRAIT_RE.test(t)) throw new ValidationError(`"${t}" is not a valid trait (upper-case letters, digits and _; custom ones start with CUSTOM_)`, { path: 'traits' });
+    checkTraits(traits, 'traits');
     if (traits.length > 50) throw new BadRequestError('A node may have at most 50 traits');
     await db.updateTable('baremetal_nodes').set({ traits: toJson([...new Set(traits)]), updated_at: now() }).where('uuid', '=', row.uuid).execute();
   }
 
   app.put('/v1/nodes/:ident/traits', { schema: { body: { type: 'object', required: ['traits'], additionalProperties: false, properties: { traits: { type: 'array', items: { type: 'string' } } } } } }, async (request, reply) => {
     const { ident } = request.params as { ident: string };
-    await setTraits(ident, request, () => (request.body as { traits: string[] }).traits);
+    await setTraits(ident, request, 'baremetal:node:traits:set', () => (request.body as { traits: string[] }).traits);
     reply.status(204);
   });
   app.put('/v1/nodes/:ident/traits/:trait', async (request, reply) => {
     const { ident, trait } = request.params as { ident: string; trait: string };
-    await setTraits(ident, request, (t) => [...t, trait]);
+    await setTraits(ident, request, 'baremetal:node:traits:set', (t) => [...t, trait]);
     reply.status(204);
   });
   app.delete('/v1/nodes/:ident/traits', async (request, reply) => {
     const { ident } = request.params as { ident: string };
-    await setTraits(ident, request, () => []);
+    await setTraits(ident, request, 'baremetal:node:traits:delete', () => []);
     reply.status(204);
   });
   app.delete('/v1/nodes/:ident/traits/:trait', async (request, reply) => {
     const { ident, trait } = request.params as { ident: string; trait: string };
-    await setTraits(ident, request, (t) => {
+    await setTraits(ident, request, 'baremetal:node:traits:delete', (t) => {
       if (!t.includes(trait)) throw new NotFoundError('Trait', trait);
       return t.filter((x) => x !== trait);
     });
@@ -437,9 +414,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const { ident } = request.params as { ident: string };
-      const auth = authorize(deps, request, 'baremetal:node:set_boot_device');
-      const row = await findNode(db, ident);
-      assertCanSee(auth, row, ident);
+      const row = await visibleNode(request, ident, 'baremetal:node:set_boot_device');
       const body = request.body as { boot_device: BootDevice; persistent?: boolean };
       await deps.conductor.setBootDevice(row.uuid, body.boot_device, body.persistent ?? false);
       reply.status(204);
@@ -459,7 +434,10 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/nodes/:ident/validate', async (request) => {
     const { ident } = request.params as { ident: string };
     const row = await visibleNode(request, ident, 'baremetal:node:validate');
-    return deps.conductor.validate(row.uuid);
+    // Reasons may quote driver_info (an invalid BMC URL): masked like the fields themselves.
+    const results = await deps.conductor.validate(row.uuid);
+    for (const r of Object.values(results)) if (r.reason) r.reason = maskSecretText(r.reason);
+    return results;
   });
 
   // ------------------------------------------------------------ ports of a node, history
@@ -478,9 +456,12 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { ports: rows.map((p) => portView(p, deps.base())) };
   });
 
+  /** As in Ironic (baremetal:node:history:get), a node's history is its owner's to read, not its lessee's. */
+  const ownerHistory = (request: FastifyRequest, ident: string) => visibleNode(request, ident, 'baremetal:node:history:get');
+
   const listHistory = async (request: FastifyRequest, detail: boolean) => {
     const { ident } = request.params as { ident: string };
-    const row = await visibleNode(request, ident, 'baremetal:node:history:get');
+    const row = await ownerHistory(request, ident);
     const q = request.query as Query;
     const rows = await db
       .selectFrom('baremetal_node_history')
@@ -497,7 +478,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/nodes/:ident/history/detail', async (request) => listHistory(request, true));
   app.get('/v1/nodes/:ident/history/:event', async (request) => {
     const { ident, event } = request.params as { ident: string; event: string };
-    const row = await visibleNode(request, ident, 'baremetal:node:history:get');
+    const row = await ownerHistory(request, ident);
     const h = await db.selectFrom('baremetal_node_history').selectAll().where('node_uuid', '=', row.uuid).where('uuid', '=', event).executeTakeFirst();
     if (!h) throw new NotFoundError('Node history event', event);
     return historyView(h, deps.base(), true);
@@ -505,10 +486,10 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/v1/nodes/:ident/allocation', async (request) => {
     const { ident } = request.params as { ident: string };
-    const row = await visibleNode(request, ident, 'baremetal:allocation:get');
-    if (!row.allocation_uuid) throw new NotFoundError('Allocation for node', row.uuid);
-    const a = await db.selectFrom('baremetal_allocations').selectAll().where('uuid', '=', row.allocation_uuid).executeTakeFirst();
-    if (!a) throw new NotFoundError('Allocation', row.allocation_uuid);
+    const { row, auth } = await nodeFor(request, ident, 'baremetal:node:get');
+    const a = row.allocation_uuid ? await db.selectFrom('baremetal_allocations').selectAll().where('uuid', '=', row.allocation_uuid).executeTakeFirst() : undefined;
+    // Another project's allocation (the owner's, on a node this project leases) is answered as none.
+    if (!a || !permits('baremetal:allocation:get', auth, { allocation: a })) throw new NotFoundError('Allocation for node', row.uuid);
     return allocationView(a, deps.base());
   });
 

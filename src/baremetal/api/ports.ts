@@ -1,14 +1,16 @@
 // /v1/ports: MAC addresses of a node's NICs (unique), with pxe_enabled and the switch they are on.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
 import { now, toJson } from '../../common/db.js';
-import { isAdmin } from '../../common/auth.js';
+import { isAdmin, type AuthContext } from '../../common/auth.js';
 import type { PortRow } from '../db.js';
 import { findNode, isUuid } from '../node-store.js';
 import { applyPatch, patchBool, patchSchema, type PatchOp } from './json-patch.js';
 import { PORT_LIST_FIELDS, pick, portView } from './views.js';
-import { assertCanSee, authorize, canSeeNode, nextLink, parseBool, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
+import type { BaremetalOp } from '../policy.js';
+import { authorize, authorizeOnNode, findVisibleNode, nextLink, parseBool, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
+import { requireAuth } from '../../common/service.js';
 
 const MAC_RE = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
@@ -46,21 +48,30 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return row;
   }
 
-  async function visiblePort(request: Parameters<typeof authorize>[1], ident: string, op: string): Promise<PortRow> {
-    const auth = authorize(deps, request, op);
+  /**
+   * A port of a node the caller may see (any other answers as a missing one), with the caller
+   * allowed `ops` on its node (Ironic's check_port_policy_and_retrieve: 404 first, then 403).
+   */
+  async function findVisiblePort(auth: AuthContext, ident: string, ...ops: BaremetalOp[]): Promise<PortRow> {
     const port = await findPort(ident);
     const node = await findNode(db, port.node_uuid);
-    if (!canSeeNode(auth, node)) throw new NotFoundError('Port', ident);
+    authorizeOnNode(auth, node, ops, () => new NotFoundError('Port', ident));
     return port;
   }
 
+  async function visiblePort(request: FastifyRequest, ident: string, op: BaremetalOp): Promise<{ port: PortRow; auth: AuthContext }> {
+    const auth = requireAuth(request);
+    return { port: await findVisiblePort(auth, ident, op), auth };
+  }
+
   app.post('/v1/ports', { schema: { body: createSchema } }, async (request, reply) => {
-    const auth = authorize(deps, request, 'baremetal:port:create');
+    const auth = requireAuth(request);
     const body = request.body as Record<string, unknown>;
     const nodeIdent = (body.node_uuid ?? body.node_id) as string | undefined;
     if (!nodeIdent) throw new ValidationError('is required', { path: 'body.node_uuid' });
+    // The rule is about the port's node: 404 when the caller may not see it, then 403.
     const node = await findNode(db, nodeIdent);
-    assertCanSee(auth, node, nodeIdent);
+    authorizeOnNode(auth, node, ['baremetal:port:create'], () => new NotFoundError('Node', nodeIdent));
     const uuid = body.uuid === undefined ? randomUUID() : String(body.uuid).toLowerCase();
     if (!isUuid(uuid)) throw new ValidationError(`"${uuid}" is not a UUID`, { path: 'body.uuid' });
     const row: PortRow = {
@@ -82,8 +93,8 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return portView(row, deps.base());
   });
 
-  const list = (detailPath: boolean) => async (request: Parameters<typeof authorize>[1]) => {
-    const auth = authorize(deps, request, 'baremetal:port:list');
+  const list = (detailPath: boolean) => async (request: FastifyRequest) => {
+    const auth = authorize(request, 'baremetal:port:list');
     const q = request.query as Query;
     const detail = detailPath || parseBool(q.detail, 'detail') === true;
     const sample = portView(samplePort, '');
@@ -91,7 +102,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const limit = parseLimit(q.limit);
     let query = db.selectFrom('baremetal_ports').innerJoin('baremetal_nodes', 'baremetal_nodes.uuid', 'baremetal_ports.node_uuid').selectAll('baremetal_ports');
     const nodeIdent = q.node ?? q.node_uuid;
-    if (nodeIdent) query = query.where('baremetal_ports.node_uuid', '=', (await findNode(db, nodeIdent)).uuid);
+    if (nodeIdent) query = query.where('baremetal_ports.node_uuid', '=', (await findVisibleNode(db, auth, nodeIdent)).uuid);
     if (q.address) query = query.where('baremetal_ports.address', '=', normalizeMac(q.address, 'address'));
     if (q.physical_network) query = query.where('baremetal_ports.physical_network', '=', q.physical_network);
     if (!isAdmin(auth)) {
@@ -99,7 +110,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
       query = query.where((eb) => eb.or([eb('baremetal_nodes.owner', '=', pid), eb('baremetal_nodes.lessee', '=', pid)]));
     }
     if (q.marker) {
-      const m = await findPort(q.marker);
+      const m = await findVisiblePort(auth, q.marker);
       query = query.where((eb) =>
         eb.or([eb('baremetal_ports.created_at', '>', m.created_at), eb.and([eb('baremetal_ports.created_at', '=', m.created_at), eb('baremetal_ports.uuid', '>', m.uuid)])]),
       );
@@ -121,7 +132,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/v1/ports/:ident', async (request) => {
     const { ident } = request.params as { ident: string };
-    const port = await visiblePort(request, ident, 'baremetal:port:get');
+    const { port } = await visiblePort(request, ident, 'baremetal:port:get');
     const v = portView(port, deps.base());
     const fields = parseFields((request.query as Query).fields, Object.keys(v));
     return fields ? pick(v, fields) : v;
@@ -129,9 +140,12 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.patch('/v1/ports/:ident', { schema: { body: patchSchema } }, async (request) => {
     const { ident } = request.params as { ident: string };
-    const port = await visiblePort(request, ident, 'baremetal:port:update');
+    const { port, auth } = await visiblePort(request, ident, 'baremetal:port:update');
     const after = applyPatch(portView(port, ''), request.body as PatchOp[], UPDATABLE);
-    const node = await findNode(db, String(after.node_uuid ?? ''));
+    const nodeIdent = String(after.node_uuid ?? '');
+    const node = await findNode(db, nodeIdent);
+    // Moving the port: the same rule on the node it moves to.
+    if (node.uuid !== port.node_uuid) authorizeOnNode(auth, node, ['baremetal:port:update'], () => new NotFoundError('Node', nodeIdent));
     for (const f of ['extra', 'local_link_connection'] as const) if (after[f] === null) after[f] = {};
     const changes: Partial<PortRow> = {
       address: normalizeMac(after.address, 'address'),
@@ -163,7 +177,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.delete('/v1/ports/:ident', async (request, reply) => {
     const { ident } = request.params as { ident: string };
-    const port = await visiblePort(request, ident, 'baremetal:port:delete');
+    const { port } = await visiblePort(request, ident, 'baremetal:port:delete');
     await db.deleteFrom('baremetal_ports').where('uuid', '=', port.uuid).execute();
     if (port.pxe_enabled) await deps.portsChanged?.({ removed: [port.address] });
     reply.status(204);

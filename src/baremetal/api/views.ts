@@ -1,15 +1,37 @@
 // The JSON shapes of Ironic's API reference for nodes, ports, allocations, history and drivers.
-// Secrets in driver_info are shown as "******", as Ironic does.
+// Secrets in node fields and in text that may quote them are masked for every caller
+// (secrets.ts); a lessee also gets the owner's infrastructure details redacted, as in Ironic.
 import { fromJson } from '../../common/db.js';
 import type { AllocationRow, HistoryRow, NodeRow, PortRow } from '../db.js';
 import { FIXED_INTERFACES } from '../drivers/hardware-types.js';
+import { maskSecretText, maskSecrets } from '../secrets.js';
 
-const SECRET_INFO = /password|secret|token|key$/i;
+/** What a lessee sees instead of the owner's details (BMC access, errors). */
+export function redacted(field: string): string {
+  return `** Redacted: ${field} is shown to the node's owner only **`;
+}
 
-export function maskDriverInfo(info: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(info)) out[k] = SECRET_INFO.test(k) && v !== null && v !== undefined && v !== '' ? '******' : v;
-  return out;
+export interface NodeViewOptions {
+  /** The caller is the node's lessee, not its owner (nor an admin). */
+  lessee?: boolean;
+}
+
+/** The fields a lessee does not see, as /nodes/{id} and /nodes/{id}/states show them. */
+function ownerDetails(row: NodeRow, lessee: boolean): Pick<Record<string, unknown>, 'driver_info' | 'driver_internal_info' | 'last_error' | 'reservation'> {
+  if (lessee) {
+    return {
+      driver_info: { content: redacted('driver_info') },
+      driver_internal_info: { content: redacted('driver_internal_info') },
+      last_error: row.last_error === null ? null : redacted('last_error'),
+      reservation: row.reservation === null ? null : redacted('reservation'),
+    };
+  }
+  return {
+    driver_info: maskSecrets(fromJson(row.driver_info, {})),
+    driver_internal_info: maskSecrets(fromJson(row.driver_internal_info, {})),
+    last_error: row.last_error === null ? null : maskSecretText(row.last_error),
+    reservation: row.reservation,
+  };
 }
 
 function link(base: string, path: string): Array<{ href: string; rel: string }> {
@@ -22,15 +44,16 @@ function link(base: string, path: string): Array<{ href: string; rel: string }> 
 export const NODE_LIST_FIELDS = ['uuid', 'name', 'instance_uuid', 'power_state', 'provision_state', 'maintenance'] as const;
 
 /** `conductor` is the host that manages the node (Ironic shows it always, not only while busy). */
-export function nodeView(row: NodeRow, base: string, conductor: string | null = null): Record<string, unknown> {
+export function nodeView(row: NodeRow, base: string, conductor: string | null = null, options: NodeViewOptions = {}): Record<string, unknown> {
+  const owner = ownerDetails(row, options.lessee === true);
   const v: Record<string, unknown> = {
     uuid: row.uuid,
     name: row.name,
     driver: row.driver,
-    driver_info: maskDriverInfo(fromJson(row.driver_info, {})),
-    driver_internal_info: fromJson(row.driver_internal_info, {}),
+    driver_info: owner.driver_info,
+    driver_internal_info: owner.driver_internal_info,
     extra: fromJson(row.extra, {}),
-    instance_info: maskDriverInfo(fromJson(row.instance_info, {})),
+    instance_info: maskSecrets(fromJson(row.instance_info, {})),
     instance_uuid: row.instance_uuid,
     properties: fromJson(row.properties, {}),
     traits: fromJson(row.traits, []),
@@ -38,7 +61,7 @@ export function nodeView(row: NodeRow, base: string, conductor: string | null = 
     conductor_group: row.conductor_group,
     conductor: row.reservation ?? conductor,
     console_enabled: false,
-    last_error: row.last_error,
+    last_error: owner.last_error,
     maintenance: row.maintenance === 1,
     maintenance_reason: row.maintenance_reason,
     fault: row.fault,
@@ -47,7 +70,7 @@ export function nodeView(row: NodeRow, base: string, conductor: string | null = 
     provision_state: row.provision_state,
     target_provision_state: row.target_provision_state,
     provision_updated_at: row.provision_updated_at,
-    reservation: row.reservation,
+    reservation: owner.reservation,
     resource_class: row.resource_class,
     owner: row.owner,
     lessee: row.lessee,
@@ -85,6 +108,23 @@ export function nodeView(row: NodeRow, base: string, conductor: string | null = 
   };
   for (const [kind, name] of Object.entries(FIXED_INTERFACES)) if (kind !== 'firmware') v[`${kind}_interface`] = name;
   return v;
+}
+
+/** GET /nodes/{id}/states. */
+export function nodeStatesView(row: NodeRow, options: NodeViewOptions = {}): Record<string, unknown> {
+  return {
+    console_enabled: false,
+    last_error: ownerDetails(row, options.lessee === true).last_error,
+    power_state: row.power_state,
+    provision_state: row.provision_state,
+    provision_updated_at: row.provision_updated_at,
+    raid_config: {},
+    target_power_state: row.target_power_state,
+    target_provision_state: row.target_provision_state,
+    target_raid_config: {},
+    boot_mode: row.boot_mode,
+    secure_boot: null,
+  };
 }
 
 /** Keeps the requested fields (plus links, as Ironic does). */
@@ -139,7 +179,7 @@ export function historyView(row: HistoryRow, base: string, detail: boolean): Rec
     uuid: row.uuid,
     created_at: row.created_at,
     severity: row.severity,
-    event: row.event,
+    event: maskSecretText(row.event),
     links: link(base, `nodes/${row.node_uuid}/history/${row.uuid}`),
   };
   if (detail) Object.assign(v, { event_type: row.event_type, user: row.user, conductor: row.conductor });

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { BootstackError, ValidationError } from '../../common/errors.js';
 import { sleep, infoString, type DriverNode } from './interfaces.js';
+import { maskSecretText } from '../secrets.js';
 
 export interface RedfishSettings {
   /** Base URL of the BMC: https://10.0.0.5 or http://127.0.0.1:8000 */
@@ -46,7 +47,7 @@ export function redfishSettings(node: DriverNode): RedfishSettings {
   try {
     new URL(address);
   } catch (err) {
-    throw new ValidationError(`"${address}" is not a valid URL`, { path: 'driver_info.redfish_address' }, { cause: err });
+    throw new ValidationError(`"${maskSecretText(address)}" is not a valid URL`, { path: 'driver_info.redfish_address' }, { cause: err });
   }
   const auth = infoString(node, 'redfish_auth_type') ?? 'auto';
   if (auth !== 'basic' && auth !== 'session' && auth !== 'auto') {
@@ -107,6 +108,11 @@ export class RedfishClient {
 
   constructor(readonly settings: RedfishSettings, readonly tuning: RedfishTuning = DEFAULT_TUNING) {}
 
+  /** The address for messages (last_error, history, logs): a password in the URL is masked. */
+  private get shownAddress(): string {
+    return maskSecretText(this.settings.address);
+  }
+
   private get dispatcher(): Dispatcher {
     return agentFor(this.settings);
   }
@@ -143,18 +149,18 @@ export class RedfishClient {
     } catch (err) {
       if (signal?.aborted) throw err;
       if (timeout.aborted) {
-        throw new RedfishError(`Redfish BMC at ${this.settings.address} did not answer ${method} ${path} within ${this.tuning.timeoutMs} ms`, null, { cause: err });
+        throw new RedfishError(`Redfish BMC at ${this.shownAddress} did not answer ${method} ${path} within ${this.tuning.timeoutMs} ms`, null, { cause: err });
       }
       const code = (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
       if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
         throw new RedfishError(
-          `Redfish BMC at ${this.settings.address} presented a TLS certificate that was not accepted (${code}); set driver_info redfish_verify_ca to its CA bundle, or to false to skip verification`,
+          `Redfish BMC at ${this.shownAddress} presented a TLS certificate that was not accepted (${code}); set driver_info redfish_verify_ca to its CA bundle, or to false to skip verification`,
           null,
           { cause: err, transient: false },
         );
       }
       throw new RedfishError(
-        `Redfish BMC at ${this.settings.address} is unreachable (${code ?? (err as Error).message})`,
+        `Redfish BMC at ${this.shownAddress} is unreachable (${code ?? maskSecretText((err as Error).message)})`,
         null,
         { cause: err },
       );
@@ -182,20 +188,20 @@ export class RedfishClient {
     if (res.status === 401 || res.status === 403) throw this.authFailed(res.status);
     if (res.status >= 400) {
       if (fallback && res.status !== 500) return;
-      throw new RedfishError(`Redfish BMC at ${this.settings.address} refused to open a session (HTTP ${res.status}${bmcMessage(res.body) ? `: ${bmcMessage(res.body)}` : ''})`, res.status);
+      throw new RedfishError(`Redfish BMC at ${this.shownAddress} refused to open a session (HTTP ${res.status}${bmcMessage(res.body) ? `: ${bmcMessage(res.body)}` : ''})`, res.status);
     }
     const token = res.headers['x-auth-token'];
     this.sessionToken = typeof token === 'string' ? token : undefined;
     const loc = res.headers.location;
     this.sessionUri = typeof loc === 'string' ? loc.replace(/^https?:\/\/[^/]+/, '') : undefined;
     if (!this.sessionToken && !fallback) {
-      throw new RedfishError(`Redfish BMC at ${this.settings.address} opened a session without an X-Auth-Token`, res.status);
+      throw new RedfishError(`Redfish BMC at ${this.shownAddress} opened a session without an X-Auth-Token`, res.status);
     }
   }
 
   private authFailed(status: number): RedfishError {
     return new RedfishError(
-      `Redfish BMC at ${this.settings.address} rejected the credentials (HTTP ${status}); check driver_info redfish_username and redfish_password`,
+      `Redfish BMC at ${this.shownAddress} rejected the credentials (HTTP ${status}); check driver_info redfish_username and redfish_password`,
       status,
     );
   }
@@ -231,7 +237,7 @@ export class RedfishClient {
       if (res.status >= 400) {
         const msg = bmcMessage(res.body);
         throw new RedfishError(
-          `Redfish BMC at ${this.settings.address} answered ${method} ${path} with HTTP ${res.status}${msg ? `: ${msg}` : ''}${attempt ? ` (after ${attempt + 1} attempts)` : ''}`,
+          `Redfish BMC at ${this.shownAddress} answered ${method} ${path} with HTTP ${res.status}${msg ? `: ${msg}` : ''}${attempt ? ` (after ${attempt + 1} attempts)` : ''}`,
           res.status,
         );
       }
@@ -253,7 +259,7 @@ export class RedfishClient {
     const members = (coll.body.Members as Array<{ '@odata.id': string }> | undefined) ?? [];
     if (members.length !== 1) {
       throw new RedfishError(
-        `Redfish BMC at ${this.settings.address} has ${members.length} systems (${members.map((m) => m['@odata.id']).join(', ')}); set driver_info redfish_system_id`,
+        `Redfish BMC at ${this.shownAddress} has ${members.length} systems (${members.map((m) => m['@odata.id']).join(', ')}); set driver_info redfish_system_id`,
         null,
       );
     }
