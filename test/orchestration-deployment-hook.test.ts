@@ -17,10 +17,20 @@ let seed: TestSeed;
 let token: string;
 let work: string;
 
+let overcloudFull = '';
+
 before(async () => {
   seed = await startSeed({ log: { level: 'warn' } });
   token = await seed.token();
   work = mkdtempSync(join(tmpdir(), 'orch-hook-'));
+  // The servers name their images: they must exist, active and visible to the stack's project.
+  for (const name of ['overcloud-full', 'img']) {
+    const img = await seed.call('POST', '/image/v2/images', { token, body: { name, disk_format: 'raw', container_format: 'bare' } });
+    assert.equal(img.status, 201, JSON.stringify(img.body));
+    const put = await fetch(`${seed.url}/image/v2/images/${img.body.id}/file`, { method: 'PUT', headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1024) });
+    assert.equal(put.status, 204);
+    if (name === 'overcloud-full') overcloudFull = img.body.id as string;
+  }
 });
 after(async () => {
   await seed?.stop();
@@ -100,7 +110,8 @@ test('the real heat-config hook completes a SoftwareDeployment on a bare-metal s
   const node = await nodeState('hook-node', 'active');
   assert.equal(node.uuid, nodeUuid);
   assert.equal(node.instance_uuid, server);
-  assert.equal((node.instance_info as { image_source: string }).image_source, 'overcloud-full');
+  // By id: the name was resolved as the stack's project sees it.
+  assert.equal((node.instance_info as { image_source: string }).image_source, overcloudFull);
   // Deleting the stack undeploys the node and gives it back.
   const deleted = await seed.call('DELETE', `/orchestration/stacks/hooked/${id}`, { token });
   assert.equal(deleted.status, 204, JSON.stringify(deleted.body));

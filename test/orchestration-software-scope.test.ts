@@ -20,7 +20,15 @@ test('software configs and deployments are not reachable by id from another proj
   const c = await seed.call('POST', '/orchestration/software_configs', { token: a.token, body: { name: 'c', group: 'script', config: 'echo secret' } });
   assert.equal(c.status, 200, JSON.stringify(c.body));
   const cid = c.body.software_config.id as string;
-  const d = await seed.call('POST', '/orchestration/software_deployments', { token: a.token, body: { config_id: cid, server_id: 'srv-1', input_values: { password: 's3cret' } } });
+  // A deployment needs a server of the same project: A's stack makes one (fake compute).
+  const st = await seed.call('POST', '/orchestration/stacks', { token: a.token, body: { stack_name: 'sw-a-srv', template: { heat_template_version: '2015-04-30', resources: { s: { type: 'OS::Nova::Server', properties: { image: 'i', flavor: 'f' } } } } } });
+  assert.equal(st.status, 201, JSON.stringify(st.body));
+  let server = '';
+  for (let i = 0; i < 100 && !server; i++) {
+    server = (await seed.call('GET', `/orchestration/stacks/sw-a-srv/${st.body.stack.id}/resources/s`, { token: a.token })).body.resource?.physical_resource_id ?? '';
+    if (!server) await new Promise((r) => setTimeout(r, 50));
+  }
+  const d = await seed.call('POST', '/orchestration/software_deployments', { token: a.token, body: { config_id: cid, server_id: server, input_values: { password: 's3cret' } } });
   assert.equal(d.status, 200, JSON.stringify(d.body));
   const did = d.body.software_deployment.id as string;
 

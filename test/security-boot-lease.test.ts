@@ -130,9 +130,9 @@ test('dhcp mode: the script goes only to the address our dnsmasq leased to the n
   for (const end = Date.now() + 5000; Date.now() < end && !h.some((e) => e.startsWith('deploy agent looked up')); await new Promise((r) => setTimeout(r, 50))) h = await t.history(node);
   const esc = (s: string) => s.replaceAll('.', '\\.');
   assertInOrder(h, [
-    new RegExp(`^iPXE script fetched \\(52-54-00-5e-1e-01 by ${esc(STRANGER)}, refused: no DHCP lease from our dnsmasq to ${MAC} since the boot was armed\\)$`),
+    new RegExp(`^iPXE script fetch refused \\(52-54-00-5e-1e-01 by ${esc(STRANGER)}: no DHCP lease from our dnsmasq to ${MAC} since the boot was armed\\)$`),
     new RegExp(`^DHCP DHCPACK ${MAC} ${esc(lease)}$`),
-    new RegExp(`^iPXE script fetched \\(52-54-00-5e-1e-01 by ${esc(STRANGER)}, refused: bound to ${esc(lease)} \\(its DHCP lease\\)\\)$`),
+    new RegExp(`^iPXE script fetch refused \\(52-54-00-5e-1e-01 by ${esc(STRANGER)}: bound to ${esc(lease)} \\(its DHCP lease\\)\\)$`),
     /^iPXE script fetched \(52-54-00-5e-1e-01\)$/,
     /^deploy agent looked up \(52:54:00:5e:1e:01\)$/,
   ]);

@@ -8,7 +8,7 @@
 // - "__proto__" and "constructor.prototype" keys are refused (secure-json-parse), so no object
 //   built from a body can change what other objects inherit.
 import sjson from 'secure-json-parse';
-import { BadRequestError } from './errors.js';
+import { ValidationError } from './errors.js';
 
 /** Deepest nesting of objects and arrays a request body may have (Heat templates use < 20). */
 export const MAX_JSON_DEPTH = 64;
@@ -54,11 +54,11 @@ export function valueDepth(value: unknown, limit: number = MAX_JSON_DEPTH): numb
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined;
   if (jsonTextDepth(text) > MAX_JSON_DEPTH) {
-    throw new BadRequestError(`The request body nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels.`, { fields: { path: 'body', limit: MAX_JSON_DEPTH } });
+    throw new ValidationError(`nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`, { path: 'body' }, { fields: { limit: MAX_JSON_DEPTH } });
   }
   try {
     return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
-    throw new BadRequestError(`The request body is not valid JSON: ${(err as Error).message}`, { cause: err, fields: { path: 'body' } });
+    throw new ValidationError(`is not valid JSON: ${(err as Error).message}`, { path: 'body' }, { cause: err });
   }
 }

@@ -36,6 +36,8 @@ export function toposortLevels(graph: DependencyGraph): string[][] {
     }
   }
   const levels: string[][] = [];
+  // Insertion order, to keep each level stable; built once (per level it made a chain quadratic).
+  const order = new Map([...graph.keys()].map((k, i) => [k, i]));
   let current = [...graph.keys()].filter((n) => remaining.get(n) === 0);
   let placed = 0;
   while (current.length) {
@@ -49,7 +51,6 @@ export function toposortLevels(graph: DependencyGraph): string[][] {
         if (left === 0) next.push(dep);
       }
     }
-    const order = new Map([...graph.keys()].map((k, i) => [k, i]));
     current = next.sort((a, b) => order.get(a)! - order.get(b)!);
   }
   if (placed !== graph.size) throw new CycleError(findCycle(graph, remaining));

@@ -11,6 +11,8 @@ import type { Engine, StackRequest } from './engine.js';
 import { requestEnvironment } from './engine.js';
 import type { ResourceRegistry } from './registry.js';
 import type { DbSoftwareStore } from './software-store.js';
+import type { ComputeProvider } from './compute-provider.js';
+import type { ProjectScope } from './resources/software.js';
 import { loadTemplate, parameterValues } from './template.js';
 import { validateStack } from './validate.js';
 import { eventView, resourceView, stackView, validationView } from './views.js';
@@ -21,6 +23,8 @@ export interface ApiDeps {
   engine: Engine;
   registry: ResourceRegistry;
   software: DbSoftwareStore;
+  /** Asked whether a deployment's server is the caller's project's. */
+  compute: ComputeProvider;
   policy: Policy;
   publicUrl: () => string;
 }
@@ -57,17 +61,6 @@ function parseEnvField(v: unknown): JsonMap | string | undefined {
 
 export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { engine } = deps;
-  // heatclient sends DELETE and some POSTs with a JSON content type and no body.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (!text.trim()) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(new BadRequestError(`The request body is not valid JSON: ${(err as Error).message}`), undefined);
-    }
-  });
   const register = (base: string) => {
     const link = (req: Req) => `${deps.publicUrl()}/orchestration/v1/${project(req)}`;
     const project = (req: Req): string => {
@@ -82,8 +75,8 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       deps.policy.enforce(`orchestration:${op}`, requireAuth(req), { projectId: p });
       return p;
     };
-    /** Software configs and deployments are the caller's project's own (admins see any). */
-    const mine = (req: Req, p: string, rec: { projectId: string } | undefined): boolean => !!rec && (rec.projectId === p || isAdmin(requireAuth(req)));
+    /** Software configs and deployments are read as the caller's project's own (admins read any). */
+    const readScope = (req: Req, p: string): ProjectScope => (isAdmin(requireAuth(req)) ? null : p);
     const stackFor = async (req: Req, op: string): Promise<StackTable> => {
       const p = allow(req, op);
       const row = await engine.findStack(p, req.params.stack_id ?? req.params.stack_name!);
@@ -131,7 +124,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
     });
 
     app.post(`${base}/stacks/preview`, { schema: { body: templateBody } }, async (req: Req) => {
-      allow(req, 'stacks:create');
+      allow(req, 'stacks:preview');
       const sr = stackRequest(req.body);
       const env = requestEnvironment(sr);
       const tmpl = loadTemplate(sr.template, 'template');
@@ -231,8 +224,9 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         return reply.status(204).send();
       });
       app.post(`${sb}/actions`, async (req: Req) => {
-        const row = await stackFor(req, 'stacks:update');
         const b = (req.body ?? {}) as JsonMap;
+        // Heat's rules: a check only reads the stack (reader); cancelling changes it (member).
+        const row = await stackFor(req, 'check' in b ? 'actions:check' : 'stacks:update');
         if ('cancel_update' in b || 'cancel_without_rollback' in b) await engine.cancelUpdate(row);
         else if ('check' in b) await engine.check(row);
         else throw new BadRequestError(`Unsupported action: ${Object.keys(b).join(', ') || '(none)'}; supported: cancel_update, check`);
@@ -294,7 +288,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         return { metadata: fromJson<Json>((await engine.resourceRow(row.id, req.params.res!)).metadata, {}) };
       });
       app.post(`${sb}/resources/:res/signal`, async (req: Req) => {
-        const row = await stackFor(req, 'stacks:signal');
+        const row = await stackFor(req, 'resource:signal');
         await engine.signalResource(row, req.params.res!, (req.body ?? null) as Json);
         return {};
       });
@@ -348,7 +342,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         outputs: (b.outputs ?? []) as Json[],
         options: (b.options ?? {}) as JsonMap,
       });
-      return { software_config: configView((await deps.software.getConfig(id))!) };
+      return { software_config: configView((await deps.software.getConfig(id, p))!) };
     });
     app.get(`${base}/software_configs`, async (req: Req) => {
       const p = allow(req, 'software:read');
@@ -357,14 +351,14 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
     });
     app.get(`${base}/software_configs/:id`, async (req: Req) => {
       const p = allow(req, 'software:read');
-      const c = await deps.software.getConfig(req.params.id!);
-      if (!c || !mine(req, p, c)) throw new NotFoundError('Software config', req.params.id!);
+      const c = await deps.software.getConfig(req.params.id!, readScope(req, p));
+      if (!c) throw new NotFoundError('Software config', req.params.id!);
       return { software_config: { ...configView(c), creation_time: c.createdAt } };
     });
     app.delete(`${base}/software_configs/:id`, async (req: Req, reply) => {
       const p = allow(req, 'software:write');
-      const c = await deps.software.getConfig(req.params.id!);
-      if (!c || !mine(req, p, c)) throw new NotFoundError('Software config', req.params.id!);
+      const c = await deps.software.getConfig(req.params.id!, readScope(req, p));
+      if (!c) throw new NotFoundError('Software config', req.params.id!);
       await deps.software.deleteConfig(c.id);
       return reply.status(204).send();
     });
@@ -380,21 +374,32 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       creation_time: d.createdAt,
       updated_time: d.updatedAt,
     });
+    /**
+     * A deployment joins a config and a server of ONE project, the one in the URL (an admin
+     * acts for it through /v1/{project}): another project's config or server is "not found".
+     */
+    const ownConfig = async (p: string, configId: string) => {
+      if (!(await deps.software.getConfig(configId, p))) throw new NotFoundError('Software config', configId);
+    };
+    const ownServer = async (p: string, serverId: string) => {
+      if ((await deps.compute.status(serverId, p)).status === 'DELETED') throw new NotFoundError('Server', serverId);
+    };
     app.get(`${base}/software_deployments`, async (req: Req) => {
       const p = allow(req, 'software:read');
-      const list = await deps.software.listDeployments({ projectId: p, serverId: req.query.server_id });
+      const list = await deps.software.listDeployments(p, { serverId: req.query.server_id });
       return { software_deployments: list.map(deploymentView) };
     });
     app.get(`${base}/software_deployments/metadata/:server_id`, async (req: Req) => {
       const p = allow(req, 'software:read');
-      const mine = await deps.software.listDeployments({ serverId: req.params.server_id, projectId: p });
-      if (!mine.length && !isAdmin(requireAuth(req))) return { metadata: [] };
-      return { metadata: await deps.software.serverMetadata(req.params.server_id!) };
+      // The project's own deployments of that server: what its machine would receive.
+      return { metadata: await deps.software.serverMetadata(req.params.server_id!, p) };
     });
     app.post(`${base}/software_deployments`, async (req: Req) => {
       const p = allow(req, 'software:write');
       const b = req.body ?? {};
       if (typeof b.config_id !== 'string' || typeof b.server_id !== 'string') throw new BadRequestError('body.config_id and body.server_id are required');
+      await ownConfig(p, b.config_id);
+      await ownServer(p, b.server_id);
       const id = await deps.software.createDeployment({
         projectId: p,
         configId: b.config_id,
@@ -405,19 +410,20 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         inputValues: (b.input_values ?? {}) as JsonMap,
         outputValues: {},
       });
-      return { software_deployment: deploymentView((await deps.software.getDeployment(id))!) };
+      return { software_deployment: deploymentView((await deps.software.getDeployment(id, p))!) };
     });
     app.get(`${base}/software_deployments/:id`, async (req: Req) => {
       const p = allow(req, 'software:read');
-      const d = await deps.software.getDeployment(req.params.id!);
-      if (!d || !mine(req, p, d)) throw new NotFoundError('Software deployment', req.params.id!);
+      const d = await deps.software.getDeployment(req.params.id!, readScope(req, p));
+      if (!d) throw new NotFoundError('Software deployment', req.params.id!);
       return { software_deployment: deploymentView(d) };
     });
     app.put(`${base}/software_deployments/:id`, async (req: Req) => {
       const p = allow(req, 'software:write');
-      const d = await deps.software.getDeployment(req.params.id!);
-      if (!d || !mine(req, p, d)) throw new NotFoundError('Software deployment', req.params.id!);
+      const d = await deps.software.getDeployment(req.params.id!, readScope(req, p));
+      if (!d) throw new NotFoundError('Software deployment', req.params.id!);
       const b = req.body ?? {};
+      if (typeof b.config_id === 'string') await ownConfig(d.projectId, b.config_id);
       const status = b.status === undefined ? undefined : (String(b.status) as 'COMPLETE' | 'FAILED' | 'IN_PROGRESS');
       await deps.software.updateDeployment(d.id, {
         status,
@@ -427,13 +433,13 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         action: b.action as string | undefined,
         inputValues: b.input_values as JsonMap | undefined,
       });
-      return { software_deployment: deploymentView((await deps.software.getDeployment(d.id))!) };
+      return { software_deployment: deploymentView((await deps.software.getDeployment(d.id, d.projectId))!) };
     });
     app.delete(`${base}/software_deployments/:id`, async (req: Req, reply) => {
       const p = allow(req, 'software:write');
-      const d = await deps.software.getDeployment(req.params.id!);
-      if (d && !mine(req, p, d)) throw new NotFoundError('Software deployment', req.params.id!);
-      await deps.software.deleteDeployment(req.params.id!);
+      const d = await deps.software.getDeployment(req.params.id!, readScope(req, p));
+      if (!d) throw new NotFoundError('Software deployment', req.params.id!);
+      await deps.software.deleteDeployment(d.id);
       return reply.status(204).send();
     });
   };

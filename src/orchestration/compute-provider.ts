@@ -5,6 +5,11 @@
 import { randomUUID } from 'node:crypto';
 
 export interface ServerSpec {
+  /**
+   * The project the server belongs to (the stack's). The provider places it only on machines
+   * that project may use and resolves its image with that project's visibility.
+   */
+  projectId: string;
   name: string;
   image: string;
   /** Flavor name: mapped to a bare-metal resource class (and traits/profile via flavor extra specs). */
@@ -33,15 +38,17 @@ export interface ServerStatus {
   name: string;
 }
 
+/**
+ * Every call carries the project it acts for: a server of another project is answered as one
+ * that does not exist (status DELETED, delete a no-op), so an id learnt from elsewhere gives
+ * nothing away and changes nothing.
+ */
 export interface ComputeProvider {
   readonly name: string;
   /** Starts building a server and returns its id at once. */
   create(spec: ServerSpec): Promise<string>;
-  status(id: string): Promise<ServerStatus>;
-  delete(id: string): Promise<void>;
-  /** Undefined when the image is known, else the reason (glance.image custom constraint). */
-  checkImage?(image: string): Promise<string | undefined>;
-  checkFlavor?(flavor: string): Promise<string | undefined>;
+  status(id: string, projectId: string): Promise<ServerStatus>;
+  delete(id: string, projectId: string): Promise<void>;
 }
 
 /** In-memory servers that become ACTIVE after `buildMs`. For tests and for the unwired seed. */
@@ -58,9 +65,9 @@ export class FakeComputeProvider implements ComputeProvider {
     return id;
   }
 
-  async status(id: string): Promise<ServerStatus> {
+  async status(id: string, projectId: string): Promise<ServerStatus> {
     const s = this.servers.get(id);
-    if (!s) return { status: 'DELETED', addresses: {}, name: '' };
+    if (!s || s.spec.projectId !== projectId) return { status: 'DELETED', addresses: {}, name: '' };
     if (this.options.failImages?.includes(s.spec.image)) return { status: 'ERROR', reason: `image ${s.spec.image} failed to deploy (fake)`, addresses: {}, name: s.spec.name };
     const active = Date.now() >= s.readyAt;
     return {
@@ -71,8 +78,8 @@ export class FakeComputeProvider implements ComputeProvider {
     };
   }
 
-  async delete(id: string): Promise<void> {
-    this.servers.delete(id);
+  async delete(id: string, projectId: string): Promise<void> {
+    if (this.servers.get(id)?.spec.projectId === projectId) this.servers.delete(id);
   }
 
   /** For tests: the specs of the servers that exist. */

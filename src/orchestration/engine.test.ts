@@ -331,7 +331,7 @@ test('changing a server\'s image replaces it: a new server, the old one deleted'
     const newId = (await t.engine.resources(s.id))[0]!.physical_id;
     assert.ok(newId && newId !== oldId, 'a new physical id');
     assert.deepEqual(t.compute.list().map((x) => x.image), ['img-b'], 'only the new server exists');
-    assert.equal((await t.compute.status(oldId!)).status, 'DELETED');
+    assert.equal((await t.compute.status(oldId!, 'p')).status, 'DELETED');
   }));
 
 test('a failed server replacement deletes the new server and keeps the original (with and without rollback)', () =>

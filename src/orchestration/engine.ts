@@ -3,7 +3,7 @@
 // with an event before the engine moves on, so a restarted server knows where it was.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { fromJson, now, toJson } from '../common/db.js';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../common/errors.js';
@@ -15,6 +15,8 @@ import type { EngineServices, NestedSpec, PropSchema, ResourcePlugin, ResourceRe
 import { templateResourcePlugin } from './resources/nested.js';
 import type { DbSoftwareStore } from './software-store.js';
 import { runGraph } from './scheduler.js';
+import { MAX_RESOURCES_PER_STACK } from './limits.js';
+import { breathe, StepGate } from './pace.js';
 import { conditionHolds, loadTemplate, lookupFile, makeContext, parameterValues, type ParsedTemplate, type ResourceDefn } from './template.js';
 import { resolveResourceType, validateStack, keyFor } from './validate.js';
 import { isMapping, parseSource, type Json, type JsonMap } from './yaml-source.js';
@@ -101,6 +103,10 @@ export class Engine {
   private readonly deleting = new Set<string>();
   private seq = 0;
   private stopping = false;
+  /** Resource bookkeeping (rows, events) a few at a time: see pace.ts. Never held across a plugin call. */
+  private readonly steps = new StepGate();
+  /** What create() prepared, for the runCreate that follows (a large template is parsed once, not twice). */
+  private readonly justPrepared = new Map<string, Prepared>();
 
   constructor(private readonly opts: EngineOptions) {
     this.db = opts.db;
@@ -175,9 +181,9 @@ export class Engine {
     const env = owner ? ((req.environment ?? {}) as unknown as Environment) : requestEnvironment(req);
     const files = req.files ?? {};
     const file = req.template_file ?? 'template';
-    const tmpl = loadTemplate(req.template, file);
+    // Nested stacks were validated with their parent; their template is parsed by prepare() below.
     if (!owner) {
-      validateStack(tmpl, { registry: this.opts.registry, env, files, params: { ...env.parameters, ...(req.parameters ?? {}) } });
+      validateStack(loadTemplate(req.template, file), { registry: this.opts.registry, env, files, params: { ...env.parameters, ...(req.parameters ?? {}) } });
     }
     const id = randomUUID();
     const row: StackTable = {
@@ -203,9 +209,10 @@ export class Engine {
       updated_at: null,
       deleted_at: null,
     };
-    // Parameters must all have values before anything is stored.
-    this.prepare(row);
+    // Parameters must all have values before anything is stored; runCreate reuses the result.
+    const prepared = this.prepare(row);
     await this.db.insertInto('orchestration_stacks').values(row).execute();
+    this.justPrepared.set(id, prepared);
     await this.stackEvent(row, 'CREATE', 'IN_PROGRESS', 'Stack CREATE started');
     if (!owner) this.background(id, () => this.runCreate(id));
     return row;
@@ -288,7 +295,10 @@ export class Engine {
       try {
         const rows = await this.resources(stack.id);
         const bad = rows.filter((r) => r.status === 'FAILED');
-        for (const r of rows) await this.event(stack.id, r, 'CHECK', bad.includes(r) ? 'FAILED' : 'COMPLETE', bad.includes(r) ? r.status_reason : 'state changed');
+        for (const r of rows) {
+          await breathe();
+          await this.event(stack.id, r, 'CHECK', bad.includes(r) ? 'FAILED' : 'COMPLETE', bad.includes(r) ? r.status_reason : 'state changed');
+        }
         await this.setStack(stack.id, 'CHECK', bad.length ? 'FAILED' : 'COMPLETE', bad.length ? `Resource CHECK failed: ${bad.map((r) => r.name).join(', ')}` : 'Stack CHECK completed successfully');
       } catch (err) {
         await this.setStack(stack.id, 'CHECK', 'FAILED', `Stack CHECK failed: ${(err as Error)?.message ?? String(err)}`);
@@ -384,7 +394,10 @@ export class Engine {
     const stack = (await this.getStack(stackId))!;
     const c = this.controllerFor(stack, parent);
     try {
-      const p = this.prepare(stack);
+      // Preparing a large group's member template is tens of milliseconds of synchronous work.
+      await breathe();
+      const p = this.justPrepared.get(stackId) ?? this.prepare(stack);
+      this.justPrepared.delete(stackId);
       await this.ensureRows(stack, p);
       await runGraph(p.deps, (name) => this.createResource(stack, p, name, c.signal), this.batchOptions(stack, c.signal));
       await this.setStack(stackId, 'CREATE', 'COMPLETE', 'Stack CREATE completed successfully');
@@ -401,6 +414,7 @@ export class Engine {
     const stack = (await this.getStack(stackId))!;
     const c = this.controllerFor(stack, parent);
     try {
+      await breathe();
       await this.converge(stack, this.prepare(stack), 'UPDATE', c.signal);
       await this.setStack(stackId, 'UPDATE', 'COMPLETE', 'Stack UPDATE completed successfully');
     } catch (err) {
@@ -493,8 +507,33 @@ export class Engine {
       fresh.push(row);
       rows.set(d.name, row);
     }
-    for (let i = 0; i < fresh.length; i += 200) await this.db.insertInto('orchestration_resources').values(fresh.slice(i, i + 200)).execute();
+    if (fresh.length) await this.checkStackSize(stack, fresh.length);
+    for (let i = 0; i < fresh.length; i += 200) {
+      await breathe();
+      await this.db.insertInto('orchestration_resources').values(fresh.slice(i, i + 200)).execute();
+    }
     return rows;
+  }
+
+  /**
+   * max_resources_per_stack when resources are about to be added: validation checked what it
+   * could know, this catches the rest (a group count from get_attr, members' own nested stacks).
+   * Counts the rows of the whole tree from the top-level stack, as Heat does.
+   */
+  private async checkStackSize(stack: StackTable, adding: number): Promise<void> {
+    let root = stack;
+    for (let i = 0; root.owner_id && i < 20; i++) root = (await this.getStack(root.owner_id)) ?? root;
+    const { rows } = await sql<{ n: number | string }>`
+      WITH RECURSIVE tree(id) AS (
+        SELECT id FROM orchestration_stacks WHERE id = ${root.id}
+        UNION ALL SELECT s.id FROM orchestration_stacks s JOIN tree ON s.owner_id = tree.id WHERE s.deleted_at IS NULL
+      )
+      SELECT count(*) AS n FROM orchestration_resources WHERE stack_id IN (SELECT id FROM tree)`.execute(this.db);
+    const total = Number(rows[0]?.n ?? 0) + adding;
+    if (total > MAX_RESOURCES_PER_STACK) {
+      const where = stack.owner_resource ? `resources.${stack.owner_resource}: ` : '';
+      throw new Error(`${where}the stack would have ${total} resources counting nested stacks and group members, more than ${MAX_RESOURCES_PER_STACK} (max_resources_per_stack)`);
+    }
   }
 
   async resourceRow(stackId: string, name: string): Promise<ResourceTable> {
@@ -619,34 +658,38 @@ export class Engine {
   }
 
   private async createResource(stack: StackTable, p: Prepared, name: string, signal: AbortSignal, replace?: ResourceTable): Promise<void> {
-    const row = replace ?? (await this.resourceRow(stack.id, name));
+    const row = replace ?? (await this.steps.run(() => this.resourceRow(stack.id, name)));
     if ((row.action === 'CREATE' || row.action === 'UPDATE') && row.status === 'COMPLETE' && !replace) return;
     const resuming = row.action === 'CREATE' && row.status === 'IN_PROGRESS';
     const defn = p.defs.get(name)!;
     try {
-      const { plugin, schema } = this.pluginFor(p, defn);
-      const props = this.withDefaults(await this.evaluate(stack, p, defn.properties), schema);
-      const metadata = await this.evaluate(stack, p, defn.metadata);
-      const data = resuming ? fromJson<JsonMap>(row.data, {}) : {};
-      if (defn.type === 'OS::Heat::ResourceGroup') data.update_policy = (await this.evaluate(stack, p, defn.updatePolicy)) as JsonMap;
-      await this.saveResource(row, {
-        action: 'CREATE',
-        status: 'IN_PROGRESS',
-        status_reason: resuming ? 'Resuming after a server restart' : 'state changed',
-        type: defn.type,
-        properties: toJson(props),
-        metadata: toJson(metadata),
-        data: toJson(data),
-        physical_id: resuming ? row.physical_id : null,
-        requires: toJson(p.deps.get(name) ?? []),
+      const { plugin, rr } = await this.steps.run(async () => {
+        const { plugin, schema } = this.pluginFor(p, defn);
+        const props = this.withDefaults(await this.evaluate(stack, p, defn.properties), schema);
+        const metadata = await this.evaluate(stack, p, defn.metadata);
+        const data = resuming ? fromJson<JsonMap>(row.data, {}) : {};
+        if (defn.type === 'OS::Heat::ResourceGroup') data.update_policy = (await this.evaluate(stack, p, defn.updatePolicy)) as JsonMap;
+        await this.saveResource(row, {
+          action: 'CREATE',
+          status: 'IN_PROGRESS',
+          status_reason: resuming ? 'Resuming after a server restart' : 'state changed',
+          type: defn.type,
+          properties: toJson(props),
+          metadata: toJson(metadata),
+          data: toJson(data),
+          physical_id: resuming ? row.physical_id : null,
+          requires: toJson(p.deps.get(name) ?? []),
+        });
+        await this.event(stack.id, row, 'CREATE', 'IN_PROGRESS', resuming ? 'Resuming after a server restart' : 'state changed');
+        return { plugin, rr: this.runtime(stack, row, signal) };
       });
-      await this.event(stack.id, row, 'CREATE', 'IN_PROGRESS', resuming ? 'Resuming after a server restart' : 'state changed');
-      const rr = this.runtime(stack, row, signal);
       if (resuming && plugin.resume) await plugin.resume(rr);
       else await plugin.create(rr);
-      if (plugin.reference) rr.data.__ref = plugin.reference(rr);
-      await this.saveResource(row, { action: 'CREATE', status: 'COMPLETE', status_reason: 'state changed', physical_id: rr.physicalId, data: toJson(rr.data) });
-      await this.event(stack.id, row, 'CREATE', 'COMPLETE', 'state changed');
+      await this.steps.run(async () => {
+        if (plugin.reference) rr.data.__ref = plugin.reference(rr);
+        await this.saveResource(row, { action: 'CREATE', status: 'COMPLETE', status_reason: 'state changed', physical_id: rr.physicalId, data: toJson(rr.data) });
+        await this.event(stack.id, row, 'CREATE', 'COMPLETE', 'state changed');
+      });
     } catch (err) {
       throw await this.resourceFailed(stack, row, 'CREATE', err);
     }
@@ -724,11 +767,11 @@ export class Engine {
   }
 
   private async convergeOne(stack: StackTable, p: Prepared, name: string, old: ResourceTable | undefined, action: 'UPDATE' | 'ROLLBACK', signal: AbortSignal): Promise<void> {
-    const row = await this.resourceRow(stack.id, name);
+    const row = await this.steps.run(() => this.resourceRow(stack.id, name));
     // A create interrupted by a restart resumes; one that never started (or left nothing) starts.
     if (row.action === 'CREATE' && row.status === 'IN_PROGRESS') return this.createResource(stack, p, name, signal);
     if (!old || old.action === 'INIT' || (old.action === 'CREATE' && old.status === 'FAILED' && !old.physical_id) || (old.action === 'DELETE' && old.status === 'COMPLETE')) {
-      if (row.action !== 'INIT') await this.saveResource(row, { action: 'INIT', status: 'COMPLETE' });
+      if (row.action !== 'INIT') await this.steps.run(() => this.saveResource(row, { action: 'INIT', status: 'COMPLETE' }));
       return this.createResource(stack, p, name, signal);
     }
     const defn = p.defs.get(name)!;
@@ -738,9 +781,10 @@ export class Engine {
     let props: JsonMap;
     let metadata: Json;
     try {
-      ({ plugin, schema, nested } = this.pluginFor(p, defn));
-      props = this.withDefaults(await this.evaluate(stack, p, defn.properties), schema);
-      metadata = await this.evaluate(stack, p, defn.metadata);
+      ({ plugin, schema, nested, props, metadata } = await this.steps.run(async () => {
+        const t = this.pluginFor(p, defn);
+        return { ...t, props: this.withDefaults(await this.evaluate(stack, p, defn.properties), t.schema), metadata: await this.evaluate(stack, p, defn.metadata) };
+      }));
     } catch (err) {
       throw await this.resourceFailed(stack, row, action === 'ROLLBACK' ? 'ROLLBACK' : 'UPDATE', err);
     }
@@ -756,8 +800,10 @@ export class Engine {
     const replaceAll = props.update_replace === true && row.type === 'OS::Heat::TestResource';
     const inPlace = !typeChanged && !!plugin.update && !replaceAll && (nested || changed.every((k) => schema?.[k]?.updateAllowed === true)) && !(row.status === 'FAILED' && (row.action === 'CREATE' || row.action === 'CHECK'));
     const act = action === 'ROLLBACK' ? 'ROLLBACK' : 'UPDATE';
-    await this.saveResource(row, { action: act, status: 'IN_PROGRESS', status_reason: inPlace ? 'state changed' : `replacing: ${typeChanged ? 'type changed' : `changed ${changed.join(', ')}`}` });
-    await this.event(stack.id, row, act, 'IN_PROGRESS', inPlace ? 'state changed' : `UpdateReplace: ${typeChanged ? 'type changed' : `changed ${changed.join(', ')} (not updatable in place)`}`);
+    await this.steps.run(async () => {
+      await this.saveResource(row, { action: act, status: 'IN_PROGRESS', status_reason: inPlace ? 'state changed' : `replacing: ${typeChanged ? 'type changed' : `changed ${changed.join(', ')}`}` });
+      await this.event(stack.id, row, act, 'IN_PROGRESS', inPlace ? 'state changed' : `UpdateReplace: ${typeChanged ? 'type changed' : `changed ${changed.join(', ')} (not updatable in place)`}`);
+    });
     try {
       if (inPlace) {
         const rr = this.runtime(stack, row, signal);
@@ -766,8 +812,10 @@ export class Engine {
         if (updatePolicy) rr.data.update_policy = updatePolicy;
         await plugin.update!(rr, oldProps, changed);
         if (plugin.reference) rr.data.__ref = plugin.reference(rr);
-        await this.saveResource(row, { action: act, status: 'COMPLETE', status_reason: 'state changed', properties: toJson(props), metadata: toJson(metadata), physical_id: rr.physicalId, data: toJson(rr.data), requires: toJson(p.deps.get(name) ?? []) });
-        await this.event(stack.id, row, act, 'COMPLETE', 'state changed');
+        await this.steps.run(async () => {
+          await this.saveResource(row, { action: act, status: 'COMPLETE', status_reason: 'state changed', properties: toJson(props), metadata: toJson(metadata), physical_id: rr.physicalId, data: toJson(rr.data), requires: toJson(p.deps.get(name) ?? []) });
+          await this.event(stack.id, row, act, 'COMPLETE', 'state changed');
+        });
         return;
       }
       // Replacement: create the new one first, then delete the old one.
@@ -823,20 +871,24 @@ export class Engine {
     for (const r of rows) for (const d of fromJson<string[]>(r.requires, [])) if (names.has(d)) reverse.get(d)!.push(r.name);
     const byName = new Map(rows.map((r) => [r.name, r]));
     let p: Prepared | undefined;
+    await breathe();
     try {
       p = this.prepare(stack, false);
     } catch {
       p = undefined;
     }
+    await breathe();
     await runGraph(reverse, async (name) => {
       const row = byName.get(name)!;
       if (row.action === 'INIT' || (row.action === 'DELETE' && row.status === 'COMPLETE')) {
-        await this.db.deleteFrom('orchestration_resources').where('id', '=', row.id).execute();
+        await this.steps.run(() => this.db.deleteFrom('orchestration_resources').where('id', '=', row.id).execute());
         return;
       }
       const retain = p?.tmpl.resources.get(name)?.deletionPolicy === 'Retain';
-      await this.saveResource(row, { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed' });
-      await this.event(stack.id, row, 'DELETE', 'IN_PROGRESS', retain ? 'deletion_policy Retain: the resource is kept' : 'state changed');
+      await this.steps.run(async () => {
+        await this.saveResource(row, { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed' });
+        await this.event(stack.id, row, 'DELETE', 'IN_PROGRESS', retain ? 'deletion_policy Retain: the resource is kept' : 'state changed');
+      });
       try {
         if (!retain && row.physical_id) {
           const plugin = p ? this.pluginForRow(p, row) : undefined;
@@ -845,9 +897,11 @@ export class Engine {
       } catch (err) {
         throw await this.resourceFailed(stack, row, 'DELETE', err);
       }
-      await this.saveResource(row, { action: 'DELETE', status: 'COMPLETE', status_reason: retain ? 'Retained' : 'state changed' });
-      await this.event(stack.id, row, 'DELETE', 'COMPLETE', retain ? 'Retained' : 'state changed');
-      await this.db.deleteFrom('orchestration_resources').where('id', '=', row.id).execute();
+      await this.steps.run(async () => {
+        await this.saveResource(row, { action: 'DELETE', status: 'COMPLETE', status_reason: retain ? 'Retained' : 'state changed' });
+        await this.event(stack.id, row, 'DELETE', 'COMPLETE', retain ? 'Retained' : 'state changed');
+        await this.db.deleteFrom('orchestration_resources').where('id', '=', row.id).execute();
+      });
     }, { signal });
     void action;
   }
@@ -947,17 +1001,24 @@ export class Engine {
         const p = this.prepare(child, false);
         const out: Record<string, Json> = {};
         for (const row of await this.resources(child.id)) {
+          await breathe();
           out[row.name] = attr === null ? ((fromJson<JsonMap>(row.data, {}).__ref ?? row.physical_id) as Json) : await this.attribute(child, p, row, attr);
         }
         return out;
       },
       deploymentsChanged: async (serverId) => {
-        // The server resource's metadata carries its deployments (what the heat collector polls).
-        const rows = await this.db.selectFrom('orchestration_resources').selectAll().where('physical_id', '=', serverId).execute();
-        const deployments = await this.opts.software.serverMetadata(serverId);
-        for (const row of rows) {
+        // The server resource's metadata carries its deployments (what the heat collector polls),
+        // those of the server's stack's project only.
+        const rows = await this.db
+          .selectFrom('orchestration_resources')
+          .innerJoin('orchestration_stacks', 'orchestration_stacks.id', 'orchestration_resources.stack_id')
+          .selectAll('orchestration_resources')
+          .select('orchestration_stacks.project_id as project_id')
+          .where('orchestration_resources.physical_id', '=', serverId)
+          .execute();
+        for (const { project_id, ...row } of rows) {
           const md = fromJson<JsonMap>(row.metadata, {});
-          md.deployments = deployments as unknown as Json;
+          md.deployments = (await this.opts.software.serverMetadata(serverId, project_id)) as unknown as Json;
           await this.saveResource(row, { metadata: toJson(md) });
         }
       },
@@ -979,6 +1040,7 @@ export class Engine {
     const existing = r.physicalId ? await this.getStack(r.physicalId) : undefined;
     const batch = spec.batch ? toJson(spec.batch) : null;
     if (!existing || (existing.action === 'DELETE' && existing.status === 'COMPLETE')) {
+      await breathe();
       const child = await this.create(parent.project_id, { stack_name: `${parent.name}-${r.name}-${randomUUID().slice(0, 8)}`, template: spec.template, template_file: keyFor(file, parent.template_file, {}), files: fromJson(parent.files, {}), environment: env, parameters: params, disable_rollback: true }, { id: parent.id, resource: r.name });
       await this.db.updateTable('orchestration_stacks').set({ batch }).where('id', '=', child.id).execute();
       r.physicalId = child.id;

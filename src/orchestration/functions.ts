@@ -2,6 +2,7 @@
 // a `Call` holding its definition; definitions are objects with validate / resolve / dependencies
 // (the shape of Heat's hot/functions.py), grouped per template version in versions.ts.
 import { createHash } from 'node:crypto';
+import { MAX_REPEAT_ITEMS, MAX_REPLACE_RESULT, MAX_REPLACE_WORK } from './limits.js';
 import { isMapping, joinPath, type Json, type JsonMap } from './yaml-source.js';
 
 export type Node = Json | Call | Node[] | { [k: string]: Node };
@@ -247,8 +248,7 @@ export function strReplace(mode: 'plain' | 'strict' | 'vstrict', jsonValues: boo
       const template = asString(resolve(m.template ?? null, ctx), call, ctx, '"template"');
       const params = resolve(m.params ?? null, ctx);
       if (!isMapping(params)) return ctx.fail(joinPath(call.path, 'params'), `${call.name}: "params" must be a map`);
-      // Longest keys first, so "$var1" is not clobbered by "$var"; one pass so replaced text is not rescanned.
-      const keys = Object.keys(params).sort((x, y) => y.length - x.length);
+      const keys = Object.keys(params);
       const values = new Map<string, string>();
       for (const k of keys) {
         const v = params[k]!;
@@ -258,15 +258,37 @@ export function strReplace(mode: 'plain' | 'strict' | 'vstrict', jsonValues: boo
         if (mode !== 'plain' && !template.includes(k)) ctx.fail(joinPath(call.path, `params.${k}`), `${call.name}: "${k}" does not occur in the template`);
         values.set(k, text);
       }
-      if (!keys.length) return template;
-      const re = new RegExp(keys.filter((k) => k !== '').map(escapeRe).join('|'), 'g');
-      return keys.some((k) => k !== '') ? template.replace(re, (s) => values.get(s) ?? s) : template;
+      return replaceKeys(template, values, (why) => ctx.fail(call.path, `${call.name}: ${why}`));
     },
   };
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * Heat's replacement: split the text by the longest key, replace the other keys in the pieces,
+ * join them with the key's value; replaced text is never scanned again. No regular expression is
+ * built from the keys, and the work (keys × text) and the result are bounded.
+ */
+function replaceKeys(template: string, values: Map<string, string>, fail: (why: string) => never): string {
+  const keys = [...values.keys()].filter((k) => k !== '').sort().sort((x, y) => y.length - x.length);
+  if (keys.length * template.length > MAX_REPLACE_WORK) {
+    fail(`${keys.length} parameters over ${template.length} characters is more replacing than allowed (${MAX_REPLACE_WORK.toLocaleString('en')} parameter-characters)`);
+  }
+  // Even places: text still to scan; odd places: values already put in.
+  let parts = [template];
+  let length = template.length;
+  for (const k of keys) {
+    const value = values.get(k)!;
+    const next: string[] = [];
+    parts.forEach((part, i) => {
+      if (i % 2) return void next.push(part);
+      const pieces = part.split(k);
+      length += (pieces.length - 1) * (value.length - k.length);
+      if (length > MAX_REPLACE_RESULT) fail(`the result would be longer than ${MAX_REPLACE_RESULT} characters`);
+      pieces.forEach((piece, j) => (j ? next.push(value, piece) : next.push(piece)));
+    });
+    parts = next;
+  }
+  return parts.join('');
 }
 
 /** list_join: [delimiter, list] (2014-10-16) or [delimiter, list, list...] (2015-10-15). */
@@ -307,8 +329,6 @@ export const digest: FnDef = {
   },
 };
 
-/** Largest output of one repeat (permutations multiply quickly). */
-export const MAX_REPEAT = 10_000;
 
 export const repeat: FnDef = {
   validate(call, ctx) {
@@ -332,7 +352,7 @@ export const repeat: FnDef = {
     });
     let combos: Json[][];
     const total = perms ? lists.reduce((n, l) => n * l.length, 1) : (lists[0]?.length ?? 0);
-    if (total > MAX_REPEAT) ctx.fail(call.path, `repeat would produce ${total} items; the limit is ${MAX_REPEAT}`);
+    if (total > MAX_REPEAT_ITEMS) ctx.fail(call.path, `repeat would produce ${total} items; the limit is ${MAX_REPEAT_ITEMS}`);
     if (perms) {
       combos = [[]];
       for (const list of lists) combos = combos.flatMap((c) => list.map((v) => [...c, v]));
@@ -624,7 +644,15 @@ export const cfnReplace: FnDef = {
     const [map, str] = (call.args as Node[]).map((n) => resolve(n, ctx));
     if (!isMapping(map ?? null)) return ctx.fail(call.path, 'Fn::Replace: the first argument must be a map');
     let s = asString(str ?? null, call, ctx, 'the string');
-    for (const [k, v] of Object.entries(map as JsonMap).sort((x, y) => y[0].length - x[0].length)) s = s.split(k).join(jsonText(v));
+    const entries = Object.entries(map as JsonMap).sort((x, y) => y[0].length - x[0].length);
+    // The same bounds as str_replace: this one rescans replaced text, so the result must be checked as it grows.
+    if (entries.length * s.length > MAX_REPLACE_WORK) ctx.fail(call.path, `Fn::Replace: ${entries.length} keys over ${s.length} characters is more replacing than allowed`);
+    for (const [k, v] of entries) {
+      const pieces = s.split(k);
+      const value = jsonText(v);
+      if (s.length + (pieces.length - 1) * (value.length - k.length) > MAX_REPLACE_RESULT) ctx.fail(call.path, `Fn::Replace: the result would be longer than ${MAX_REPLACE_RESULT} characters`);
+      s = pieces.join(value);
+    }
     return s;
   },
 };

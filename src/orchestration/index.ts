@@ -21,8 +21,10 @@ export const orchestrationPolicy: PolicyTable = {
   'orchestration:stacks:create': { roles: ['member'], ownProjectOnly: true },
   'orchestration:stacks:update': { roles: ['member'], ownProjectOnly: true },
   'orchestration:stacks:delete': { roles: ['member'], ownProjectOnly: true },
-  'orchestration:stacks:signal': { roles: ['member'], ownProjectOnly: true },
-  'orchestration:validate': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:stacks:preview': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:actions:check': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:resource:signal': { roles: ['reader'], ownProjectOnly: true },
+  'orchestration:validate': { roles: ['member'], ownProjectOnly: true },
   'orchestration:resource_types': { roles: ['reader'] },
   'orchestration:software:read': { roles: ['reader'], ownProjectOnly: true },
   'orchestration:software:write': { roles: ['member'], ownProjectOnly: true },
@@ -53,7 +55,7 @@ export function createOrchestrationService(ctx: ServiceContext, config: Orchestr
     policy: orchestrationPolicy,
     engine,
     routes(app) {
-      registerOrchestrationRoutes(app, { engine, registry, software, policy: ctx.policy, publicUrl: ctx.publicUrl });
+      registerOrchestrationRoutes(app, { engine, registry, software, compute: provider, policy: ctx.policy, publicUrl: ctx.publicUrl });
     },
     async init() {
       if (config.compute_provider === 'baremetal' && !compute) {

@@ -85,6 +85,11 @@ export interface ResourceType {
   plugin?: ResourcePlugin;
   /** Why create is refused, for schema-only types. */
   unsupported?: string;
+  /**
+   * Checks of property values (limits, one property against another): validation passes the
+   * properties known then, the plugin runs it again at create with all of them.
+   */
+  check?(props: JsonMap, fail: (property: string | undefined, message: string) => never): void;
   description?: string;
 }
 

@@ -22,9 +22,15 @@ export async function runGraph(
   for (const n of order) {
     const ds = [...new Set(deps.get(n) ?? [])];
     waiting.set(n, ds.length);
-    for (const d of ds) dependents.set(d, [...(dependents.get(d) ?? []), n]);
+    for (const d of ds) {
+      const list = dependents.get(d);
+      if (list) list.push(n);
+      else dependents.set(d, [n]);
+    }
   }
+  // A queue read from `next` on: shift() on thousands of ready members would be quadratic.
   const ready = order.filter((n) => waiting.get(n) === 0);
+  let next = 0;
   const max = Math.max(1, opts.maxParallel ?? Infinity);
   let running = 0;
   let failed: unknown;
@@ -32,8 +38,8 @@ export async function runGraph(
   await new Promise<void>((resolve) => {
     const pump = () => {
       if (done === order.length || (failed !== undefined && running === 0)) return resolve();
-      while (failed === undefined && running < max && ready.length && !opts.signal?.aborted) {
-        const n = ready.shift()!;
+      while (failed === undefined && running < max && next < ready.length && !opts.signal?.aborted) {
+        const n = ready[next++]!;
         running++;
         void work(n).then(
           async () => {
@@ -55,7 +61,7 @@ export async function runGraph(
           },
         );
       }
-      if (running === 0 && (failed !== undefined || opts.signal?.aborted || !ready.length)) resolve();
+      if (running === 0 && (failed !== undefined || opts.signal?.aborted || next === ready.length)) resolve();
     };
     pump();
   });

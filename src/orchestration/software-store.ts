@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { fromJson, now, toJson } from '../common/db.js';
 import type { OrchestrationDB, SoftwareConfigTable, SoftwareDeploymentTable } from './migrations.js';
-import type { DeploymentRecord, SoftwareConfigRecord, SoftwareStore } from './resources/software.js';
+import type { DeploymentRecord, ProjectScope, SoftwareConfigRecord, SoftwareStore } from './resources/software.js';
 import type { Json, JsonMap } from './yaml-source.js';
 
 export function configFromRow(row: SoftwareConfigTable): SoftwareConfigRecord & { id: string; projectId: string; createdAt: string } {
@@ -61,8 +61,10 @@ export class DbSoftwareStore implements SoftwareStore {
     return id;
   }
 
-  async getConfig(id: string) {
-    const row = await this.db.selectFrom('orchestration_software_configs').selectAll().where('id', '=', id).executeTakeFirst();
+  async getConfig(id: string, scope: ProjectScope) {
+    let q = this.db.selectFrom('orchestration_software_configs').selectAll().where('id', '=', id);
+    if (scope !== null) q = q.where('project_id', '=', scope);
+    const row = await q.executeTakeFirst();
     return row ? configFromRow(row) : undefined;
   }
 
@@ -92,15 +94,17 @@ export class DbSoftwareStore implements SoftwareStore {
     return id;
   }
 
-  async getDeployment(id: string) {
-    const row = await this.db.selectFrom('orchestration_software_deployments').selectAll().where('id', '=', id).executeTakeFirst();
+  async getDeployment(id: string, scope: ProjectScope) {
+    let q = this.db.selectFrom('orchestration_software_deployments').selectAll().where('id', '=', id);
+    if (scope !== null) q = q.where('project_id', '=', scope);
+    const row = await q.executeTakeFirst();
     return row ? deploymentFromRow(row) : undefined;
   }
 
-  async listDeployments(filter: { serverId?: string; projectId?: string }) {
+  async listDeployments(scope: ProjectScope, filter: { serverId?: string } = {}) {
     let q = this.db.selectFrom('orchestration_software_deployments').selectAll();
     if (filter.serverId) q = q.where('server_id', '=', filter.serverId);
-    if (filter.projectId) q = q.where('project_id', '=', filter.projectId);
+    if (scope !== null) q = q.where('project_id', '=', scope);
     return (await q.orderBy('created_at').execute()).map(deploymentFromRow);
   }
 
@@ -120,11 +124,16 @@ export class DbSoftwareStore implements SoftwareStore {
     await this.db.deleteFrom('orchestration_software_deployments').where('id', '=', id).execute();
   }
 
-  /** What os-collect-config's heat collector and the hooks read for one server. */
-  async serverMetadata(serverId: string): Promise<JsonMap[]> {
+  /**
+   * What os-collect-config's heat collector and the hooks read for one server: the deployments
+   * of the server's own project only (as Heat filters them by tenant), each with its config when
+   * that config is the deployment's project's too. A deployment another project aimed at this
+   * server never reaches the machine.
+   */
+  async serverMetadata(serverId: string, serverProject: string): Promise<JsonMap[]> {
     const out: JsonMap[] = [];
-    for (const d of await this.listDeployments({ serverId })) {
-      const c = await this.getConfig(d.configId);
+    for (const d of await this.listDeployments(serverProject, { serverId })) {
+      const c = await this.getConfig(d.configId, d.projectId);
       if (!c) continue;
       const inputs = [
         ...(c.inputs as JsonMap[]).map((i) => ({ ...i, value: (d.inputValues[String(i.name)] ?? i.default ?? null) as Json })),

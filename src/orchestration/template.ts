@@ -7,6 +7,8 @@ import { hotVersion, HOT_VERSIONS, VERSION_ALIASES, type HotVersion } from './ve
 import { parseParamSchema, convertParam, checkConstraints, type ParamSchema, type CustomConstraintLookup } from './parameters.js';
 import type { Environment } from './environment.js';
 import type { ValidationError } from '../common/errors.js';
+import { MAX_RESOURCES_PER_STACK } from './limits.js';
+import { PatternBudget } from './user-regex.js';
 
 export interface ResourceDefn {
   name: string;
@@ -48,9 +50,6 @@ const DELETION_POLICIES: Record<string, ResourceDefn['deletionPolicy']> = {
   Snapshot: 'Snapshot',
   snapshot: 'Snapshot',
 };
-
-/** Largest number of resources in one template; bounds work for hostile input. */
-export const MAX_RESOURCES_PER_TEMPLATE = 5000;
 
 export type Fail = (path: string, message: string) => never;
 
@@ -113,7 +112,8 @@ export function parseTemplate(doc: SourceDoc): ParsedTemplate {
   const rawRes = m.resources ?? {};
   if (!isMapping(rawRes)) fail('resources', 'The "resources" section must be a map');
   const resEntries = Object.entries(rawRes as JsonMap);
-  if (resEntries.length > MAX_RESOURCES_PER_TEMPLATE) fail('resources', `a template may define at most ${MAX_RESOURCES_PER_TEMPLATE} resources`);
+  // Checked before anything is done per resource; nested stacks count towards it too (validate.ts).
+  if (resEntries.length > MAX_RESOURCES_PER_STACK) fail('resources', `a template may define at most ${MAX_RESOURCES_PER_STACK} resources (max_resources_per_stack), not ${resEntries.length}`);
   for (const [name, raw] of resEntries) {
     const path = joinPath('resources', name);
     if (!isMapping(raw)) fail(path, `Each resource must contain a type key; "${name}" is not a map`);
@@ -204,6 +204,8 @@ export interface ParamValueOptions {
   /** Missing values (no default, none given) are errors (create) or null (validate). */
   requireValues: boolean;
   lookup?: CustomConstraintLookup;
+  /** allowed_pattern work of the whole request (validation of all nested templates shares one). */
+  budget?: PatternBudget;
   /** Nested stacks get values from properties, and env parameter_defaults; unknown env parameters are ignored there. */
   nested?: boolean;
 }
@@ -212,6 +214,7 @@ export interface ParamValueOptions {
 export function parameterValues(tmpl: ParsedTemplate, env: Environment, given: JsonMap, opts: ParamValueOptions): Map<string, Json> {
   const fail: Fail = failer(tmpl.doc);
   const out = new Map<string, Json>();
+  const budget = opts.budget ?? new PatternBudget();
   if (!opts.nested) {
     for (const name of Object.keys(given)) {
       if (!tmpl.params.has(name)) fail('parameters', `The Parameter (${name}) was not defined in template.`);
@@ -228,7 +231,7 @@ export function parameterValues(tmpl: ParsedTemplate, env: Environment, given: J
       continue;
     }
     const v = convertParam(schema, raw, path, fail);
-    checkConstraints(schema, v, path, fail, opts.lookup);
+    checkConstraints(schema, v, path, fail, opts.lookup, budget);
     out.set(name, v);
   }
   return out;

@@ -18,13 +18,9 @@ import {
   type ResourceDefn,
 } from './template.js';
 import { isMapping, joinPath, type Json, type JsonMap } from './yaml-source.js';
-import type { CustomConstraintLookup } from './parameters.js';
-
-/** Heat's default max_nested_stack_depth. */
-export const MAX_NESTED_DEPTH = 5;
-
-/** Largest ResourceGroup. */
-export const MAX_GROUP_SIZE = 10_000;
+import { checkDefault, type CustomConstraintLookup } from './parameters.js';
+import { MAX_GROUP_COUNT, MAX_NESTED_DEPTH, MAX_RESOURCES_PER_STACK } from './limits.js';
+import { PatternBudget } from './user-regex.js';
 
 export interface ValidateOptions {
   registry: ResourceRegistry;
@@ -38,7 +34,9 @@ export interface ValidateOptions {
 
 interface Run extends ValidateOptions {
   parsed: Map<string, ParsedTemplate>;
-  validated: Set<string>;
+  /** Nested templates already validated with the same values, and their resource counts. */
+  validated: Map<string, number>;
+  budget: PatternBudget;
 }
 
 /** The type a resource definition resolves to: a registry entry or a nested template. */
@@ -86,13 +84,15 @@ export function keyFor(file: string, from: string, files: Record<string, string>
 
 /** Validates a template and everything it nests; throws a located ValidationError. */
 export function validateStack(tmpl: ParsedTemplate, opts: ValidateOptions): void {
-  const run: Run = { ...opts, parsed: new Map(), validated: new Set() };
+  const run: Run = { ...opts, parsed: new Map(), validated: new Map(), budget: new PatternBudget() };
   validateOne(tmpl, run, opts.params ?? {}, false, [tmpl.doc.file]);
 }
 
-function validateOne(tmpl: ParsedTemplate, run: Run, given: JsonMap, nested: boolean, chain: string[]): void {
+/** Validates one template; returns how many resources it makes, counting nested stacks and group members. */
+function validateOne(tmpl: ParsedTemplate, run: Run, given: JsonMap, nested: boolean, chain: string[]): number {
   const fail: Fail = failer(tmpl.doc);
-  const params = parameterValues(tmpl, run.env, given, { requireValues: false, lookup: run.lookup, nested });
+  for (const schema of tmpl.params.values()) checkDefault(schema, fail, run.budget, run.lookup);
+  const params = parameterValues(tmpl, run.env, given, { requireValues: false, lookup: run.lookup, nested, budget: run.budget });
   const types = new Map<string, ResolvedType>();
   const typeOf = (name: string): ResolvedType | undefined => {
     let t = types.get(name);
@@ -128,19 +128,26 @@ function validateOne(tmpl: ParsedTemplate, run: Run, given: JsonMap, nested: boo
     ctx.condition(name, joinPath('conditions', name));
   }
   const graph = new Map<string, string[]>();
+  let total = 0;
   for (const defn of tmpl.resources.values()) {
     for (const d of defn.dependsOn) {
       if (!tmpl.resources.has(d) || d === defn.name) fail(joinPath(defn.path, 'depends_on'), `"${d}" is not a valid resource to depend on`);
     }
+    let enabled = true;
     if (defn.condition !== undefined) {
       validateNode(defn.condition, ctx);
-      conditionHolds(defn.condition, ctx, joinPath(defn.path, 'condition'));
+      enabled = conditionHolds(defn.condition, ctx, joinPath(defn.path, 'condition'));
     }
     validateNode(defn.properties, ctx);
     validateNode(defn.metadata, ctx);
     validateNode(defn.updatePolicy, ctx);
     const t = typeOf(defn.name)!;
-    validateDefinition(defn, t, tmpl, run, ctx, chain);
+    const size = validateDefinition(defn, t, tmpl, run, ctx, chain);
+    if (enabled) total += size;
+    if (total > MAX_RESOURCES_PER_STACK) {
+      const isGroup = t.kind === 'plugin' && t.type.name === 'OS::Heat::ResourceGroup';
+      fail(isGroup ? joinPath(defn.path, 'properties.count') : defn.path, `with ${defn.name} the stack has ${total} resources counting nested stacks and group members, more than ${MAX_RESOURCES_PER_STACK} (max_resources_per_stack)`);
+    }
     const refs = [...new Set([...defn.dependsOn, ...dependencies(defn.properties), ...dependencies(defn.metadata)])].filter((d) => tmpl.resources.has(d));
     if (refs.includes(defn.name)) fail(defn.path, `resource "${defn.name}" refers to itself`);
     graph.set(defn.name, refs);
@@ -155,8 +162,10 @@ function validateOne(tmpl: ParsedTemplate, run: Run, given: JsonMap, nested: boo
     validateNode(out.value, ctx);
     if (out.condition !== undefined) validateNode(out.condition, ctx);
   }
+  return total;
 }
 
+/** Checks a resource definition; returns how many resources it makes (itself, nested stacks' and members'). */
 function validateDefinition(
   defn: Pick<ResourceDefn, 'name' | 'path' | 'properties'>,
   t: ResolvedType,
@@ -164,11 +173,11 @@ function validateDefinition(
   run: Run,
   ctx: FnContext,
   chain: string[],
-): void {
+): number {
   const fail: Fail = failer(tmpl.doc);
   const ppath = joinPath(defn.path, 'properties');
   const props = defn.properties;
-  if (props instanceof Call) return;
+  if (props instanceof Call) return 1;
   if (!isMapping(props as Json) && !(props !== null && typeof props === 'object' && !Array.isArray(props))) {
     fail(ppath, `"properties" of ${defn.name} must be a map`);
   }
@@ -182,10 +191,12 @@ function validateDefinition(
     const given: JsonMap = {};
     for (const [k, v] of Object.entries(pm)) if (!hasCalls(v)) given[k] = v as Json;
     const memo = `${t.key}|${JSON.stringify(given)}`;
-    if (run.validated.has(memo)) return;
-    run.validated.add(memo);
-    validateOne(t.tmpl, run, given, true, [...chain, t.key]);
-    return;
+    let inside = run.validated.get(memo);
+    if (inside === undefined) {
+      inside = validateOne(t.tmpl, run, given, true, [...chain, t.key]);
+      run.validated.set(memo, inside);
+    }
+    return 1 + inside;
   }
   const schema = t.type.properties;
   if (schema) {
@@ -198,30 +209,56 @@ function validateDefinition(
       if (s.required && !(k in pm)) fail(ppath, `Property ${k} not assigned`);
     }
   }
+  // Checks across properties (RandomString's classes against its length), on what is known now.
+  t.type.check?.(knownProps(pm, ctx), (k, message) => fail(k ? joinPath(ppath, k) : ppath, message));
+  if (t.type.name !== 'OS::Heat::ResourceGroup') return 1;
   // Group types carry a member definition that is validated like a resource of its own.
-  if (t.type.name === 'OS::Heat::ResourceGroup' && pm.count !== undefined) {
-    let count: Json = null;
+  let count: Json = 1; // the default
+  if (pm.count !== undefined) {
     try {
       count = resolve(pm.count, ctx);
     } catch {
-      count = null; // depends on something only known at create time
+      count = null; // depends on something only known at create time: the engine checks it then
     }
-    if (count !== null && (!Number.isInteger(Number(count)) || Number(count) < 0 || Number(count) > MAX_GROUP_SIZE)) {
-      fail(joinPath(ppath, 'count'), `count must be an integer from 0 to ${MAX_GROUP_SIZE}, not ${JSON.stringify(count)}`);
+    if (count !== null && (!Number.isInteger(Number(count)) || Number(count) < 0 || Number(count) > MAX_GROUP_COUNT)) {
+      fail(joinPath(ppath, 'count'), `count must be an integer from 0 to ${MAX_GROUP_COUNT} (max_resources_per_stack is ${MAX_RESOURCES_PER_STACK}), not ${JSON.stringify(count)}`);
     }
   }
+  let member = 1;
   const def = pm.resource_def;
-  if (t.type.name === 'OS::Heat::ResourceGroup' && def !== undefined && !(def instanceof Call) && isMapping(def as Json)) {
+  if (def !== undefined && !(def instanceof Call) && isMapping(def as Json)) {
     const d = def as { [k: string]: Node };
     const dpath = joinPath(ppath, 'resource_def');
     const typeName = d.type instanceof Call ? resolve(d.type, ctx) : d.type;
     if (typeof typeName !== 'string') return fail(joinPath(dpath, 'type'), 'resource_def needs a type');
     // As Heat does, the member is validated as member "0" (index_var replaced).
     const indexVar = typeof pm.index_var === 'string' ? pm.index_var : '%index%';
-    const member = { name: defn.name, type: typeName, path: dpath, properties: replaceIndex(d.properties ?? {}, indexVar) };
-    const mt = resolveResourceType(member, tmpl, run, run.parsed);
-    validateDefinition(member, mt, tmpl, run, ctx, chain);
+    const m = { name: defn.name, type: typeName, path: dpath, properties: replaceIndex(d.properties ?? {}, indexVar) };
+    const mt = resolveResourceType(m, tmpl, run, run.parsed);
+    member = validateDefinition(m, mt, tmpl, run, ctx, chain);
   }
+  const size = 1 + Number(count ?? 1) * member;
+  if (size > MAX_RESOURCES_PER_STACK) {
+    fail(joinPath(ppath, 'count'), `count ${String(count)} makes ${defn.name} ${size} resources counting its members' nested resources, more than ${MAX_RESOURCES_PER_STACK} (max_resources_per_stack)`);
+  }
+  return size;
+}
+
+/** The properties whose values are known at validation: no resource attribute, no missing parameter. */
+function knownProps(pm: { [k: string]: Node }, ctx: FnContext): JsonMap {
+  const out: JsonMap = {};
+  for (const [k, v] of Object.entries(pm)) {
+    if (!hasCalls(v)) out[k] = v as Json;
+    else if (!dependencies(v).length) {
+      try {
+        const value = resolve(v, ctx);
+        if (value !== null) out[k] = value;
+      } catch {
+        // known only at create time
+      }
+    }
+  }
+  return out;
 }
 
 export function checkPropType(name: string, s: PropSchema, v: Json, path: string, fail: (p: string, m: string) => never): void {

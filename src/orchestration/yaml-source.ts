@@ -4,6 +4,7 @@
 // exactly that. JSON documents are YAML too.
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
 import { ValidationError } from '../common/errors.js';
+import { MAX_DOCUMENT_DEPTH, MAX_TEMPLATE_BYTES } from './limits.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonMap = { [k: string]: Json };
@@ -14,9 +15,6 @@ export interface SourceDoc {
   data: Json;
   lines: Map<string, number>;
 }
-
-/** Largest document we parse; hostile inputs beyond it are refused, not parsed. */
-export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 export function joinPath(base: string, key: string | number): string {
   return base ? `${base}.${key}` : String(key);
@@ -42,8 +40,9 @@ function index(node: YamlNode | null | undefined, counter: LineCounter, path: st
 
 /** Parses YAML/JSON text; syntax errors become a ValidationError with file and line. */
 export function parseSource(text: string, file: string): SourceDoc {
-  if (text.length > MAX_DOCUMENT_BYTES) {
-    throw new ValidationError(`document is larger than ${MAX_DOCUMENT_BYTES} bytes`, { file });
+  // Heat's max_template_size; parsing is synchronous, so this also bounds how long it blocks.
+  if (Buffer.byteLength(text) > MAX_TEMPLATE_BYTES) {
+    throw new ValidationError(`document is larger than ${MAX_TEMPLATE_BYTES} bytes (max_template_size)`, { file });
   }
   let counter = new LineCounter();
   // Duplicate keys are accepted (the last wins), as PyYAML and so Heat accept them.
@@ -152,18 +151,29 @@ function closes(rest: string, quote: string): boolean {
   return false;
 }
 
-/** Deepest nesting we accept; templates are walked recursively. */
-export const MAX_DEPTH = 64;
-
-/** Refuses documents nested deeper than MAX_DEPTH (iteratively, so it cannot overflow itself). */
+/** Refuses documents nested deeper than MAX_DOCUMENT_DEPTH (iteratively, so it cannot overflow itself). */
 export function checkDepth(data: Json, file: string, lines: Map<string, number> = new Map()): void {
-  const stack: [Json, string, number][] = [[data, '', 0]];
+  // Paths are built only for the error: building one per element was most of the cost of
+  // checking a 5,000-member group's template.
+  const stack: [Json, number][] = [[data, 0]];
   let visited = 0;
   while (stack.length) {
-    const [v, path, depth] = stack.pop()!;
-    if (++visited > 2_000_000) throw errorAt({ file, lines }, '', 'the document has too many elements');
-    if (depth > MAX_DEPTH) throw errorAt({ file, lines }, path, `nested more than ${MAX_DEPTH} levels deep`);
-    if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, joinPath(path, i), depth + 1]));
-    else if (isMapping(v)) for (const [k, x] of Object.entries(v)) stack.push([x, joinPath(path, k), depth + 1]);
+    const [v, depth] = stack.pop()!;
+    if (depth > MAX_DOCUMENT_DEPTH) throw errorAt({ file, lines }, pathAtDepth(data, depth) ?? '', `nested more than ${MAX_DOCUMENT_DEPTH} levels deep`);
+    const children = Array.isArray(v) ? v : isMapping(v) ? Object.values(v) : [];
+    visited += children.length;
+    if (visited > 2_000_000) throw errorAt({ file, lines }, '', 'the document has too many elements');
+    for (const x of children) if (x !== null && typeof x === 'object') stack.push([x, depth + 1]);
   }
+}
+
+/** The path of the first element `depth` levels down (depth is at most MAX_DOCUMENT_DEPTH + 1). */
+function pathAtDepth(v: Json, depth: number, path = ''): string | undefined {
+  if (depth === 0) return path;
+  const entries: [string | number, Json][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : isMapping(v) ? Object.entries(v) : [];
+  for (const [k, x] of entries) {
+    const found = pathAtDepth(x, depth - 1, joinPath(path, k));
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

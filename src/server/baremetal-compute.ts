@@ -2,8 +2,16 @@
 // bare-metal service's instances (allocation by resource class and traits, then deploy).
 // The flavor names the resource class, as flavors do for bare metal in Nova; a flavor
 // "<class>+<TRAIT>+<TRAIT>" adds required traits.
+// Every call acts for the stack's project: the image is resolved with that project's
+// visibility (as Nova asks Glance with the user's token) and only nodes that project may use are
+// allocated (src/baremetal's ownership rule); another project's server is "deleted" here.
+import { BadRequestError } from '../common/errors.js';
 import type { ComputeProvider, ServerSpec, ServerStatus } from '../orchestration/compute-provider.js';
 import type { Instances } from '../baremetal/instances.js';
+import type { ImagesApiService } from '../images/index.js';
+
+/** The one images call the adapter needs: an image reference resolved as a project sees it. */
+export type ImageResolver = Pick<ImagesApiService, 'resolveForProject'>;
 
 export function parseFlavor(flavor: string): { resourceClass: string; traits: string[] } {
   const [resourceClass, ...traits] = flavor.split('+').map((p) => p.trim()).filter(Boolean);
@@ -13,10 +21,17 @@ export function parseFlavor(flavor: string): { resourceClass: string; traits: st
 export class BaremetalComputeProvider implements ComputeProvider {
   readonly name = 'baremetal';
 
-  constructor(private readonly instances: Instances) {}
+  constructor(
+    private readonly instances: Instances,
+    private readonly images: ImageResolver,
+  ) {}
 
   async create(spec: ServerSpec): Promise<string> {
     const { resourceClass, traits } = parseFlavor(spec.flavor);
+    // By id, or by the name of exactly one image the project can see; another project's private
+    // image is "not found". The node gets the id, so a later image of the same name changes nothing.
+    const image = await this.images.resolveForProject(spec.image, { projectId: spec.projectId, admin: false });
+    if (image.status !== 'active') throw new BadRequestError(`Image ${spec.image} is not active (status ${image.status}).`);
     const meta: Record<string, unknown> = {
       name: spec.name,
       hostname: spec.name,
@@ -26,15 +41,16 @@ export class BaremetalComputeProvider implements ComputeProvider {
     };
     return this.instances.create({
       name: spec.name,
+      project: spec.projectId,
       resourceClass,
       traits,
-      imageSource: spec.image,
+      imageSource: image.id,
       configdrive: { meta_data: meta, ...(spec.userData ? { user_data: spec.userData } : {}) },
     });
   }
 
-  async status(id: string): Promise<ServerStatus> {
-    const s = await this.instances.status(id);
+  async status(id: string, projectId: string): Promise<ServerStatus> {
+    const s = await this.instances.status(id, projectId);
     const status = s.state === 'active' ? 'ACTIVE' : s.state === 'error' ? 'ERROR' : s.state === 'deleted' ? 'DELETED' : 'BUILD';
     return {
       status,
@@ -45,7 +61,7 @@ export class BaremetalComputeProvider implements ComputeProvider {
     };
   }
 
-  async delete(id: string): Promise<void> {
-    await this.instances.delete(id);
+  async delete(id: string, projectId: string): Promise<void> {
+    await this.instances.delete(id, projectId);
   }
 }

@@ -8,7 +8,6 @@
 import type { ApiService } from '../common/service.js';
 import { ConflictError, NotFoundError } from '../common/errors.js';
 import type { BootService } from '../boot/index.js';
-import type { BootEvent } from '../boot/boot-events.js';
 import { deployFormat } from '../boot/image-format.js';
 import type { RawImage } from '../boot/raw-cache.js';
 import type { ImageFileInfo, ImagesApiService } from '../images/index.js';
@@ -103,18 +102,6 @@ export function provisioningLinks(boot: BootService, images: Pick<ImagesApiServi
         };
       },
     },
-    timeline: { subscribe: (listener) => boot.events.subscribe((e) => listener(timelineWords(e))) },
+    timeline: boot.events,
   };
-}
-
-/**
- * The timeline writes a script fetch as `iPXE script fetched (<name>)`. A first fetch keeps that
- * wording; a refused one or a retry that got the secret again names the requester and the
- * reason, so a second requester on the provisioning network shows on the node's history.
- */
-export function timelineWords(e: BootEvent): BootEvent {
-  const d = e.detail;
-  if (e.kind !== 'script_fetched' || (d.granted && !d.retry)) return e;
-  const what = d.granted ? 'served again: a retry from the bound address' : `refused: ${String(d.reason)}`;
-  return { ...e, detail: { ...d, name: `${String(d.name)} by ${String(d.from)}, ${what}` } };
 }

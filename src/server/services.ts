@@ -8,6 +8,7 @@ import { createImagesService } from '../images/index.js';
 import { createBootService } from '../boot/index.js';
 import { createOrchestrationService } from '../orchestration/index.js';
 import type { BaremetalService } from '../baremetal/index.js';
+import type { ImagesApiService } from '../images/index.js';
 import { BaremetalComputeProvider } from './baremetal-compute.js';
 import { connectBootDeploy } from './boot-deploy.js';
 
@@ -25,5 +26,6 @@ export const serviceFactories: ServiceFactory[] = [
 /** The bare-metal adapter for orchestration, when the baremetal service is enabled. */
 function baremetalCompute(services: ApiService[]): BaremetalComputeProvider | undefined {
   const baremetal = services.find((s): s is BaremetalService => s.name === 'baremetal');
-  return baremetal ? new BaremetalComputeProvider(baremetal.instances) : undefined;
+  const images = services.find((s): s is ImagesApiService => s.name === 'images');
+  return baremetal && images ? new BaremetalComputeProvider(baremetal.instances, images) : undefined;
 }

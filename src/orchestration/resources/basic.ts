@@ -1,7 +1,8 @@
 // OS::Heat::None, OS::Heat::TestResource, OS::Heat::RandomString, OS::Heat::Value.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { MAX_RANDOM_STRING_LENGTH } from '../limits.js';
 import type { ResourceType, RuntimeResource } from '../registry.js';
-import type { Json } from '../yaml-source.js';
+import { isMapping, type Json, type JsonMap } from '../yaml-source.js';
 
 export const noneType: ResourceType = {
   name: 'OS::Heat::None',
@@ -97,8 +98,35 @@ function randomFrom(chars: string, n: number): string {
   return s;
 }
 
+/**
+ * Heat's limits: length 1..512, each class or sequence min 1..512, and their mins together no
+ * more than the length. Without them one resource could ask for gigabytes of random text.
+ */
+function checkRandomString(props: JsonMap, fail: (property: string | undefined, message: string) => never): void {
+  const count = (v: Json | undefined, path: string, what: string): number => {
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_RANDOM_STRING_LENGTH) {
+      fail(path, `${what} must be an integer from 1 to ${MAX_RANDOM_STRING_LENGTH}, not ${JSON.stringify(v)?.slice(0, 40)}`);
+    }
+    return n;
+  };
+  const length = 'length' in props ? count(props.length, 'length', 'length') : undefined;
+  let mins = 0;
+  for (const prop of ['character_classes', 'character_sequences']) {
+    const list = props[prop];
+    if (!Array.isArray(list)) continue;
+    list.forEach((c, i) => {
+      mins += isMapping(c) && c.min !== undefined ? count(c.min, `${prop}.${i}.min`, 'min') : 1;
+      if (mins > MAX_RANDOM_STRING_LENGTH) fail(prop, `the minimum counts of character_classes and character_sequences add up to more than ${MAX_RANDOM_STRING_LENGTH}`);
+    });
+  }
+  // Without a length (unknown at validation, or left to its default) create checks it.
+  if (length !== undefined && mins > length) fail('length', `length ${length} is shorter than the minimum counts of character_classes and character_sequences (${mins})`);
+}
+
 export const randomStringType: ResourceType = {
   name: 'OS::Heat::RandomString',
+  check: checkRandomString,
   properties: {
     length: { type: 'integer', default: 32 },
     sequence: { type: 'string', allowed: Object.keys(CHAR_CLASSES) },
@@ -109,6 +137,9 @@ export const randomStringType: ResourceType = {
   attributes: ['value', 'show'],
   plugin: {
     async create(r) {
+      checkRandomString(r.properties, (property, message) => {
+        throw new Error(`Property error: ${property ?? 'properties'}: ${message}`);
+      });
       const length = Number(r.properties.length ?? 32);
       const classes = Array.isArray(r.properties.character_classes) ? (r.properties.character_classes as Json[]) : [];
       const seqs = Array.isArray(r.properties.character_sequences) ? (r.properties.character_sequences as Json[]) : [];
@@ -126,7 +157,6 @@ export const randomStringType: ResourceType = {
         value += randomFrom(String(m.sequence ?? 'x'), Number(m.min ?? 1));
       }
       if (!pool) pool = CHAR_CLASSES[String(r.properties.sequence ?? 'lettersdigits')] ?? CHAR_CLASSES.lettersdigits!;
-      if (value.length > length) throw new Error(`length ${length} is shorter than the minimum counts of the character classes (${value.length})`);
       value += randomFrom(pool, length - value.length);
       // Shuffle so the required characters are not always first.
       const arr = [...value];

@@ -1,5 +1,6 @@
 // Resources that are nested stacks: template resources (a type mapped to a template file by the
 // environment, or a file name as type) and OS::Heat::ResourceGroup.
+import { MAX_GROUP_COUNT } from '../limits.js';
 import type { ResourcePlugin, ResourceType, RuntimeResource } from '../registry.js';
 import { isMapping, type Json, type JsonMap } from '../yaml-source.js';
 
@@ -38,13 +39,14 @@ function substituteIndex(v: Json, indexVar: string, index: string): Json {
 /** Member names for `count`, skipping names removed by removal_policies. */
 export function memberNames(count: number, blacklist: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; out.length < count; i++) if (!blacklist.includes(String(i))) out.push(String(i));
+  const removed = new Set(blacklist);
+  for (let i = 0; out.length < count; i++) if (!removed.has(String(i))) out.push(String(i));
   return out;
 }
 
 function groupSpec(r: RuntimeResource, updatePolicy: JsonMap | undefined, creating: boolean) {
   const count = Number(r.properties.count ?? 1);
-  if (!Number.isInteger(count) || count < 0 || count > 10_000) throw new Error(`count must be an integer from 0 to 10000, not ${String(r.properties.count)}`);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_GROUP_COUNT) throw new Error(`count must be an integer from 0 to ${MAX_GROUP_COUNT}, not ${String(r.properties.count)}`);
   const def = (r.properties.resource_def ?? {}) as JsonMap;
   const indexVar = String(r.properties.index_var ?? '%index%');
   // removal_policies: names (or physical ids) removed from the group are never reused.

@@ -1,6 +1,7 @@
 // OS::Nova::Server on bare metal (through the ComputeProvider the server injects) and
 // OS::Nova::KeyPair.
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPair, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { ResourceType, RuntimeResource } from '../registry.js';
 import type { Json, JsonMap } from '../yaml-source.js';
 import type { SoftwareServices } from './software.js';
@@ -40,14 +41,15 @@ const REPLACING = new Set(['image', 'flavor', 'user_data']);
 async function userData(r: RuntimeResource): Promise<string> {
   const raw = String(r.properties.user_data ?? '');
   if (r.properties.user_data_format !== 'SOFTWARE_CONFIG' || !raw) return raw;
-  const cfg = await (r.engine as unknown as SoftwareServices).software.getConfig(raw);
+  // Only a config of the stack's own project: an id seen elsewhere must not pull its script in.
+  const cfg = await (r.engine as unknown as SoftwareServices).software.getConfig(raw, r.projectId);
   if (!cfg) return raw;
   return typeof cfg.config === 'string' ? cfg.config : JSON.stringify(cfg.config);
 }
 
 async function waitActive(r: RuntimeResource): Promise<void> {
   for (;;) {
-    const st = await r.engine.compute.status(r.physicalId!);
+    const st = await r.engine.compute.status(r.physicalId!, r.projectId);
     if (st.status === 'ACTIVE') return;
     if (st.status === 'ERROR') throw new Error(`Went to status ERROR due to "${st.reason ?? 'unknown'}"`);
     if (st.status === 'DELETED') throw new Error('the server disappeared while building');
@@ -63,6 +65,7 @@ export const serverType: ResourceType = {
     async create(r) {
       const name = String(r.properties.name ?? `${r.stackName}-${r.name}`);
       r.physicalId = await r.engine.compute.create({
+        projectId: r.projectId,
         name,
         image: String(r.properties.image ?? ''),
         flavor: String(r.properties.flavor ?? ''),
@@ -88,15 +91,15 @@ export const serverType: ResourceType = {
       if (!r.physicalId) return;
       // Asked again each round: a provider may leave a busy machine (mid-deploy) until it settles.
       for (let i = 0; i < 1200; i++) {
-        await r.engine.compute.delete(r.physicalId);
-        if ((await r.engine.compute.status(r.physicalId)).status === 'DELETED') return;
+        await r.engine.compute.delete(r.physicalId, r.projectId);
+        if ((await r.engine.compute.status(r.physicalId, r.projectId)).status === 'DELETED') return;
         await r.engine.sleep(250, r.signal);
       }
       throw new Error(`server ${r.physicalId} was not deleted in time`);
     },
     async attribute(r, name) {
       if (!r.physicalId) return null;
-      const st = await r.engine.compute.status(r.physicalId);
+      const st = await r.engine.compute.status(r.physicalId, r.projectId);
       switch (name) {
         case 'first_address':
         case 'accessIPv4':
@@ -140,7 +143,8 @@ export const keyPairType: ResourceType = {
       if (r.properties.public_key) {
         r.data.public_key = String(r.properties.public_key);
       } else {
-        const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        // Off the event loop: a 2048-bit RSA key takes tens to hundreds of ms to find.
+        const { privateKey, publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
         const jwk = publicKey.export({ format: 'jwk' });
         r.data.public_key = opensshRsa(Buffer.from(jwk.n!, 'base64url'), Buffer.from(jwk.e!, 'base64url'), name);
         if (r.properties.save_private_key === true) r.data.private_key = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();

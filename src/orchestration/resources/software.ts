@@ -6,13 +6,19 @@ import { stringify } from 'yaml';
 import type { ResourceType, RuntimeResource } from '../registry.js';
 import { isMapping, type Json, type JsonMap } from '../yaml-source.js';
 
+/**
+ * The project a read is for: records of other projects are not found. Null only for an admin
+ * reading across projects through the API; resources always read as their stack's project.
+ */
+export type ProjectScope = string | null;
+
 /** Software config and deployment records (the API's software_configs / software_deployments). */
 export interface SoftwareStore {
   createConfig(projectId: string, config: SoftwareConfigRecord): Promise<string>;
-  getConfig(id: string): Promise<(SoftwareConfigRecord & { id: string }) | undefined>;
+  getConfig(id: string, scope: ProjectScope): Promise<(SoftwareConfigRecord & { id: string }) | undefined>;
   deleteConfig(id: string): Promise<void>;
   createDeployment(d: DeploymentRecord): Promise<string>;
-  getDeployment(id: string): Promise<(DeploymentRecord & { id: string }) | undefined>;
+  getDeployment(id: string, scope: ProjectScope): Promise<(DeploymentRecord & { id: string }) | undefined>;
   updateDeployment(id: string, patch: Partial<DeploymentRecord>): Promise<void>;
   deleteDeployment(id: string): Promise<void>;
 }
@@ -74,7 +80,7 @@ function configType(name: string, configValue: (r: RuntimeResource) => Json | Pr
       },
       async attribute(r) {
         if (!r.physicalId) return null;
-        return ((await store(r).getConfig(r.physicalId))?.config ?? null) as Json;
+        return ((await store(r).getConfig(r.physicalId, r.projectId))?.config ?? null) as Json;
       },
     },
   };
@@ -96,7 +102,7 @@ export const multipartMimeType: ResourceType = {
     for (const [i, part] of parts.entries()) {
       let content = String(part.config ?? '');
       // A part's config is a software config id or the content itself.
-      const cfg = /^[0-9a-f-]{36}$/.test(content) ? await store(r).getConfig(content) : undefined;
+      const cfg = /^[0-9a-f-]{36}$/.test(content) ? await store(r).getConfig(content, r.projectId) : undefined;
       if (cfg) content = typeof cfg.config === 'string' ? cfg.config : JSON.stringify(cfg.config);
       const subtype = String(part.subtype ?? (content.startsWith('#cloud-config') ? 'cloud-config' : 'x-shellscript'));
       const filename = String(part.filename ?? `part-${i}`);
@@ -151,17 +157,21 @@ async function deploy(r: RuntimeResource, action: 'CREATE' | 'UPDATE', structure
     inputs.deploy_signal_verb = 'POST';
   }
   let configId = r.properties.config ? String(r.properties.config) : '';
-  if (configId && structured) {
-    const cfg = await s.getConfig(configId);
-    if (!cfg) throw new Error(`software config ${configId} not found`);
+  // The config must be the stack's project's own: another project's id is "not found".
+  const cfg = configId ? await s.getConfig(configId, r.projectId) : undefined;
+  if (configId && !cfg) throw new Error(`Software config ${configId} not found`);
+  if (cfg && structured) {
     const derived = substituteInputs(cfg.config, inputs, String(r.properties.input_key ?? 'get_input'));
     configId = await s.createConfig(r.projectId, { ...cfg, config: derived });
   }
+  const serverId = String(r.properties.server ?? '');
+  // The server must be the stack's project's too, or its machine would run this config.
+  if ((await r.engine.compute.status(serverId, r.projectId)).status === 'DELETED') throw new Error(`Server ${serverId} not found`);
   const doIt = actions.includes(action) && configId !== '';
   const record = {
     projectId: r.projectId,
     configId,
-    serverId: String(r.properties.server ?? ''),
+    serverId,
     action,
     status: (doIt && transport !== 'NO_SIGNAL' ? 'IN_PROGRESS' : 'COMPLETE') as 'IN_PROGRESS' | 'COMPLETE',
     statusReason: doIt ? (transport === 'NO_SIGNAL' ? 'Not waiting for outputs signal' : 'Deploy data available') : `action ${action} not in actions`,
@@ -182,7 +192,7 @@ async function waitForSignal(r: RuntimeResource): Promise<void> {
   const s = store(r);
   const id = String(r.data.deployment_id);
   for (;;) {
-    const d = await s.getDeployment(id);
+    const d = await s.getDeployment(id, r.projectId);
     if (!d) throw new Error(`deployment ${id} disappeared`);
     if (d.status === 'COMPLETE') return;
     if (d.status === 'FAILED') throw new Error(`Deployment to server failed: ${d.statusReason}`);
@@ -201,7 +211,7 @@ function deploymentType(name: string, structured: boolean): ResourceType {
       update: (r) => deploy(r, 'UPDATE', structured),
       async delete(r) {
         if (r.data.deployment_id) {
-          const d = await store(r).getDeployment(String(r.data.deployment_id));
+          const d = await store(r).getDeployment(String(r.data.deployment_id), r.projectId);
           await store(r).deleteDeployment(String(r.data.deployment_id));
           if (d) await r.engine.deploymentsChanged(d.serverId);
         }
@@ -217,7 +227,7 @@ function deploymentType(name: string, structured: boolean): ResourceType {
         });
       },
       async attribute(r, attr) {
-        const d = r.data.deployment_id ? await store(r).getDeployment(String(r.data.deployment_id)) : undefined;
+        const d = r.data.deployment_id ? await store(r).getDeployment(String(r.data.deployment_id), r.projectId) : undefined;
         const outputs = d?.outputValues ?? {};
         if (attr === null || attr === 'show') return (d ?? null) as unknown as Json;
         return (outputs[attr] ?? null) as Json;
