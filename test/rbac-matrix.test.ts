@@ -1,0 +1,451 @@
+// The RBAC matrix: every route of every service, called by six callers — no token, and the
+// admin, member and reader of project A, and the member and reader of project B — on records
+// that belong to project A. The expectations are OpenStack's default ("secure RBAC",
+// project-scoped) policies of Keystone, Glance, Ironic and Heat, not what the code happens to do:
+//
+//   ok    2xx or 3xx
+//   none  2xx, and the body names none of project A's records (another project's listing)
+//   401   no token                      403  forbidden (the caller may see the record)
+//   404   hidden: the record is reported missing to a caller who may not see it
+//   deny  any of 401/403/404 (credential-in-URL routes, and where OpenStack allows either)
+//
+// Columns:  anon  adminA  memberA  readerA  memberB  readerB
+//
+// Bootstack has no system scope: the admin role (on any project) is the cloud admin, so adminA
+// stands for Keystone's/Ironic's system admin as well as for the project admin.
+//
+// The list of routes comes from the running Fastify app: a route without a row fails the test,
+// and so does a row naming a route (or parameter) the app does not have. GET rows also check
+// HEAD (Fastify registers it with the GET). Destructive routes run on fresh records: one per
+// caller expected to succeed, one shared by the callers expected to be refused.
+//
+// A failing row is a disagreement between the code and OpenStack's defaults: fix the code, or
+// change the row with the reason written beside it; never just copy what the code does. The last
+// test lists every disagreement (DISCREPANCY lines) in one place.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  LONG_TAG, WHO, buildWorld, mac, normalizeRoute, passwordAuth, registeredRoutes, request, routeMismatch, unique, SMALL_TEMPLATE,
+  type Fixtures, type FreshKind, type Who, type World,
+} from './support/rbac-fixtures.js';
+
+type Outcome = 'ok' | 'none' | '401' | '403' | '404' | 'deny';
+const OUTCOMES: readonly string[] = ['ok', 'none', '401', '403', '404', 'deny'];
+
+interface Cell {
+  f: Fixtures;
+  who: Who;
+}
+
+interface Row {
+  /** "METHOD /path/:param" exactly as registered. */
+  route: string;
+  /** Six outcomes, one per caller (see the header). */
+  expect: string;
+  /** Why this route has a second row (a different body or caller-specific target). */
+  note?: string;
+  body?: unknown | ((c: Cell) => unknown);
+  raw?: { type: string; data: string };
+  headers?: (c: Cell) => Record<string, string>;
+  /** The concrete path, when the default parameter values (PARAMS) are not the ones to use. */
+  path?: (c: Cell) => string;
+  /** The route destroys or changes its target: fresh records of this kind per cell. */
+  fresh?: FreshKind;
+}
+
+const row = (route: string, expect: string, opts: Omit<Row, 'route' | 'expect'> = {}): Row => ({ route, expect, ...opts });
+
+const PUBLIC = 'ok   ok  ok  ok  ok  ok';
+const ANY_TOKEN = '401  ok  ok  ok  ok  ok';
+const ADMIN = '401  ok  403 403 403 403';
+/** Read a record of A: B's callers are told it does not exist. */
+const READ_A = '401  ok  ok  ok  404 404';
+/** Change a record of A (member): A's reader is forbidden, B's callers are told it does not exist. */
+const WRITE_A = '401  ok  ok  403 404 404';
+/** Owner-admin (Ironic SYSTEM_MEMBER_OR_OWNER_ADMIN / SYSTEM_ADMIN_OR_OWNER_ADMIN) on a node of A. */
+const OWNER_ADMIN_A = '401  ok  403 403 404 404';
+/** A listing: A's callers see, B's callers get their own (without A's records). */
+const LIST = '401  ok  ok  ok  none none';
+/** A credential in the path or a header is the authorisation: a wrong one is refused for everybody. */
+const REFUSED = 'deny deny deny deny deny deny';
+
+const selfUser = (c: Cell) => (c.who === 'anon' ? c.f.user : c.f.userIds[c.who]);
+const agent = (c: Cell) => ({ 'x-agent-token': c.f.agentToken });
+const jsonPatch = (ops: unknown[]) => ({ type: 'application/openstack-images-v2.1-json-patch', data: JSON.stringify(ops) });
+
+const IDENTITY: Row[] = [
+  row('GET /identity', PUBLIC),
+  row('GET /identity/', PUBLIC),
+  row('GET /identity/v3', PUBLIC),
+  row('GET /identity/v3/', PUBLIC),
+  row('POST /identity/v3/auth/tokens', PUBLIC, { body: (c: Cell) => passwordAuth('rbac-a-member', c.f.projectA) }),
+  // Validate/revoke a token: the token's own user or an admin (Keystone admin_or_token_subject).
+  row('GET /identity/v3/auth/tokens', '401 ok ok 403 403 403', { headers: (c) => ({ 'x-subject-token': c.f.subjectToken }) }),
+  row('DELETE /identity/v3/auth/tokens', '401 ok ok 403 403 403', { headers: (c) => ({ 'x-subject-token': c.f.subjectToken }), fresh: 'subjectToken' }),
+  row('GET /identity/v3/auth/catalog', ANY_TOKEN),
+  row('GET /identity/v3/auth/projects', ANY_TOKEN),
+  row('GET /identity/v3/auth/domains', ANY_TOKEN),
+  row('GET /identity/v3/domains', ADMIN),
+  row('POST /identity/v3/domains', ADMIN, { body: () => ({ domain: { name: unique('rbac-d') } }) }),
+  // get_domain: also any project-scoped token of a project in that domain.
+  row('GET /identity/v3/domains/:id', ANY_TOKEN),
+  row('GET /identity/v3/projects', ADMIN),
+  row('POST /identity/v3/projects', ADMIN, { body: () => ({ project: { name: unique('rbac-p') } }) }),
+  row('GET /identity/v3/projects/:id', '401 ok ok ok 403 403'),
+  row('PATCH /identity/v3/projects/:id', ADMIN, { body: { project: { description: 'rbac' } } }),
+  row('DELETE /identity/v3/projects/:id', ADMIN, { fresh: 'project' }),
+  row('GET /identity/v3/users', ADMIN),
+  row('POST /identity/v3/users', ADMIN, { body: () => ({ user: { name: unique('rbac-u') } }) }),
+  row('GET /identity/v3/users/:id', ADMIN),
+  row('GET /identity/v3/users/:id', ANY_TOKEN, { note: 'own user', path: (c) => `/identity/v3/users/${selfUser(c)}` }),
+  row('PATCH /identity/v3/users/:id', ADMIN, { body: { user: { description: 'rbac' } } }),
+  row('DELETE /identity/v3/users/:id', ADMIN, { fresh: 'user' }),
+  row('GET /identity/v3/users/:id/projects', ADMIN),
+  row('GET /identity/v3/users/:id/projects', ANY_TOKEN, { note: 'own user', path: (c) => `/identity/v3/users/${selfUser(c)}/projects` }),
+  row('GET /identity/v3/roles', ADMIN),
+  row('POST /identity/v3/roles', ADMIN, { body: () => ({ role: { name: unique('rbac-r') } }) }),
+  row('GET /identity/v3/roles/:id', ADMIN),
+  row('DELETE /identity/v3/roles/:id', ADMIN, { fresh: 'role' }),
+  row('GET /identity/v3/projects/:target/users/:user/roles', ADMIN),
+  row('PUT /identity/v3/projects/:target/users/:user/roles/:role', ADMIN),
+  row('HEAD /identity/v3/projects/:target/users/:user/roles/:role', ADMIN),
+  row('DELETE /identity/v3/projects/:target/users/:user/roles/:role', ADMIN, { fresh: 'grant' }),
+  row('GET /identity/v3/domains/:target/users/:user/roles', ADMIN),
+  row('PUT /identity/v3/domains/:target/users/:user/roles/:role', ADMIN),
+  row('HEAD /identity/v3/domains/:target/users/:user/roles/:role', ADMIN),
+  row('DELETE /identity/v3/domains/:target/users/:user/roles/:role', ADMIN, { fresh: 'grant' }),
+  row('GET /identity/v3/role_assignments', ADMIN),
+  // Keystone: get_region and list_regions are '' (any valid token).
+  row('GET /identity/v3/regions', ANY_TOKEN),
+  row('GET /identity/v3/regions/:id', ANY_TOKEN),
+  row('GET /identity/v3/services', ADMIN),
+  row('GET /identity/v3/services/:id', ADMIN),
+  row('GET /identity/v3/endpoints', ADMIN),
+  row('GET /identity/v3/endpoints/:id', ADMIN),
+];
+
+const IMAGES: Row[] = [
+  row('GET /image', PUBLIC),
+  row('GET /image/', PUBLIC),
+  row('GET /image/versions', PUBLIC),
+  row('GET /image/v2', PUBLIC),
+  // add_image: a member, for its own project.
+  row('POST /image/v2/images', '401 ok ok 403 ok 403', { body: () => ({ name: unique('rbac-new'), disk_format: 'raw', container_format: 'bare' }) }),
+  row('POST /image/v2/images', '401 ok ok 403 403 403', { note: 'owner: project A', body: (c: Cell) => ({ name: unique('rbac-new'), owner: c.f.projectA }) }),
+  // publicize_image: admin only.
+  row('POST /image/v2/images', ADMIN, { note: 'visibility: public', body: () => ({ name: unique('rbac-pub'), visibility: 'public' }) }),
+  row('GET /image/v2/images', LIST),
+  row('GET /image/v2/images/:id', READ_A),
+  row('PATCH /image/v2/images/:id', WRITE_A, { raw: jsonPatch([{ op: 'add', path: '/rbac_note', value: 'x' }]) }),
+  row('DELETE /image/v2/images/:id', WRITE_A, { fresh: 'image' }),
+  row('PUT /image/v2/images/:id/tags/:tag', WRITE_A),
+  row('DELETE /image/v2/images/:id/tags/:tag', WRITE_A, { fresh: 'image' }),
+  row('PUT /image/v2/images/:id/tags/*', WRITE_A),
+  row('DELETE /image/v2/images/:id/tags/*', WRITE_A, { fresh: 'image' }),
+  row('PUT /image/v2/images/:id/file', WRITE_A, { fresh: 'image', raw: { type: 'application/octet-stream', data: 'new bytes' } }),
+  row('GET /image/v2/images/:id/file', READ_A),
+];
+
+// Ironic: a project sees nodes it owns (or leases); a node it cannot see is 404 whatever the
+// operation, and only then is the operation's own rule applied (403). Node create/delete are
+// the (project) admin's; drivers are system readers' (Bootstack's admin).
+const BAREMETAL: Row[] = [
+  row('GET /baremetal', PUBLIC),
+  row('GET /baremetal/', PUBLIC),
+  row('GET /baremetal/v1', PUBLIC),
+  row('GET /baremetal/v1/', PUBLIC),
+  row('POST /baremetal/v1/nodes', ADMIN, { body: () => ({ driver: 'fake-hardware', name: unique('rbac-new') }) }),
+  row('GET /baremetal/v1/nodes', LIST),
+  row('GET /baremetal/v1/nodes/', LIST),
+  row('GET /baremetal/v1/nodes/detail', LIST),
+  row('GET /baremetal/v1/nodes/:ident', READ_A),
+  row('PATCH /baremetal/v1/nodes/:ident', WRITE_A, { body: [{ op: 'add', path: '/extra/rbac', value: 'x' }] }),
+  row('DELETE /baremetal/v1/nodes/:ident', OWNER_ADMIN_A, { fresh: 'node' }),
+  row('GET /baremetal/v1/nodes/:ident/states', READ_A),
+  row('PUT /baremetal/v1/nodes/:ident/states/provision', WRITE_A, { fresh: 'node', body: { target: 'manage' } }),
+  row('PUT /baremetal/v1/nodes/:ident/states/power', WRITE_A, { fresh: 'node', body: { target: 'power on' } }),
+  row('PUT /baremetal/v1/nodes/:ident/maintenance', WRITE_A, { fresh: 'node', body: { reason: 'rbac' } }),
+  row('DELETE /baremetal/v1/nodes/:ident/maintenance', WRITE_A, { fresh: 'node' }),
+  row('GET /baremetal/v1/nodes/:ident/traits', READ_A),
+  row('PUT /baremetal/v1/nodes/:ident/traits', OWNER_ADMIN_A, { body: { traits: ['CUSTOM_RBAC'] } }),
+  row('PUT /baremetal/v1/nodes/:ident/traits/:trait', OWNER_ADMIN_A),
+  row('DELETE /baremetal/v1/nodes/:ident/traits', OWNER_ADMIN_A, { fresh: 'node' }),
+  row('DELETE /baremetal/v1/nodes/:ident/traits/:trait', OWNER_ADMIN_A, { fresh: 'node' }),
+  row('PUT /baremetal/v1/nodes/:ident/management/boot_device', OWNER_ADMIN_A, { body: { boot_device: 'pxe' } }),
+  row('GET /baremetal/v1/nodes/:ident/management/boot_device', OWNER_ADMIN_A),
+  row('GET /baremetal/v1/nodes/:ident/management/boot_device/supported', OWNER_ADMIN_A),
+  // validate: SYSTEM_OR_OWNER_MEMBER_AND_LESSEE_ADMIN (a reader may not).
+  row('GET /baremetal/v1/nodes/:ident/validate', WRITE_A),
+  row('GET /baremetal/v1/nodes/:ident/ports', READ_A),
+  row('GET /baremetal/v1/nodes/:ident/ports/detail', READ_A),
+  row('GET /baremetal/v1/nodes/:ident/history', READ_A),
+  row('GET /baremetal/v1/nodes/:ident/history/detail', READ_A),
+  row('GET /baremetal/v1/nodes/:ident/history/:event', READ_A),
+  row('GET /baremetal/v1/nodes/:ident/allocation', READ_A),
+  row('POST /baremetal/v1/ports', '401 ok 403 403 deny deny', { body: (c: Cell) => ({ node_uuid: c.f.node, address: mac() }) }),
+  row('GET /baremetal/v1/ports', LIST),
+  row('GET /baremetal/v1/ports/', LIST),
+  row('GET /baremetal/v1/ports/detail', LIST),
+  row('GET /baremetal/v1/ports/:ident', READ_A),
+  row('PATCH /baremetal/v1/ports/:ident', OWNER_ADMIN_A, { body: [{ op: 'add', path: '/extra/rbac', value: 'x' }] }),
+  row('DELETE /baremetal/v1/ports/:ident', OWNER_ADMIN_A, { fresh: 'port' }),
+  // allocation:create is any member (for its own project).
+  row('POST /baremetal/v1/allocations', '401 ok ok 403 ok 403', { body: { resource_class: 'rbac-none' } }),
+  row('GET /baremetal/v1/allocations', LIST),
+  row('GET /baremetal/v1/allocations/', LIST),
+  row('GET /baremetal/v1/allocations/:ident', READ_A),
+  row('PATCH /baremetal/v1/allocations/:ident', WRITE_A, { body: [{ op: 'add', path: '/extra/rbac', value: 'x' }] }),
+  row('DELETE /baremetal/v1/allocations/:ident', WRITE_A, { fresh: 'allocation' }),
+  row('GET /baremetal/v1/drivers', ADMIN),
+  row('GET /baremetal/v1/drivers/', ADMIN),
+  row('GET /baremetal/v1/drivers/:name', ADMIN),
+  row('GET /baremetal/v1/drivers/:name/properties', ADMIN),
+];
+
+// Machines have no Keystone token: the /boot routes are public, and those that matter carry
+// their own credential (a deploy-image token in the path, a one-time boot secret, an agent token).
+const BOOT: Row[] = [
+  row('GET /boot/boot.ipxe', PUBLIC),
+  row('GET /boot/:name', PUBLIC),
+  row('GET /boot/files/:file', PUBLIC),
+  row('GET /boot/images/:token', PUBLIC),
+  row('GET /boot/images/:token', REFUSED, { note: 'wrong token', path: () => '/boot/images/wrong' }),
+  row('POST /boot/agent/lookup', PUBLIC, { fresh: 'bootSecret', body: (c: Cell) => ({ macs: [c.f.bootMac], boot_secret: c.f.bootSecret }) }),
+  row('POST /boot/agent/lookup', REFUSED, { note: 'wrong boot secret', body: (c: Cell) => ({ macs: [c.f.bootMac], boot_secret: 'wrong' }) }),
+  row('POST /boot/agent/nodes/:nodeId/heartbeat', PUBLIC, { headers: agent, body: { status: { phase: 'rbac' } } }),
+  row('POST /boot/agent/nodes/:nodeId/heartbeat', REFUSED, { note: 'wrong agent token', headers: () => ({ 'x-agent-token': 'wrong' }), body: {} }),
+  row('GET /boot/agent/nodes/:nodeId/commands/next', PUBLIC, { headers: agent }),
+  row('GET /boot/agent/nodes/:nodeId/commands/next', REFUSED, { note: 'wrong agent token', headers: () => ({ 'x-agent-token': 'wrong' }) }),
+  row('POST /boot/agent/nodes/:nodeId/commands/:commandId/result', PUBLIC, { fresh: 'command', headers: agent, body: { status: 'succeeded', result: {} } }),
+  row('POST /boot/agent/nodes/:nodeId/commands/:commandId/result', REFUSED, { note: 'wrong agent token', fresh: 'command', headers: () => ({ 'x-agent-token': 'wrong' }), body: { status: 'succeeded' } }),
+];
+
+// Heat: every route exists twice, under /v1/{tenant_id} (Heat's own paths; the tenant is A, so
+// B's callers are refused 403 for the tenant mismatch) and at the service root, where the
+// project is the token's (B's callers act in B: A's records are not found, 404, once the role
+// allows the operation in their own project, 403 before).
+const R_P = '401 ok ok ok  403 403'; // read (PROJECT_READER), tenant in the URL
+const R_U = '401 ok ok ok  404 404'; // read, project from the token
+const W_P = '401 ok ok 403 403 403'; // write (PROJECT_MEMBER), tenant in the URL
+const W_U = '401 ok ok 403 404 403'; // write, project from the token
+const C_U = '401 ok ok 403 ok  403'; // create in the caller's own project
+const L_U = '401 ok ok ok  none none'; // list of the caller's own project
+
+function heat(method: string, path: string, prefixed: string, unprefixed: string, opts: Omit<Row, 'route' | 'expect'> = {}): Row[] {
+  return [row(`${method} /orchestration/v1/:tenant_id${path}`, prefixed, opts), row(`${method} /orchestration${path}`, unprefixed, opts)];
+}
+
+const stackRoutes = (sb: string): Row[] => [
+  ...heat('PUT', sb, W_P, W_U, { fresh: 'stack', body: { template: SMALL_TEMPLATE, parameters: { p: 'two' } } }),
+  ...heat('PATCH', sb, W_P, W_U, { fresh: 'stack', body: { parameters: { p: 'three' } } }),
+  ...heat('DELETE', sb, W_P, W_U, { fresh: 'stack' }),
+  // actions:check is PROJECT_READER (the other actions are PROJECT_MEMBER).
+  ...heat('POST', `${sb}/actions`, R_P, R_U, { fresh: 'stack', body: { check: null } }),
+  ...['/template', '/environment', '/files', '/outputs', '/outputs/:key', '/resources', '/resources/:res', '/resources/:res/metadata', '/events', '/resources/:res/events', '/resources/:res/events/:event']
+    .flatMap((p) => heat('GET', `${sb}${p}`, R_P, R_U)),
+  // resource:signal is PROJECT_READER_OR_STACK_USER; mark_unhealthy is PROJECT_MEMBER.
+  ...heat('POST', `${sb}/resources/:res/signal`, R_P, R_U, { body: { status: 'SUCCESS', reason: 'rbac' } }),
+  ...heat('PATCH', `${sb}/resources/:res`, W_P, W_U, { fresh: 'stack', body: { mark_unhealthy: true, resource_status_reason: 'rbac' } }),
+];
+
+const ORCHESTRATION: Row[] = [
+  row('GET /orchestration', PUBLIC),
+  row('GET /orchestration/', PUBLIC),
+  ...heat('GET', '/stacks', R_P, L_U),
+  ...heat('POST', '/stacks', W_P, C_U, { body: () => ({ stack_name: unique('rbac-new'), template: SMALL_TEMPLATE }) }),
+  // stacks:preview is PROJECT_READER; stacks:validate_template is PROJECT_MEMBER.
+  ...heat('POST', '/stacks/preview', R_P, ANY_TOKEN, { body: { stack_name: 'rbac-preview', template: SMALL_TEMPLATE } }),
+  ...heat('POST', '/validate', W_P, C_U, { body: { template: SMALL_TEMPLATE } }),
+  ...heat('GET', '/resource_types', R_P, ANY_TOKEN),
+  ...heat('GET', '/resource_types/:type', R_P, ANY_TOKEN),
+  ...heat('GET', '/stacks/:stack_name', R_P, R_U),
+  ...heat('GET', '/stacks/:stack_name/:stack_id', R_P, R_U),
+  ...stackRoutes('/stacks/:stack_name'),
+  ...stackRoutes('/stacks/:stack_name/:stack_id'),
+  // Software configs (Heat's own default is only "not a stack user"; we hold them to reader/member).
+  ...heat('POST', '/software_configs', W_P, C_U, { body: () => ({ name: unique('rbac-cfg'), group: 'script', config: 'true' }) }),
+  ...heat('GET', '/software_configs', R_P, L_U),
+  ...heat('GET', '/software_configs/:id', R_P, R_U),
+  ...heat('DELETE', '/software_configs/:id', W_P, W_U, { fresh: 'config' }),
+  ...heat('GET', '/software_deployments', R_P, L_U),
+  ...heat('GET', '/software_deployments/metadata/:server_id', R_P, L_U),
+  // A deployment of A's config: B's member is not shown A's config (not found), B's reader may not create.
+  ...heat('POST', '/software_deployments', W_P, '401 ok ok 403 deny 403', { body: (c: Cell) => ({ config_id: c.f.config, server_id: c.f.server }) }),
+  ...heat('GET', '/software_deployments/:id', R_P, R_U),
+  ...heat('PUT', '/software_deployments/:id', W_P, W_U, { body: { status: 'COMPLETE', status_reason: 'rbac' } }),
+  ...heat('DELETE', '/software_deployments/:id', W_P, W_U, { fresh: 'deployment' }),
+  // Signal URLs: the token in the path is the credential.
+  row('POST /orchestration/signal/wait/:id/:token', PUBLIC, { path: (c) => c.f.waitSignal, body: { status: 'SUCCESS', reason: 'rbac' } }),
+  row('POST /orchestration/signal/wait/:id/:token', REFUSED, { note: 'wrong token', path: (c) => c.f.waitSignal.replace(/[^/]+$/, 'wrong'), body: { status: 'SUCCESS' } }),
+  row('POST /orchestration/signal/deployments/:id/:token', PUBLIC, { path: (c) => c.f.deploySignal, body: { deploy_status_code: 0 } }),
+  row('POST /orchestration/signal/deployments/:id/:token', REFUSED, { note: 'wrong token', path: (c) => c.f.deploySignal.replace(/[^/]+$/, 'wrong'), body: { deploy_status_code: 0 } }),
+];
+
+const MATRIX: Row[] = [row('GET /', PUBLIC), ...IDENTITY, ...IMAGES, ...BAREMETAL, ...BOOT, ...ORCHESTRATION];
+
+/** Default parameter values, by "<previous path segment>/:<param>". */
+const PARAMS: Record<string, (f: Fixtures) => string> = {
+  'projects/:id': (f) => f.project,
+  'projects/:target': (f) => f.project,
+  'users/:id': (f) => f.user,
+  'users/:user': (f) => f.user,
+  'roles/:id': (f) => f.role,
+  'roles/:role': (f) => f.role,
+  'domains/:id': () => 'default',
+  'domains/:target': () => 'default',
+  'services/:id': (f) => f.service,
+  'endpoints/:id': (f) => f.endpoint,
+  'regions/:id': (f) => f.region,
+  'images/:id': (f) => f.image,
+  'tags/:tag': () => 'rbac',
+  'tags/*': () => LONG_TAG,
+  'nodes/:ident': (f) => f.node,
+  'traits/:trait': () => 'CUSTOM_RBAC',
+  'history/:event': (f) => f.historyEvent,
+  'ports/:ident': (f) => f.port,
+  'allocations/:ident': (f) => f.allocation,
+  'drivers/:name': () => 'fake-hardware',
+  'boot/:name': () => '52-54-00-12-34-56.ipxe',
+  'files/:file': () => 'deploy.kernel',
+  'images/:token': (f) => f.bootImageToken,
+  'nodes/:nodeId': (f) => f.agentNode,
+  'commands/:commandId': (f) => f.command,
+  'v1/:tenant_id': (f) => f.projectA,
+  'stacks/:stack_name': (f) => f.stackName,
+  ':stack_name/:stack_id': (f) => f.stackId,
+  'resources/:res': () => 'handle',
+  'events/:event': (f) => f.eventId,
+  'outputs/:key': () => 'out',
+  'resource_types/:type': () => 'OS::Heat::RandomString',
+  'software_configs/:id': (f) => f.config,
+  'software_deployments/:id': (f) => f.deployment,
+  'metadata/:server_id': (f) => f.server,
+};
+
+function fill(url: string, f: Fixtures): string {
+  const parts = url.split('/');
+  return parts
+    .map((seg, i) => {
+      if (!seg.startsWith(':') && seg !== '*') return seg;
+      const value = PARAMS[`${parts[i - 1]}/${seg}`];
+      if (!value) throw new Error(`no default value for ${seg} in ${url}: add it to PARAMS or give the row a path`);
+      return encodeURIComponent(value(f));
+    })
+    .join('/');
+}
+
+function parseRow(r: Row): { method: string; url: string; outcomes: Outcome[] } {
+  const [method, url] = r.route.split(' ') as [string, string];
+  const outcomes = r.expect.trim().split(/\s+/);
+  if (outcomes.length !== WHO.length || outcomes.some((o) => !OUTCOMES.includes(o))) throw new Error(`${r.route}: bad expectation "${r.expect}"`);
+  return { method, url, outcomes: outcomes as Outcome[] };
+}
+
+const allows = (o: Outcome) => o === 'ok' || o === 'none';
+
+let world: World;
+const discrepancies: string[] = [];
+let requests = 0;
+
+function judge(expected: Outcome, status: number, text: string): string | undefined {
+  const ok = status >= 200 && status < 400;
+  switch (expected) {
+    case 'ok':
+      return ok ? undefined : 'refused';
+    case 'none': {
+      if (!ok) return 'refused';
+      const leaked = world.secretsOfA.filter((s) => text.includes(s));
+      return leaked.length ? `lists project A's ${leaked.join(', ')}` : undefined;
+    }
+    case 'deny':
+      return [401, 403, 404].includes(status) ? undefined : 'not refused';
+    default:
+      return String(status) === expected ? undefined : 'other status';
+  }
+}
+
+async function runCell(r: Row, method: string, url: string, who: Who, expected: Outcome, f: Fixtures): Promise<string | undefined> {
+  const c: Cell = { f, who };
+  const path = r.path ? r.path(c) : fill(url, f);
+  const body = method === 'HEAD' ? undefined : typeof r.body === 'function' ? (r.body as (c: Cell) => unknown)(c) : r.body;
+  const res = await request(world.app, method, path, {
+    token: world.tokens[who],
+    body,
+    raw: method === 'HEAD' ? undefined : r.raw,
+    headers: r.headers?.(c),
+  });
+  requests += 1;
+  const why = judge(expected, res.status, res.text);
+  if (!why) return undefined;
+  const detail = res.text.replace(/\s+/g, ' ').slice(0, 160);
+  return `${method} ${url}${r.note ? ` (${r.note})` : ''} — ${who}: expected ${expected}, got ${res.status} (${why}) ${detail}`;
+}
+
+async function runRow(r: Row): Promise<string[]> {
+  const { method, url, outcomes } = parseRow(r);
+  // Destructive rows: a fresh record for each caller expected to succeed (made just before its
+  // call: some records, like a running agent command, exist one at a time), one for all the others.
+  let victim: Fixtures | undefined;
+  const fixtureFor = async (expected: Outcome): Promise<Fixtures> => {
+    if (!r.fresh) return world.f;
+    if (allows(expected)) return { ...world.f, ...(await world.fresh[r.fresh]()) };
+    return (victim ??= { ...world.f, ...(await world.fresh[r.fresh]()) });
+  };
+  const cell = async (who: Who, i: number): Promise<string[]> => {
+    const expected = outcomes[i]!;
+    const f = await fixtureFor(expected);
+    const found = [await runCell(r, method, url, who, expected, f)];
+    if (method === 'GET') found.push(await runCell(r, 'HEAD', url, who, expected, f));
+    return found.filter((p): p is string => p !== undefined);
+  };
+  // Reads run the six callers at once; anything that writes runs them one after the other.
+  if (method === 'GET' || method === 'HEAD') return (await Promise.all(WHO.map(cell))).flat();
+  const problems: string[] = [];
+  for (const [i, who] of WHO.entries()) problems.push(...(await cell(who, i)));
+  return problems;
+}
+
+before(async () => {
+  world = await buildWorld();
+});
+
+after(async () => {
+  await world?.stop();
+});
+
+test('every registered route has a row in the matrix', () => {
+  const covered = new Set<string>();
+  for (const r of MATRIX) {
+    const { method, url } = parseRow(r);
+    covered.add(`${method} ${normalizeRoute(url)}`);
+    // Fastify answers HEAD for every GET route with the GET handler: the GET row covers it.
+    if (method === 'GET') covered.add(`HEAD ${normalizeRoute(url)}`);
+  }
+  const routes = registeredRoutes(world.app);
+  assert.ok(routes.length > 100, `only ${routes.length} routes found: is the route listing broken?`);
+  const missing = routes.filter((r) => !covered.has(r));
+  assert.deepEqual(missing, [], `routes without an RBAC row (add one to test/rbac-matrix.test.ts):\n${missing.join('\n')}`);
+});
+
+test('every row of the matrix names a registered route and its parameters', () => {
+  const wrong = MATRIX.map((r) => {
+    const { method, url } = parseRow(r);
+    const why = routeMismatch(world.app, method, url);
+    return why && `${r.route}: ${why}`;
+  }).filter(Boolean);
+  assert.deepEqual(wrong, []);
+});
+
+for (const r of MATRIX) {
+  test(`${r.route}${r.note ? ` (${r.note})` : ''}`, async () => {
+    const problems = await runRow(r);
+    discrepancies.push(...problems);
+    assert.deepEqual(problems, []);
+  });
+}
+
+test('summary', (t) => {
+  const routes = registeredRoutes(world.app);
+  t.diagnostic(`${routes.length} routes (${routes.filter((r) => !r.startsWith('HEAD ')).length} without the HEAD twins), ${MATRIX.length} rows, ${MATRIX.length * WHO.length} cells, ${requests} requests (HEAD twins included), ${discrepancies.length} discrepancies`);
+  for (const d of discrepancies) t.diagnostic(`DISCREPANCY ${d}`);
+});

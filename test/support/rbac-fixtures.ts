@@ -1,0 +1,428 @@
+// The world the RBAC matrix (test/rbac-matrix.test.ts) runs in: a seed with every service, two
+// projects A and B with an admin, a member and a reader in A and a member and a reader in B,
+// records of project A in every service, makers of fresh records for destructive routes, the
+// list of every registered route, and one HTTP call per matrix cell.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { BootService } from '../../src/boot/index.js';
+import { CMDLINE } from '../../src/boot/ipxe-script.js';
+import { startSeed, userWithRole, type TestSeed } from './seed.js';
+
+/** The callers of every cell, in the order of the matrix columns. */
+export const WHO = ['anon', 'adminA', 'memberA', 'readerA', 'memberB', 'readerB'] as const;
+export type Who = (typeof WHO)[number];
+
+/** Records the matrix acts on: project A's unless the name says otherwise. */
+export interface Fixtures {
+  projectA: string;
+  projectB: string;
+  userIds: Record<Exclude<Who, 'anon'>, string>;
+  /** Identity targets: a project (A), a user of A who is none of the callers, a role (reader). */
+  project: string;
+  user: string;
+  role: string;
+  service: string;
+  endpoint: string;
+  region: string;
+  /** A token of memberA: the X-Subject-Token of the token routes. */
+  subjectToken: string;
+  /** A private image of A with data and the tag "rbac". */
+  image: string;
+  /** A node owned by A (trait CUSTOM_RBAC), its port, its allocation (owner A) and a history event. */
+  node: string;
+  port: string;
+  allocation: string;
+  historyEvent: string;
+  /** A stack of A (a wait handle, a random string, output "out"), and an event of its resource "handle". */
+  stackName: string;
+  stackId: string;
+  eventId: string;
+  /** A software config and deployment of A, and the server id the deployment is for. */
+  config: string;
+  deployment: string;
+  server: string;
+  /** Signal URL paths (credential in the path) of a wait handle and a software deployment of A. */
+  waitSignal: string;
+  deploySignal: string;
+  /** Boot service credentials: a deploy-image download token, an agent session, a running command, a boot secret (and its MAC). */
+  bootImageToken: string;
+  agentNode: string;
+  agentToken: string;
+  command: string;
+  bootMac: string;
+  bootSecret: string;
+}
+
+/** Records a destructive route gets fresh for each cell that is expected to succeed. */
+export type FreshKind =
+  | 'project' | 'user' | 'role' | 'grant' | 'subjectToken'
+  | 'image' | 'node' | 'port' | 'allocation'
+  | 'stack' | 'config' | 'deployment'
+  | 'bootSecret' | 'command';
+
+export interface World {
+  seed: TestSeed;
+  app: FastifyInstance;
+  /** X-Auth-Token of each caller (null: none sent). */
+  tokens: Record<Who, string | null>;
+  f: Fixtures;
+  fresh: Record<FreshKind, () => Promise<Partial<Fixtures>>>;
+  /** Identifiers of project A's records that another project's listing must not contain. */
+  secretsOfA: string[];
+  stop(): Promise<void>;
+}
+
+export const SMALL_TEMPLATE = {
+  heat_template_version: '2018-08-31',
+  parameters: { p: { type: 'string', default: 'one' } },
+  resources: {
+    handle: { type: 'OS::Heat::WaitConditionHandle' },
+    rand: { type: 'OS::Heat::RandomString', properties: { length: 8 } },
+  },
+  outputs: { out: { value: { get_param: 'p' } }, signal: { value: { get_attr: ['handle', 'endpoint'] } } },
+};
+
+const DEPLOY_TEMPLATE = {
+  heat_template_version: '2018-08-31',
+  resources: {
+    server: { type: 'OS::Nova::Server', properties: { flavor: 'baremetal', image: 'rbac' } },
+    config: { type: 'OS::Heat::SoftwareConfig', properties: { group: 'script', config: 'true' } },
+    deploy: { type: 'OS::Heat::SoftwareDeployment', properties: { config: { get_resource: 'config' }, server: { get_resource: 'server' } } },
+  },
+};
+
+/** A Keystone password authentication body for a user made by userWithRole() (password "<name>-pw"). */
+export function passwordAuth(user: string, projectId: string) {
+  return {
+    auth: {
+      identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password: `${user}-pw` } } },
+      scope: { project: { id: projectId } },
+    },
+  };
+}
+
+/** A tag longer than a path parameter may be (100): Glance's tag routes take it through a wildcard twin. */
+export const LONG_TAG = `rbac-${'x'.repeat(120)}`;
+
+export const IRONIC_LATEST = { 'x-openstack-ironic-api-version': 'latest' };
+
+export interface CallResult {
+  status: number;
+  text: string;
+  headers: Record<string, unknown>;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * One request to the running server's Fastify app (app.inject: every hook, parser and route of
+ * the real server, without a socket, at a quarter of fetch's cost). JSON bodies are encoded,
+ * redirects are not followed, the text is kept for leak checks.
+ */
+export async function request(
+  app: FastifyInstance,
+  method: string,
+  path: string,
+  opts: { token?: string | null; body?: unknown; raw?: { type: string; data: string | Buffer }; headers?: Record<string, string> } = {},
+): Promise<CallResult> {
+  const headers: Record<string, string> = { ...(path.startsWith('/baremetal') ? IRONIC_LATEST : {}), ...(opts.headers ?? {}) };
+  if (opts.token) headers['x-auth-token'] = opts.token;
+  let payload: string | Buffer | undefined;
+  if (opts.raw) {
+    headers['content-type'] = opts.raw.type;
+    payload = opts.raw.data;
+  } else if (opts.body !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    payload = JSON.stringify(opts.body);
+  }
+  const res = await app.inject({ method: method as 'GET', url: path, headers, payload });
+  const text = res.body;
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  return { status: res.statusCode, text, headers: res.headers, body: parsed as never };
+}
+
+let counter = 0;
+/** A name no other cell uses. */
+export function unique(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}`;
+}
+
+/** A MAC address no other cell uses. */
+export function mac(): string {
+  counter += 1;
+  const n = counter;
+  return `52:54:00:${((n >> 16) & 0xff).toString(16).padStart(2, '0')}:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+function must(res: CallResult, what: string, ok: number[] = [200, 201, 202, 204]): CallResult {
+  if (!ok.includes(res.status)) throw new Error(`fixture ${what}: ${res.status} ${res.text.slice(0, 300)}`);
+  return res;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`fixture: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function buildWorld(): Promise<World> {
+  const seed = await startSeed({
+    log: { level: 'error' },
+    orchestration: { compute_provider: 'fake' },
+    // The matrix fetches boot scripts from 127.0.0.1 more often than a machine would.
+    boot: { script_fetch_limit: { per_address_per_min: 1000 } },
+  });
+  try {
+    return await populate(seed);
+  } catch (err) {
+    await seed.stop();
+    throw err;
+  }
+}
+
+async function populate(seed: TestSeed): Promise<World> {
+  const app = seed.server.app;
+  const admin = await seed.token();
+  const call = (method: string, path: string, opts: Parameters<typeof request>[3] = {}) => request(app, method, path, { token: admin, ...opts });
+
+  // --- identity: two projects, five callers, and a third user of A that the user routes target.
+  must(await call('POST', '/identity/v3/projects', { body: { project: { name: 'rbac-a' } } }), 'project A');
+  must(await call('POST', '/identity/v3/projects', { body: { project: { name: 'rbac-b' } } }), 'project B');
+  // In parallel: password hashing runs on libuv's threads.
+  const [adminA, memberA, readerA, memberB, readerB] = await Promise.all([
+    userWithRole(seed, admin, 'rbac-a', 'rbac-a-admin', 'admin'),
+    userWithRole(seed, admin, 'rbac-a', 'rbac-a-member', 'member'),
+    userWithRole(seed, admin, 'rbac-a', 'rbac-a-reader', 'reader'),
+    userWithRole(seed, admin, 'rbac-b', 'rbac-b-member', 'member'),
+    userWithRole(seed, admin, 'rbac-b', 'rbac-b-reader', 'reader'),
+  ]);
+  const projectA = adminA.projectId;
+  const projectB = memberB.projectId;
+  const tokens: Record<Who, string | null> = {
+    anon: null, adminA: adminA.token, memberA: memberA.token, readerA: readerA.token, memberB: memberB.token, readerB: readerB.token,
+  };
+  const roles = must(await call('GET', '/identity/v3/roles'), 'roles').body.roles as Array<{ id: string; name: string }>;
+  const roleId = (name: string) => roles.find((r) => r.name === name)!.id;
+  // A member of A who is none of the callers (no password: it never logs in).
+  const userA = must(await call('POST', '/identity/v3/users', { body: { user: { name: 'rbac-a-other' } } }), 'user A').body.user.id as string;
+  must(await call('PUT', `/identity/v3/projects/${projectA}/users/${userA}/roles/${roleId('member')}`), 'grant user A');
+  const services = must(await call('GET', '/identity/v3/services'), 'services').body.services as Array<{ id: string }>;
+  const endpoints = must(await call('GET', '/identity/v3/endpoints'), 'endpoints').body.endpoints as Array<{ id: string }>;
+  const regions = must(await call('GET', '/identity/v3/regions'), 'regions').body.regions as Array<{ id: string }>;
+  const issueToken = async (): Promise<string> =>
+    String(must(await request(app, 'POST', '/identity/v3/auth/tokens?nocatalog', { body: passwordAuth('rbac-a-member', projectA) }), 'token').headers['x-subject-token']);
+
+  // --- images: a private image of A, with data and a tag.
+  const newImage = async (withData: boolean): Promise<string> => {
+    const img = must(await call('POST', '/image/v2/images', { body: { name: unique('rbac-img'), owner: projectA, visibility: 'private', disk_format: 'raw', container_format: 'bare', tags: ['rbac', LONG_TAG] } }), 'image');
+    const id = img.body.id as string;
+    if (withData) must(await call('PUT', `/image/v2/images/${id}/file`, { raw: { type: 'application/octet-stream', data: 'rbac image bytes' } }), 'image data');
+    return id;
+  };
+
+  // --- baremetal: a node of A with a trait, a port, an allocation, history.
+  const newNode = async (): Promise<string> => {
+    const n = must(await call('POST', '/baremetal/v1/nodes', { body: { driver: 'fake-hardware', name: unique('rbac-node'), owner: projectA, driver_info: { fake_delay_ms: 0 } } }), 'node');
+    const uuid = n.body.uuid as string;
+    must(await call('PUT', `/baremetal/v1/nodes/${uuid}/traits`, { body: { traits: ['CUSTOM_RBAC'] } }), 'traits');
+    return uuid;
+  };
+  const newPort = async (node: string): Promise<string> =>
+    must(await call('POST', '/baremetal/v1/ports', { body: { node_uuid: node, address: mac() } }), 'port').body.uuid as string;
+  const newAllocation = async (node?: string): Promise<string> =>
+    must(await call('POST', '/baremetal/v1/allocations', { body: node ? { node, owner: projectA } : { resource_class: 'rbac-none', owner: projectA } }), 'allocation').body.uuid as string;
+
+  // --- orchestration (as memberA, so the records are project A's).
+  const heatA = (method: string, path: string, body?: unknown) => request(app, method, `/orchestration${path}`, { token: memberA.token, body });
+  const newStack = async (): Promise<Partial<Fixtures>> => {
+    const name = unique('rbac-stack');
+    const id = must(await heatA('POST', '/stacks', { stack_name: name, template: SMALL_TEMPLATE }), 'stack').body.stack.id as string;
+    await until(`stack ${name}`, async () => {
+      const s = (await heatA('GET', `/stacks/${name}/${id}`)).body?.stack;
+      if (s?.stack_status === 'CREATE_FAILED') throw new Error(`fixture stack failed: ${s.stack_status_reason}`);
+      return s?.stack_status === 'CREATE_COMPLETE' ? true : undefined;
+    });
+    return { stackName: name, stackId: id };
+  };
+  const newConfig = async (): Promise<string> =>
+    must(await heatA('POST', '/software_configs', { name: unique('rbac-config'), group: 'script', config: 'echo secret-of-a' }), 'config').body.software_config.id as string;
+  const newDeployment = async (config: string, server: string): Promise<string> =>
+    must(await heatA('POST', '/software_deployments', { config_id: config, server_id: server, input_values: { password: 'secret-of-a' } }), 'deployment').body.software_deployment.id as string;
+
+  // --- boot: files, a deploy-image grant, an agent session, boot secrets.
+  const boot = seed.server.services.find((s) => s.name === 'boot') as BootService;
+  const filesDir = join(seed.stateDir, 'boot', 'files');
+  mkdirSync(filesDir, { recursive: true });
+  writeFileSync(join(filesDir, 'deploy.kernel'), 'kernel');
+  // A boot is bound to the address that first fetches its script: fetched over HTTP, it is 127.0.0.1's.
+  const secretFor = async (nodeId: string, m: string): Promise<string> => {
+    await boot.manager.prepareBoot({ nodeId, macs: [m], firmware: 'bios' });
+    const script = must(await request(app, 'GET', `/boot/${m.replace(/:/g, '-')}.ipxe`), 'boot script').text;
+    const secret = new RegExp(`${CMDLINE.secret.replace('.', '\\.')}=(\\S+)`).exec(script)?.[1];
+    if (!secret) throw new Error(`fixture boot secret: none in ${script}`);
+    return secret;
+  };
+  const newBootSecret = async (): Promise<Partial<Fixtures>> => {
+    const m = mac();
+    return { bootMac: m, bootSecret: await secretFor(unique('rbac-boot'), m) };
+  };
+
+  // Project A's records, the services' in parallel.
+  const orchestration = async () => {
+    const main = await newStack();
+    const events = must(await heatA('GET', `/stacks/${main.stackName}/${main.stackId}/resources/handle/events`), 'events').body.events as Array<{ id: string }>;
+    const outputs = must(await heatA('GET', `/stacks/${main.stackName}/${main.stackId}/outputs/signal`), 'signal output').body.output;
+    // A server of A (fake compute) with a software deployment resource, whose signal URL is in its
+    // input values once the stack reaches it; a standalone config and deployment of A for that server.
+    const deployStack = must(await heatA('POST', '/stacks', { stack_name: unique('rbac-deploy'), template: DEPLOY_TEMPLATE }), 'deploy stack').body.stack.id as string;
+    const { server, deploySignal } = await until('deployment signal URL', async () => {
+      const list = (await heatA('GET', '/software_deployments')).body?.software_deployments as Array<{ server_id: string; input_values: Record<string, unknown> }> | undefined;
+      const d = list?.find((x) => String(x.input_values.deploy_stack_id ?? '').endsWith(deployStack));
+      return d ? { server: d.server_id, deploySignal: String(d.input_values.deploy_signal_id) } : undefined;
+    });
+    const config = await newConfig();
+    const deployment = await newDeployment(config, server);
+    return { main, eventId: events[0]!.id, waitSignal: String(outputs.output_value), server, deploySignal, config, deployment };
+  };
+  const baremetal = async () => {
+    const node = await newNode();
+    const port = await newPort(node);
+    const allocation = await newAllocation(node);
+    const history = must(await call('GET', `/baremetal/v1/nodes/${node}/history`), 'history').body.history as Array<{ uuid: string }>;
+    return { node, port, allocation, historyEvent: history[0]!.uuid };
+  };
+  const [{ main, eventId, waitSignal, server, deploySignal, config, deployment }, image, { node, port, allocation, historyEvent }] = await Promise.all([
+    orchestration(),
+    newImage(true),
+    baremetal(),
+  ]);
+
+  const agentMac = mac();
+  const lookup = must(await request(app, 'POST', '/boot/agent/lookup', { body: { macs: [agentMac], boot_secret: await secretFor('rbac-agent', agentMac) } }), 'agent lookup');
+  const agentToken = lookup.body.agent_token as string;
+  const newCommand = async (): Promise<Partial<Fixtures>> => {
+    const c = boot.manager.commands.enqueue('rbac-agent', 'inspect');
+    boot.manager.commands.next('rbac-agent');
+    await boot.manager.commands.flush();
+    return { command: c.id };
+  };
+  const bootImageToken = boot.manager.publishImage('rbac-agent', image).split('/').pop()!;
+
+  const f: Fixtures = {
+    projectA,
+    projectB,
+    userIds: { adminA: adminA.userId, memberA: memberA.userId, readerA: readerA.userId, memberB: memberB.userId, readerB: readerB.userId },
+    project: projectA,
+    user: userA,
+    role: roleId('reader'),
+    service: services[0]!.id,
+    endpoint: endpoints[0]!.id,
+    region: regions[0]!.id,
+    subjectToken: memberA.token,
+    image,
+    node,
+    port,
+    allocation,
+    historyEvent,
+    stackName: main.stackName!,
+    stackId: main.stackId!,
+    eventId,
+    config,
+    deployment,
+    server,
+    waitSignal: new URL(waitSignal).pathname,
+    deploySignal: new URL(deploySignal).pathname,
+    bootImageToken,
+    agentNode: 'rbac-agent',
+    agentToken,
+    bootMac: '',
+    bootSecret: '',
+    command: 'none', // commands run one at a time: each cell gets its own (fresh: 'command')
+    ...(await newBootSecret()),
+  };
+
+  const fresh: World['fresh'] = {
+    project: async () => ({ project: must(await call('POST', '/identity/v3/projects', { body: { project: { name: unique('rbac-p') } } }), 'project').body.project.id }),
+    user: async () => ({ user: must(await call('POST', '/identity/v3/users', { body: { user: { name: unique('rbac-u') } } }), 'user').body.user.id }),
+    role: async () => ({ role: must(await call('POST', '/identity/v3/roles', { body: { role: { name: unique('rbac-r') } } }), 'role').body.role.id }),
+    grant: async () => {
+      const user = must(await call('POST', '/identity/v3/users', { body: { user: { name: unique('rbac-g') } } }), 'user').body.user.id as string;
+      must(await call('PUT', `/identity/v3/projects/${projectA}/users/${user}/roles/${f.role}`), 'project grant');
+      must(await call('PUT', `/identity/v3/domains/default/users/${user}/roles/${f.role}`), 'domain grant');
+      return { user };
+    },
+    subjectToken: async () => ({ subjectToken: await issueToken() }),
+    image: async () => ({ image: await newImage(false) }),
+    node: async () => ({ node: await newNode() }),
+    port: async () => ({ port: await newPort(node) }),
+    allocation: async () => ({ allocation: await newAllocation() }),
+    stack: newStack,
+    config: async () => ({ config: await newConfig() }),
+    deployment: async () => ({ deployment: await newDeployment(config, server) }),
+    bootSecret: newBootSecret,
+    command: newCommand,
+  };
+
+  return {
+    seed,
+    app,
+    tokens,
+    f,
+    fresh,
+    secretsOfA: [image, node, port, allocation, main.stackId!, config, deployment, server],
+    stop: () => seed.stop(),
+  };
+}
+
+/**
+ * Every route the running server registered, as "METHOD /path/:" with parameter names blanked
+ * (Fastify prints routes as a tree and merges parameters of different names at one position,
+ * e.g. "/:id|:target"). The parameter names of a matrix row are checked with routeMatches().
+ */
+export function registeredRoutes(app: FastifyInstance): string[] {
+  const tree = app.printRoutes();
+  const out = new Set<string>();
+  const stack: string[] = [];
+  for (const line of tree.split('\n')) {
+    if (!line.trim()) continue;
+    const m = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) throw new Error(`cannot read this line of app.printRoutes(): ${JSON.stringify(line)}`);
+    const depth = m[1]!.length / 4;
+    stack.length = depth;
+    stack.push(m[2]!);
+    if (!m[3]) continue; // a node of the tree that is a prefix of routes, not a route
+    const path = normalizeRoute(stack.join(''));
+    for (const method of m[3].split(', ')) out.add(`${method} ${path}`);
+  }
+  return [...out].sort();
+}
+
+/** "/projects/:id|:target/x" and "/projects/:id/x" both become "/projects/:/x". */
+export function normalizeRoute(path: string): string {
+  return path.replace(/:[^/]+/g, ':');
+}
+
+/** Undefined when `method url` (a pattern with :params) is a registered route with exactly these parameter names; else why not. */
+export function routeMismatch(app: FastifyInstance, method: string, url: string): string | undefined {
+  // A wildcard is probed with a value no parameter takes (longer than find-my-way's 100 characters).
+  const probe = `w${'x'.repeat(120)}`;
+  const found = app.findRoute({ method: method as 'GET', url: url.replace(/\*$/, probe) });
+  if (!found) return 'no such route';
+  const names = [...url.matchAll(/:([^/]+)|\*/g)].map((x) => x[1] ?? '*');
+  const params = found.params as Record<string, string>;
+  const wrong = Object.entries(params).filter(([k, v]) => v !== (k === '*' ? probe : `:${k}`));
+  if (wrong.length || Object.keys(params).length !== names.length) {
+    return `matches a route with other parameters: ${JSON.stringify(params)}`;
+  }
+  return undefined;
+}
