@@ -131,3 +131,12 @@ test('PyYAML-compatible parsing: quoted scalars continued at the key indentation
   assert.deepEqual(parseSource(text, 'q.yaml').data, { a: { b: '{ x }' } });
   assert.deepEqual(parseSource('a: 1\na: 2\n', 'd.yaml').data, { a: 2 });
 });
+
+test('repeat and list_join results are bounded by MAX_FUNCTION_RESULT, not only by item counts', () => {
+  const big = 'x'.repeat(1000);
+  const params = `parameters:\n  s: {type: string, default: "${big}"}\n  n: {type: comma_delimited_list, default: "${Array.from({ length: 5000 }, (_, i) => i).join(',')}"}\n`;
+  // 5,000 items (under the 10,000 item limit) of 1,000 characters: 5 MB.
+  assert.throws(() => out(hot('2016-10-14', '{repeat: {for_each: {"%i%": {get_param: n}}, template: {str_replace: {template: "%i%-S", params: {S: {get_param: s}}}}}}', params)), /repeat: the items would be longer than 4194304 characters/);
+  assert.throws(() => out(hot('2016-10-14', '{list_join: [{get_param: s}, {get_param: n}]}', params)), /list_join: the result would be longer than 4194304 characters/);
+  assert.equal((out(hot('2016-10-14', '{repeat: {for_each: {"%i%": [1, 2]}, template: "a%i%"}}')) as string[]).join(','), 'a1,a2');
+});

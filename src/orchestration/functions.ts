@@ -2,7 +2,7 @@
 // a `Call` holding its definition; definitions are objects with validate / resolve / dependencies
 // (the shape of Heat's hot/functions.py), grouped per template version in versions.ts.
 import { createHash } from 'node:crypto';
-import { MAX_REPEAT_ITEMS, MAX_REPLACE_RESULT, MAX_REPLACE_WORK } from './limits.js';
+import { MAX_FUNCTION_RESULT, MAX_REPEAT_ITEMS, MAX_REPLACE_RESULT, MAX_REPLACE_WORK } from './limits.js';
 import { isMapping, joinPath, type Json, type JsonMap } from './yaml-source.js';
 
 export type Node = Json | Call | Node[] | { [k: string]: Node };
@@ -302,12 +302,16 @@ export function listJoin(multiple: boolean): FnDef {
       const a = (call.args as Node[]).map((n) => resolve(n, ctx));
       const delim = asString(a[0] ?? '', call, ctx, 'the delimiter');
       const items: string[] = [];
+      let length = 0;
       for (const list of a.slice(1)) {
         if (list === null) continue;
         if (!Array.isArray(list)) return ctx.fail(call.path, `${call.name}: expected a list to join, got ${JSON.stringify(list)?.slice(0, 80)}`);
         for (const item of list) {
           if (!multiple && item !== null && typeof item === 'object') ctx.fail(call.path, `${call.name}: items must be strings`);
-          items.push(jsonText(item));
+          const text = jsonText(item);
+          length += text.length + delim.length;
+          if (length > MAX_FUNCTION_RESULT) ctx.fail(call.path, `${call.name}: the result would be longer than ${MAX_FUNCTION_RESULT} characters`);
+          items.push(text);
         }
       }
       return items.join(delim);
@@ -362,7 +366,13 @@ export const repeat: FnDef = {
       combos = Array.from({ length: n }, (_, i) => lists.map((l) => l[i]!));
     }
     const template = resolve(m.template ?? null, ctx);
-    return combos.map((combo) => substitute(template, keys, combo));
+    let length = 0;
+    return combos.map((combo) => {
+      const item = substitute(template, keys, combo);
+      length += JSON.stringify(item).length;
+      if (length > MAX_FUNCTION_RESULT) ctx.fail(call.path, `repeat: the items would be longer than ${MAX_FUNCTION_RESULT} characters of JSON`);
+      return item;
+    });
   },
 };
 

@@ -54,6 +54,13 @@ export const MAX_REPLACE_WORK = 50_000_000;
 /** str_replace: longest result; the largest TripleO scripts are a few tens of kilobytes. */
 export const MAX_REPLACE_RESULT = 4 * 1024 * 1024;
 
+/**
+ * list_join and repeat: the most characters one call may build (as JSON text for repeat's
+ * items). `repeat`'s item count alone does not bound it: 10,000 copies of a large template
+ * would be gigabytes.
+ */
+export const MAX_FUNCTION_RESULT = 4 * 1024 * 1024;
+
 /** The engine yields the event loop after this much work in one turn, so API requests go on. */
 export const ENGINE_SLICE_MS = 10;
 
