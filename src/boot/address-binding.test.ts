@@ -130,3 +130,26 @@ test('lease binding: a fetch that overtakes the DHCPACK log line waits for it in
   setTimeout(() => m.leaseSeen(MAC, '10.0.0.70'), 200);
   assert.match(await fetch, /boot_secret=/);
 });
+
+test('lease binding: a later lease for the MAC (anyone can ask dnsmasq for one) gets no retry, and cannot move the boot after lookup', async () => {
+  const m = manager(new MemoryPendingStore());
+  await m.restore();
+  await m.prepareBoot({ nodeId: 'n1', macs: [MAC], firmware: 'bios' });
+  m.leaseSeen(MAC, '10.0.0.80');
+  assert.match(await m.scriptFor(MAC, '10.0.0.80'), /boot_secret=/);
+  // iPXE retrying after a broken chain asks for DHCP again (same lease): still served.
+  m.leaseSeen(MAC, '10.0.0.80', new Date(Date.now() + 1));
+  const secret = /bootstack\.boot_secret=(\S+)/.exec(await m.scriptFor(MAC, '10.0.0.80'))?.[1];
+  assert.ok(secret);
+  // A forged request naming the node's MAC gets a lease at another address: no script there.
+  m.leaseSeen(MAC, '10.0.0.99', new Date(Date.now() + 5));
+  await assert.rejects(m.scriptFor(MAC, '10.0.0.99'), refused('already_fetched'));
+  // The real ramdisk's own lease brings the binding back; it looks up from there.
+  m.leaseSeen(MAC, '10.0.0.81', new Date(Date.now() + 10));
+  assert.equal((await m.lookup([MAC], secret, '10.0.0.81')).nodeId, 'n1');
+  // After the lookup no lease moves the boot, and no retry is served: the agent keeps its address.
+  await assert.rejects(m.scriptFor(MAC, '10.0.0.81'), refused('already_fetched'));
+  m.leaseSeen(MAC, '10.0.0.99', new Date(Date.now() + 20));
+  m.assertFrom('n1', '10.0.0.81', 'agent call');
+  assert.throws(() => m.assertFrom('n1', '10.0.0.99', 'agent call'), refused('address'));
+});

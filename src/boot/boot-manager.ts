@@ -62,6 +62,8 @@ interface PendingBoot extends PrepareBootOptions {
   bound?: Binding;
   /** When the script was first served (later fetches are retries, or refused). */
   scriptAt?: Date;
+  /** The address it was served to (in memory: after a restart the stored binding stands in). */
+  servedTo?: string;
 }
 
 /** A script fetch that is not answered with the script: 403, the reason on the node's timeline. */
@@ -197,6 +199,9 @@ export class BootManager {
   leaseSeen(mac: string, ip: string, at = new Date()): void {
     const p = this.pending.get(this.byMac.get(mac.toLowerCase()) ?? '');
     if (!p || !this.o.leases) return;
+    // Once the agent has looked up, the machine is the one at the bound address: a later ACK
+    // (anyone can ask our dnsmasq for a lease naming this MAC) does not take the boot away from it.
+    if (this.o.commands.session(p.nodeId) && p.bound) return;
     p.bound = { ip, by: 'lease', at };
     // The state at write time, not now: a script fetch's own write may overtake this one.
     this.writeBehind(async (store) => {
@@ -256,6 +261,7 @@ export class BootManager {
     const retry = p.scriptAt !== undefined;
     p.bound ??= { ip: from, by: 'first_fetch', at: now };
     p.scriptAt ??= now;
+    p.servedTo ??= from;
     // Stored before the answer: a restarted seed must not bind someone else.
     await this.o.store?.putBinding(p.nodeId, p.bound, p.scriptAt);
     // Restored after a restart: the plaintext is gone; a second secret for the same boot. A failed
@@ -301,6 +307,10 @@ export class BootManager {
     if (!b && leases && !isLoopback(from)) return { code: 'no_lease', why: `no DHCP lease from our dnsmasq to ${p.macs.join(', ')} since the boot was armed` };
     if (p.scriptAt) {
       if (this.o.commands.session(p.nodeId)) return { code: 'already_fetched', why: `already fetched at ${p.scriptAt.toISOString()} and the agent has looked up` };
+      // A retry goes only to the address the script was served to: a binding that moved since
+      // (a later lease for this MAC: anyone can ask dnsmasq for one) must not get the secret again.
+      const servedTo = p.servedTo ?? (b && b.at.getTime() <= p.scriptAt.getTime() ? b.ip : undefined);
+      if (servedTo !== from) return { code: 'already_fetched', why: `already fetched at ${p.scriptAt.toISOString()} by another address` };
       const retryMs = this.o.scriptRetryMs ?? 120_000;
       if (now.getTime() - p.scriptAt.getTime() >= retryMs) {
         return { code: 'already_fetched', why: `already fetched at ${p.scriptAt.toISOString()}; retries are served for ${retryMs / 1000} s only` };

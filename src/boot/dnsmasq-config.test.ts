@@ -84,8 +84,10 @@ test('missing range or subnet is a config error naming the key', () => {
 test('DHCP and TFTP log lines become events', () => {
   const ack = parseDnsmasqLine('dnsmasq-dhcp[812]: 1754 DHCPACK(veth0) 10.9.0.50 52:54:00:12:34:AB node-1');
   assert.deepEqual({ ...ack, at: undefined }, {
-    kind: 'dhcp', message: 'DHCPACK', interface: 'veth0', mac: '52:54:00:12:34:ab', ip: '10.9.0.50', hostname: 'node-1', ignored: false, at: undefined,
+    kind: 'dhcp', message: 'DHCPACK', xid: '1754', interface: 'veth0', mac: '52:54:00:12:34:ab', ip: '10.9.0.50', hostname: 'node-1', ignored: false, at: undefined,
   });
+  const inform = parseDnsmasqLine('dnsmasq-dhcp[812]: 88 DHCPINFORM(veth0) 10.9.0.200 52:54:00:12:34:ab');
+  assert.equal(inform?.kind === 'dhcp' && `${inform.message} ${inform.xid}`, 'DHCPINFORM 88', 'an INFORM and the ACK answering it share the xid');
   const ign = parseDnsmasqLine('dnsmasq-dhcp[812]: 99 DHCPDISCOVER(veth0) 52:54:00:aa:bb:cc ignored');
   assert.equal(ign?.kind === 'dhcp' && ign.ignored, true);
   const nak = parseDnsmasqLine('dnsmasq-dhcp[812]: 7 DHCPNAK(br0) 10.0.0.9 52:54:00:aa:bb:cc wrong network');

@@ -9,6 +9,8 @@ export type DhcpMessage = 'DHCPDISCOVER' | 'DHCPOFFER' | 'DHCPREQUEST' | 'DHCPAC
 export interface DhcpEvent {
   kind: 'dhcp';
   message: DhcpMessage;
+  /** dnsmasq's transaction number (log-dhcp): ties an ACK to the request it answers. */
+  xid?: string;
   interface: string;
   mac: string;
   ip?: string;
@@ -28,7 +30,7 @@ export interface TftpEvent {
 
 export type DnsmasqEvent = DhcpEvent | TftpEvent;
 
-const DHCP = /dnsmasq-dhcp\[\d+\]: (?:\d+ )?(DHCP[A-Z]+|PXE)\(([^)]+)\) (.*)$/;
+const DHCP = /dnsmasq-dhcp\[\d+\]: (?:(\d+) )?(DHCP[A-Z]+|PXE)\(([^)]+)\) (.*)$/;
 const TFTP = /dnsmasq-tftp\[\d+\]: sent (\S+) to (\S+)/;
 const MACRE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IPRE = /^(\d{1,3}\.){3}\d{1,3}$/;
@@ -38,7 +40,7 @@ export function parseDnsmasqLine(line: string, at = new Date()): DnsmasqEvent | 
   if (t) return { kind: 'tftp', file: t[1]!, to: t[2]!, at };
   const m = DHCP.exec(line);
   if (!m) return null;
-  const words = m[3]!.trim().split(/\s+/);
+  const words = m[4]!.trim().split(/\s+/);
   let ip: string | undefined;
   let mac: string | undefined;
   const rest: string[] = [];
@@ -49,7 +51,8 @@ export function parseDnsmasqLine(line: string, at = new Date()): DnsmasqEvent | 
   }
   if (!mac) return null;
   const ignored = rest[0] === 'ignored' || rest.includes('ignored');
-  const event: DhcpEvent = { kind: 'dhcp', message: m[1] as DhcpMessage, interface: m[2]!, mac, ignored, at };
+  const event: DhcpEvent = { kind: 'dhcp', message: m[2] as DhcpMessage, interface: m[3]!, mac, ignored, at };
+  if (m[1]) event.xid = m[1];
   if (ip) event.ip = ip;
   if (ignored) {
     const why = rest.filter((w) => w !== 'ignored').join(' ');

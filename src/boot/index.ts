@@ -15,7 +15,7 @@ import { renderDnsmasqConfig } from './dnsmasq-config.js';
 import { DnsmasqSupervisor } from './dnsmasq-supervisor.js';
 import { bootRoutes, type DeployImageSource } from './routes.js';
 import { RawCache } from './raw-cache.js';
-import { FetchLimiter, leaseMs } from './address-binding.js';
+import { FetchLimiter, clientAddress, leaseMs } from './address-binding.js';
 
 export type { DeployImageSource } from './routes.js';
 
@@ -36,7 +36,17 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
   const workDir = join(ctx.stateDir, 'boot');
   const filesDir = resolve(config.files_dir ?? join(workDir, 'files'));
   const events = new BootEventBus();
+  // Which MAC an address belongs to, for the timeline (TFTP lines name only the address). Bounded:
+  // script fetches from any address add to it.
   const ipToMac = new Map<string, string>();
+  const learnIp = (ip: string, mac: string) => {
+    ipToMac.delete(ip);
+    ipToMac.set(ip, mac);
+    if (ipToMac.size > 4096) ipToMac.delete(ipToMac.keys().next().value!);
+  };
+  // Transactions that were DHCPINFORMs: dnsmasq ACKs an INFORM naming any MAC in its payload
+  // with the sender's own address, which is no lease and must not bind a boot.
+  const informs = new Set<string>();
   let supervisor: DnsmasqSupervisor | undefined;
   let imageSource: DeployImageSource | undefined;
   const hostsDir = config.dnsmasq.enabled ? new DhcpHostsDir(join(workDir, 'hosts'), () => supervisor?.reload()) : undefined;
@@ -101,8 +111,8 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
       manager,
       events,
       filesDir,
-      macForIp: (ip) => ipToMac.get(ip.replace(/^::ffff:/, '')),
-      learnIp: (ip, mac) => ipToMac.set(ip.replace(/^::ffff:/, ''), mac),
+      macForIp: (ip) => ipToMac.get(clientAddress(ip)),
+      learnIp: (ip, mac) => learnIp(clientAddress(ip), mac),
       heartbeatIntervalS: HEARTBEAT_INTERVAL_S,
       scriptLimiter: new FetchLimiter(config.script_fetch_limit.per_address_per_min, config.script_fetch_limit.per_min),
     }),
@@ -130,8 +140,12 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
         }),
         onEvent: (e) => {
           if (e.kind === 'dhcp') {
-            if (e.ip && e.message === 'DHCPACK') {
-              ipToMac.set(e.ip, e.mac);
+            if (e.message === 'DHCPINFORM' && e.xid) {
+              informs.add(e.xid);
+              if (informs.size > 1024) informs.delete(informs.values().next().value!);
+            }
+            if (e.ip && e.message === 'DHCPACK' && !(e.xid && informs.delete(e.xid))) {
+              learnIp(e.ip, e.mac);
               manager.leaseSeen(e.mac, e.ip, e.at);
             }
             events.emit({ kind: 'dhcp', at: e.at, mac: e.mac, nodeId: manager.nodeForMac(e.mac), detail: { message: e.message, ip: e.ip, hostname: e.hostname, ignored: e.ignored, reason: e.reason } });
