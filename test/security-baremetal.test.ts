@@ -278,3 +278,10 @@ test("an owner's member may not rewrite instance_info (the image) or driver_info
   assert.equal(n.instance_info.image_source, undefined);
   assert.equal(n.driver_info.redfish_address, undefined);
 });
+
+test("an owner's member may not name a lessee: that would draw another project's servers onto its node", async () => {
+  await node({ name: 'lessee-b', owner: B.projectId });
+  const res = await bm('PATCH', '/nodes/lessee-b', B.member, [{ op: 'add', path: '/lessee', value: A.projectId }]);
+  assert.equal(res.status, 403, JSON.stringify(res.body));
+  assert.equal((await bm('GET', '/nodes/lessee-b', admin)).body.lessee, null);
+});

@@ -111,3 +111,23 @@ test('a RandomString length known only at create time is refused by the resource
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
   assert.equal((await settle('fine-length', ok.body.stack.id)).stack_status, 'CREATE_COMPLETE');
 });
+
+test('a RandomString whose classes need more than the default length is refused at validation, as create would', async () => {
+  const r = await validate('heat_template_version: 2015-04-30\nresources:\n  r:\n    type: OS::Heat::RandomString\n    properties:\n      character_classes: [{class: digits, min: 40}]\n');
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.match(r.body.error.message, /length 32 is shorter/);
+});
+
+test('a group is bounded in bytes too: count × a large member definition fails before any member is made', { timeout: 60_000 }, async () => {
+  const big = 'x'.repeat(200_000);
+  const tmpl = {
+    heat_template_version: '2015-04-30',
+    parameters: { blob: { type: 'string' } },
+    resources: { g: { type: 'OS::Heat::ResourceGroup', properties: { count: 100, resource_def: { type: 'OS::Heat::Value', properties: { value: { get_param: 'blob' } } } } } },
+  };
+  const c = await create('bytes-group', tmpl, { blob: big });
+  assert.equal(c.status, 201, JSON.stringify(c.body).slice(0, 300));
+  const s = await settle('bytes-group', c.body.stack.id);
+  assert.equal(s.stack_status, 'CREATE_FAILED');
+  assert.match(s.stack_status_reason, /100 × \d+ bytes of member definitions, more than 8388608/);
+});

@@ -13,6 +13,7 @@ import { allocate } from './allocations.js';
 import type { Conductor } from './conductor.js';
 import { TRANSIENT_STATES, type ProvisionState } from './states.js';
 import { checkTraits } from './traits.js';
+import { maskSecretText } from './secrets.js';
 
 export interface InstanceRequest {
   /**
@@ -99,7 +100,8 @@ export class Instances {
     const base = { nodeUuid: node.uuid, nodeName: node.name, provisionState: node.provision_state };
     if (node.provision_state === 'active' && !node.reservation) return { ...base, state: 'active' };
     if (FAILED.has(node.provision_state)) {
-      return { ...base, state: 'error', reason: node.last_error ?? `node ${node.uuid} is in "${node.provision_state}"` };
+      // The tenant sees this (the server's fault): masked as every node field is.
+      return { ...base, state: 'error', reason: node.last_error ? maskSecretText(node.last_error) : `node ${node.uuid} is in "${node.provision_state}"` };
     }
     if (node.provision_state === 'available' && !node.reservation && node.instance_uuid !== id) return { state: 'deleted' };
     return { ...base, state: 'building' };

@@ -71,7 +71,10 @@ export const BAREMETAL_RULES = {
   'baremetal:node:update:properties': SYSTEM_MEMBER_OR_OWNER_MEMBER,
   'baremetal:node:update:chassis_uuid': SYSTEM,
   'baremetal:node:update:instance_uuid': SYSTEM_MEMBER_OR_OWNER_MEMBER,
-  'baremetal:node:update:lessee': SYSTEM_MEMBER_OR_OWNER_MEMBER,
+  // A third departure from Ironic (owner's member there): a lessee's servers are placed on the
+  // nodes it leases (ownership.ts), so an owner who could set the lessee could draw another
+  // project's servers onto its own machine and then rebuild them with its own config drive.
+  'baremetal:node:update:lessee': SYSTEM,
   'baremetal:node:update:owner': SYSTEM,
   'baremetal:node:update:driver_interfaces': SYSTEM_MEMBER_OR_OWNER_ADMIN,
   'baremetal:node:update:network_data': SYSTEM_MEMBER_OR_OWNER_MEMBER,

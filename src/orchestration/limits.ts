@@ -20,6 +20,12 @@ export const MAX_NESTED_DEPTH = 5;
  */
 export const MAX_RESOURCES_PER_STACK = 5000;
 
+/**
+ * The members one ResourceGroup generates, as JSON (count × the resolved member definition):
+ * counts alone do not bound bytes — 100 members of a 3.6 MB definition stored 1.4 GB.
+ */
+export const MAX_GROUP_TEMPLATE_BYTES = 8 * 1024 * 1024;
+
 /** Members of one ResourceGroup (a group is part of a stack, so no larger than one). */
 export const MAX_GROUP_COUNT = MAX_RESOURCES_PER_STACK - 1;
 

@@ -209,8 +209,13 @@ function validateDefinition(
       if (s.required && !(k in pm)) fail(ppath, `Property ${k} not assigned`);
     }
   }
-  // Checks across properties (RandomString's classes against its length), on what is known now.
-  t.type.check?.(knownProps(pm, ctx), (k, message) => fail(k ? joinPath(ppath, k) : ppath, message));
+  // Checks across properties (RandomString's classes against its length), on what is known now:
+  // a property the template leaves out has its default, as the engine will give it.
+  if (t.type.check) {
+    const known = knownProps(pm, ctx);
+    for (const [k, s] of Object.entries(t.type.properties ?? {})) if (!(k in pm) && s.default !== undefined) known[k] = s.default as Json;
+    t.type.check(known, (k, message) => fail(k ? joinPath(ppath, k) : ppath, message));
+  }
   if (t.type.name !== 'OS::Heat::ResourceGroup') return 1;
   // Group types carry a member definition that is validated like a resource of its own.
   let count: Json = 1; // the default

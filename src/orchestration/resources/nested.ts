@@ -1,6 +1,6 @@
 // Resources that are nested stacks: template resources (a type mapped to a template file by the
 // environment, or a file name as type) and OS::Heat::ResourceGroup.
-import { MAX_GROUP_COUNT } from '../limits.js';
+import { MAX_GROUP_COUNT, MAX_GROUP_TEMPLATE_BYTES } from '../limits.js';
 import type { ResourcePlugin, ResourceType, RuntimeResource } from '../registry.js';
 import { isMapping, type Json, type JsonMap } from '../yaml-source.js';
 
@@ -48,6 +48,11 @@ function groupSpec(r: RuntimeResource, updatePolicy: JsonMap | undefined, creati
   const count = Number(r.properties.count ?? 1);
   if (!Number.isInteger(count) || count < 0 || count > MAX_GROUP_COUNT) throw new Error(`count must be an integer from 0 to ${MAX_GROUP_COUNT}, not ${String(r.properties.count)}`);
   const def = (r.properties.resource_def ?? {}) as JsonMap;
+  // Checked before any member is built: the generated template would be count copies of def.
+  const defBytes = JSON.stringify(def).length;
+  if (defBytes * count > MAX_GROUP_TEMPLATE_BYTES) {
+    throw new Error(`the group would generate ${count} × ${defBytes} bytes of member definitions, more than ${MAX_GROUP_TEMPLATE_BYTES}; use fewer members or a smaller resource_def (put large values in a nested template's files)`);
+  }
   const indexVar = String(r.properties.index_var ?? '%index%');
   // removal_policies: names (or physical ids) removed from the group are never reused.
   const blacklist = new Set((r.data.blacklist ?? []) as string[]);
