@@ -2,6 +2,7 @@
 // matching, candidate nodes and backfill), the API's node visibility and the instances that
 // orchestration creates all decide with mayClaimNode, so that no path lets one project take or
 // see another project's machine.
+import { sql, type RawBuilder } from 'kysely';
 import type { NodeRow } from './db.js';
 
 /** Who a node is claimed (or looked at) for. */
@@ -20,4 +21,13 @@ export function mayClaimNode(node: Pick<NodeRow, 'owner' | 'lessee'>, claimant: 
   const { project, sharedPool } = claimant;
   if (project !== null && (node.owner === project || node.lessee === project)) return true;
   return sharedPool && node.owner === null && node.lessee === null;
+}
+
+/**
+ * mayClaimNode for a project without the shared pool (what a non-admin sees), as a SQL condition
+ * for list queries; `table` qualifies the columns when nodes are joined (ports list).
+ */
+export function ownedOrLeasedBy(project: string | null, table = 'baremetal_nodes'): RawBuilder<boolean> {
+  if (project === null) return sql<boolean>`1 = 0`;
+  return sql<boolean>`(${sql.ref(`${table}.owner`)} = ${project} or ${sql.ref(`${table}.lessee`)} = ${project})`;
 }

@@ -9,7 +9,7 @@ import { BadRequestError, BootstackError, ConflictError, ForbiddenError, NotFoun
 import type { FilesystemStore } from './file-store.js';
 import type { Image, ImageQuery, ImageStore } from './store.js';
 import { imageStates, type Visibility } from './states.js';
-import { IMAGE_PROPERTIES, READ_ONLY, checkPropertyCount, checkPropertyName } from './schemas.js';
+import { IMAGE_PROPERTIES, READ_ONLY, UUID_PATTERN, checkPropertyCount, checkPropertyName } from './schemas.js';
 import { applyPatch, type PatchOp } from './patch.js';
 
 export const imagesPolicy: PolicyTable = {
@@ -102,7 +102,7 @@ export interface CreateInput extends Record<string, unknown> {
 }
 
 const TYPED = new Set(['id', 'name', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags']);
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_RE = new RegExp(UUID_PATTERN);
 
 /** Who is looking at images: a project (null: none) and whether with admin rights. */
 export interface ImageViewer {

@@ -17,6 +17,7 @@ import { maskSecretText } from '../secrets.js';
 import { checkTraits } from '../traits.js';
 import { NODE_LIST_FIELDS, allocationView, historyView, nodeStatesView, nodeView, pick, portView } from './views.js';
 import { nodeUpdateRules, permits, type BaremetalOp } from '../policy.js';
+import { ownedOrLeasedBy } from '../ownership.js';
 import { authorize, authorizeNode, canSeeNode, isLesseeOnly, nextLink, parseBool, parseFields, parseLimit, parseSortDir, type ApiDeps, type Query } from './context.js';
 
 const NAME_RE = /^[A-Za-z0-9\-._~]+$/;
@@ -185,10 +186,7 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const retired = parseBool(q.retired, 'retired');
     if (retired !== undefined) query = query.where('retired', '=', retired ? 1 : 0);
     if (q.description_contains) query = query.where('description', 'like', `%${q.description_contains}%`);
-    if (!isAdmin(auth)) {
-      const pid = auth.projectId ?? '';
-      query = query.where((eb) => eb.or([eb('owner', '=', pid), eb('lessee', '=', pid)]));
-    }
+    if (!isAdmin(auth)) query = query.where(ownedOrLeasedBy(auth.projectId));
     const col = sql.ref(sortKey);
     const keyExpr = sql<string>`coalesce(${col}, '')`;
     if (q.marker) {

@@ -9,6 +9,7 @@ import { findNode, isUuid } from '../node-store.js';
 import { applyPatch, patchBool, patchSchema, type PatchOp } from './json-patch.js';
 import { PORT_LIST_FIELDS, pick, portView } from './views.js';
 import type { BaremetalOp } from '../policy.js';
+import { ownedOrLeasedBy } from '../ownership.js';
 import { authorize, authorizeOnNode, findVisibleNode, nextLink, parseBool, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
 import { requireAuth } from '../../common/service.js';
 
@@ -105,10 +106,7 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (nodeIdent) query = query.where('baremetal_ports.node_uuid', '=', (await findVisibleNode(db, auth, nodeIdent)).uuid);
     if (q.address) query = query.where('baremetal_ports.address', '=', normalizeMac(q.address, 'address'));
     if (q.physical_network) query = query.where('baremetal_ports.physical_network', '=', q.physical_network);
-    if (!isAdmin(auth)) {
-      const pid = auth.projectId ?? '';
-      query = query.where((eb) => eb.or([eb('baremetal_nodes.owner', '=', pid), eb('baremetal_nodes.lessee', '=', pid)]));
-    }
+    if (!isAdmin(auth)) query = query.where(ownedOrLeasedBy(auth.projectId));
     if (q.marker) {
       const m = await findVisiblePort(auth, q.marker);
       query = query.where((eb) =>
