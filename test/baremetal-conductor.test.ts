@@ -96,11 +96,13 @@ test('wait states time out into their failed state; abort and the agent call-bac
 });
 
 test('time the seed was down does not count: a node that waited before the conductor started gets the whole limit again', async () => {
+  // Taken before the conductor starts: the limit counts from its start, which is no earlier than
+  // this (taken after startBaremetal, a slow start made the check fail though the code was right).
+  const started = Date.now();
   const h = await startBaremetal({
     config: { conductor: { deploy_callback_timeout: 2.5, check_interval: 0.1 } },
     registry: (c) => defaultRegistry(c).register('deploy', new AgentLikeDeploy()),
   });
-  const started = Date.now();
   try {
     const id = await available(h, 'waited-through-a-restart');
     await h.call('PUT', `/baremetal/v1/nodes/${id}/states/provision`, { target: 'active' });
