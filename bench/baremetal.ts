@@ -10,22 +10,7 @@ import { join } from 'node:path';
 import { spawnSeed, adminToken } from '../test/support/serve-process.js';
 import { startBaremetal } from '../test/baremetal-helpers.js';
 import type { FakePower } from '../src/baremetal/drivers/fake-power.js';
-
-function arg(args: string[], name: string, def: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
+import { arg, percentile, pool } from './support/args.js';
 
 export default async function (args: string[]) {
   const nodes = arg(args, 'nodes', 10_000);

@@ -8,11 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../src/common/child-process.js';
 import { startSeed } from '../test/support/seed.js';
-
-function arg(args: string[], name: string, def: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-}
+import { arg } from './support/args.js';
 
 export default async function (args: string[]) {
   const nodes = arg(args, 'nodes', 1000);

@@ -28,7 +28,9 @@ const concurrency = process.env.BOOTSTACK_TEST_CONCURRENCY ?? '2';
 // Files whose assertions are about latency (the event-loop watchdog) run alone after the rest:
 // beside another test file (a QEMU guest under TCG takes a whole core) they would measure the
 // neighbour, not the server.
-const SOLO = new Set(['test/security-watchdog.test.ts']);
+// test/metadata-network.test.ts takes 169.254.169.254:80 on this host, which the lab test of the
+// configuration loop (test/config-loop-lab.test.ts) also needs for its seed: one at a time.
+const SOLO = new Set(['test/security-watchdog.test.ts', 'test/metadata-network.test.ts']);
 
 function runNodeTest(list, parallel) {
   return new Promise((resolve) => {

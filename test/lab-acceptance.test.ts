@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/common/child-process.js';
 import { assertInOrder } from './support/in-order.js';
+import { openstackCli } from './support/openstack-cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const MEMORY_MIB = 1024;
@@ -35,11 +36,8 @@ after(async () => {
   for (const d of demos) await demoDown(d);
 });
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OS_')) e[k] = v;
-  return { ...e, OS_CLIENT_CONFIG_FILE: join(demo, 'state/clouds.yaml'), OS_CLOUD: 'bootstack', OS_BAREMETAL_API_VERSION: '1.78' };
-}
+// The demo's seed keeps its state (and clouds.yaml) in <demo>/state.
+const { env, ok, json } = openstackCli(() => join(demo, 'state'), { timeoutMs: 1_500_000, extraEnv: { OS_BAREMETAL_API_VERSION: '1.78' } });
 
 /** Runs `scripts/lab-demo.sh up` in a new demo directory as an operator would; fails with its output. */
 async function demoUp(settings: Record<string, string>): Promise<void> {
@@ -71,14 +69,8 @@ async function deployedAddresses(): Promise<Map<string, string>> {
   return new Map((await readFile(join(demo, 'deployed.txt'), 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]));
 }
 
-async function openstack(...args: string[]): Promise<string> {
-  const r = await run('/usr/bin/openstack', args, { env: env(), allowFailure: true, timeoutMs: 1_500_000 });
-  assert.equal(r.code, 0, `openstack ${args.join(' ')} failed:\n${r.stderr}`);
-  return r.stdout;
-}
-
 async function node(name: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await openstack('baremetal', 'node', 'show', name, '-f', 'json')) as Record<string, unknown>;
+  return (await json(['baremetal', 'node', 'show', name])) as Record<string, unknown>;
 }
 
 async function consoleOf(machine: string): Promise<string> {
@@ -100,7 +92,7 @@ test('the main job deploys a 2-machine lab: inspect, deploy with a config drive,
   assert.equal(Number(props.cpus), 1);
   assert.ok(Math.abs(Number(props.memory_mb) - MEMORY_MIB) <= 64, `memory_mb ${String(props.memory_mb)} vs the machine's ${MEMORY_MIB} MiB`);
   assert.equal(Number(props.local_gb), DISK_GIB - 1, 'Ironic reports local_gb one less than the disk (room for partitioning)');
-  const ports = await openstack('baremetal', 'port', 'list', '--node', first.name, '-f', 'value', '-c', 'Address');
+  const ports = await ok(['baremetal', 'port', 'list', '--node', first.name, '-f', 'value', '-c', 'Address']);
   assert.equal(ports.trim(), first.mac);
 
   // Both active; the consoles show the deployed systems at their login prompt, with their names.
@@ -136,7 +128,7 @@ test('the main job deploys a 2-machine lab: inspect, deploy with a config drive,
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
-  await openstack('baremetal', 'node', 'undeploy', '--wait', '900', second.name);
+  await ok(['baremetal', 'node', 'undeploy', '--wait', '900', second.name]);
   await watcher;
   assert.ok(states.includes('cleaning') || states.includes('clean wait'), `undeploy went through ${states.join(' → ')}`);
   assert.equal(states.at(-1), 'available');
@@ -158,6 +150,6 @@ test('UEFI: the same job on one OVMF machine (iPXE EFI, systemd-boot from the de
   assert.match(consoleLog, new RegExp(`${name} login:`));
   const [hostname] = await sshHostnameAndMachineId((await deployedAddresses()).get(name)!);
   assert.equal(hostname, name);
-  const history = JSON.parse(await openstack('baremetal', 'node', 'history', 'list', name, '-f', 'json', '--long')) as Array<Record<string, string>>;
+  const history = (await json(['baremetal', 'node', 'history', 'list', name, '--long'])) as Array<Record<string, string>>;
   assert.ok(history.some((h) => /network boot of the deploy ramdisk prepared for .* \(UEFI\)/.test(h['Description of the event'] ?? '')), 'the boot was prepared for UEFI');
 });

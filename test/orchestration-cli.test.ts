@@ -12,29 +12,14 @@ import { parse, stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { run } from '../src/common/child-process.js';
 import { startSeed, type TestSeed } from './support/seed.js';
+import { openstackCli } from './support/openstack-cli.js';
 import type { OrchestrationService } from '../src/orchestration/index.js';
 
-const OPENSTACK = '/usr/bin/openstack';
 const examples = resolve(fileURLToPath(new URL('../templates/examples', import.meta.url)));
 let seed: TestSeed;
 let work: string;
 
-function env(): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OS_')) out[k] = v;
-  return { ...out, OS_CLIENT_CONFIG_FILE: join(seed.stateDir, 'clouds.yaml'), OS_CLOUD: 'bootstack' };
-}
-
-async function openstack(args: string[]) {
-  return run(OPENSTACK, args, { env: env(), allowFailure: true, timeoutMs: 120_000 });
-}
-async function ok(args: string[]): Promise<string> {
-  const r = await openstack(args);
-  assert.equal(r.code, 0, `openstack ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const json = async (args: string[]): Promise<any> => JSON.parse(await ok([...args, '-f', 'json']));
+const { openstack, ok, json } = openstackCli(() => seed.stateDir);
 const ex = (f: string) => join(examples, f);
 
 /**

@@ -20,7 +20,8 @@ let work: string;
 let overcloudFull = '';
 
 before(async () => {
-  seed = await startSeed({ log: { level: 'warn' } });
+  // The direct bare-metal adapter (flavor = resource class); the compute path: test/orchestration-compute.test.ts.
+  seed = await startSeed({ log: { level: 'warn' }, orchestration: { compute_provider: 'baremetal' } });
   token = await seed.token();
   work = mkdtempSync(join(tmpdir(), 'orch-hook-'));
   // The servers name their images: they must exist, active and visible to the stack's project.

@@ -1,7 +1,8 @@
 // The RBAC matrix: every route of every service, called by six callers — no token, and the
 // admin, member and reader of project A, and the member and reader of project B — on records
 // that belong to project A. The expectations are OpenStack's default ("secure RBAC",
-// project-scoped) policies of Keystone, Glance, Ironic and Heat, not what the code happens to do:
+// project-scoped) policies of Keystone, Glance, Ironic, Heat, Neutron and Nova, not what the code
+// happens to do:
 //
 //   ok    2xx or 3xx
 //   none  2xx, and the body names none of project A's records (another project's listing)
@@ -25,7 +26,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  LONG_TAG, WHO, buildWorld, mac, normalizeRoute, passwordAuth, registeredRoutes, request, routeMismatch, unique, SMALL_TEMPLATE,
+  LONG_TAG, WHO, buildWorld, cidr, mac, normalizeRoute, passwordAuth, registeredRoutes, request, routeMismatch, sshKey, unique, SMALL_TEMPLATE,
   type Fixtures, type FreshKind, type Who, type World,
 } from './support/rbac-fixtures.js';
 
@@ -279,9 +280,116 @@ const ORCHESTRATION: Row[] = [
   row('POST /orchestration/signal/wait/:id/:token', REFUSED, { note: 'wrong token', path: (c) => c.f.waitSignal.replace(/[^/]+$/, 'wrong'), body: { status: 'SUCCESS' } }),
   row('POST /orchestration/signal/deployments/:id/:token', PUBLIC, { path: (c) => c.f.deploySignal, body: { deploy_status_code: 0 } }),
   row('POST /orchestration/signal/deployments/:id/:token', REFUSED, { note: 'wrong token', path: (c) => c.f.deploySignal.replace(/[^/]+$/, 'wrong'), body: { deploy_status_code: 0 } }),
+  // TEMP_URL_SIGNAL: the same URL, PUT as to a Swift temp URL.
+  row('PUT /orchestration/signal/deployments/:id/:token', PUBLIC, { path: (c) => c.f.deploySignal, body: { deploy_status_code: 0 } }),
+  row('PUT /orchestration/signal/deployments/:id/:token', REFUSED, { note: 'wrong token', path: (c) => c.f.deploySignal.replace(/[^/]+$/, 'wrong'), body: { deploy_status_code: 0 } }),
+  // POLL_TEMP_URL / POLL_SERVER_CFN: a server's metadata at a signed URL (the token is the credential).
+  row('GET /orchestration/metadata/:id/:token', PUBLIC, { path: (c) => c.f.metadataUrl }),
+  row('GET /orchestration/metadata/:id/:token', REFUSED, { note: 'wrong token', path: (c) => c.f.metadataUrl.replace(/[^/]+$/, 'f'.repeat(48)) }),
 ];
 
-const MATRIX: Row[] = [row('GET /', PUBLIC), ...IDENTITY, ...IMAGES, ...BAREMETAL, ...BOOT, ...ORCHESTRATION];
+// Neutron: a project sees its own networks (plus shared and external ones), the subnets of those,
+// and only its own ports; what it cannot see is 404 (update/delete included). Creating a subnet or
+// a port checks first that the network is the caller's or shared (Neutron's ownership hook: 404
+// "to hide the existence of the network"), then the policy (member).
+const NETWORK: Row[] = [
+  row('GET /networking', PUBLIC),
+  row('GET /networking/', PUBLIC),
+  row('GET /networking/v2.0', ANY_TOKEN),
+  row('GET /networking/v2.0/extensions', ANY_TOKEN),
+  row('GET /networking/v2.0/extensions/:id', ANY_TOKEN),
+  row('GET /networking/v2.0/networks', LIST),
+  row('GET /networking/v2.0/networks/:id', READ_A),
+  // create_network: a member, in its own project.
+  row('POST /networking/v2.0/networks', '401 ok ok 403 ok 403', { body: () => ({ network: { name: unique('rbac-new') } }) }),
+  row('PUT /networking/v2.0/networks/:id', WRITE_A, { body: { network: { name: 'x' } } }),
+  row('DELETE /networking/v2.0/networks/:id', WRITE_A, { fresh: 'network' }),
+  row('GET /networking/v2.0/subnets', LIST),
+  row('GET /networking/v2.0/subnets/:id', READ_A),
+  row('POST /networking/v2.0/subnets', '401 ok ok 403 404 404', { body: (c: Cell) => ({ subnet: { network_id: c.f.networkA, cidr: cidr(), ip_version: 4 } }) }),
+  row('PUT /networking/v2.0/subnets/:id', WRITE_A, { body: { subnet: { name: 'x' } } }),
+  row('DELETE /networking/v2.0/subnets/:id', WRITE_A, { fresh: 'subnet' }),
+  row('GET /networking/v2.0/ports', LIST),
+  row('GET /networking/v2.0/ports/:id', READ_A),
+  // Neutron answers B's reader 404 too (the network ownership check comes before the policy);
+  // we check create_port (member, in the caller's own project) first: a 403 that says nothing
+  // about A's network, as Heat's W_U rows. Moving the check after the network lookup in
+  // src/network/networking.ts (createPort) would give Neutron's 404.
+  row('POST /networking/v2.0/ports', '401 ok ok 403 404 403', { body: (c: Cell) => ({ port: { network_id: c.f.networkA } }) }),
+  row('PUT /networking/v2.0/ports/:id', WRITE_A, { body: { port: { name: 'x' } } }),
+  row('DELETE /networking/v2.0/ports/:id', WRITE_A, { fresh: 'neutronPort' }),
+];
+
+// Nova: another project's server is not found (the instance lookup is project-filtered), and the
+// rule is checked after it. Flavors are everyone's (a private one only its projects'); flavor
+// writes, flavor access, hypervisors and quota writes are the admin's; key pairs are their user's
+// (another user's is not found, naming another user is admin-only); quotas are their project's
+// readers'. No header means microversion 2.1.
+const NOVA_210 = { 'openstack-api-version': 'compute 2.10' };
+/** Key pairs: each user lists only its own (memberA's key is in nobody else's list). */
+const OWN_KEYS = '401 none ok none none none';
+const COMPUTE: Row[] = [
+  row('GET /compute', PUBLIC),
+  row('GET /compute/', PUBLIC),
+  row('GET /compute/v2.1', PUBLIC),
+  row('GET /compute/v2.1/', PUBLIC),
+  // Lists show public flavors and the private ones the project has access to (A's private flavor: not B's).
+  row('GET /compute/v2.1/flavors', LIST),
+  row('GET /compute/v2.1/flavors/detail', LIST),
+  row('GET /compute/v2.1/flavors/:id', ANY_TOKEN),
+  row('GET /compute/v2.1/flavors/:id', '401 ok ok ok 404 404', { note: 'private flavor of A', path: (c) => `/compute/v2.1/flavors/${c.f.flavorPrivate}` }),
+  row('POST /compute/v2.1/flavors', ADMIN, { body: () => ({ flavor: { name: unique('rbac-flavor'), ram: 1, vcpus: 1, disk: 0 } }) }),
+  row('DELETE /compute/v2.1/flavors/:id', ADMIN, { fresh: 'flavor' }),
+  row('GET /compute/v2.1/flavors/:id/os-extra_specs', ANY_TOKEN),
+  row('GET /compute/v2.1/flavors/:id/os-extra_specs/:key', ANY_TOKEN),
+  row('POST /compute/v2.1/flavors/:id/os-extra_specs', ADMIN, { body: { extra_specs: { 'hw:rbac': 'y' } } }),
+  row('PUT /compute/v2.1/flavors/:id/os-extra_specs/:key', ADMIN, { body: { 'hw:rbac': 'z' } }),
+  row('DELETE /compute/v2.1/flavors/:id/os-extra_specs/:key', ADMIN, { fresh: 'flavor' }),
+  row('GET /compute/v2.1/flavors/:id/os-flavor-access', ADMIN, { path: (c) => `/compute/v2.1/flavors/${c.f.flavorPrivate}/os-flavor-access` }),
+  // On a fresh private flavor (project B given access to the shared one would see it afterwards).
+  row('POST /compute/v2.1/flavors/:id/action', ADMIN, { fresh: 'flavor', body: (c: Cell) => ({ addTenantAccess: { tenant: c.f.projectB } }) }),
+  row('GET /compute/v2.1/os-hypervisors', ADMIN),
+  row('GET /compute/v2.1/os-hypervisors/detail', ADMIN),
+  row('GET /compute/v2.1/os-hypervisors/:id', ADMIN),
+  row('GET /compute/v2.1/limits', ANY_TOKEN),
+  row('GET /compute/v2.1/os-keypairs', OWN_KEYS),
+  row('POST /compute/v2.1/os-keypairs', ANY_TOKEN, { body: () => ({ keypair: { name: unique('rbac-kp'), public_key: sshKey() } }) }),
+  // memberA's key pair, looked up as each caller's own: only memberA has one of that name.
+  row('GET /compute/v2.1/os-keypairs/:name', '401 404 ok 404 404 404'),
+  // Naming memberA (user_id, from 2.10): the admin may; anyone else is refused (admin_api or user_id:%(user_id)s).
+  row('GET /compute/v2.1/os-keypairs/:name', '401 ok ok 403 403 403', {
+    note: "?user_id=memberA's",
+    headers: () => NOVA_210,
+    path: (c) => `/compute/v2.1/os-keypairs/${c.f.keypair}?user_id=${c.f.userIds.memberA}`,
+  }),
+  row('DELETE /compute/v2.1/os-keypairs/:name', '401 404 ok 404 404 404', { fresh: 'keypair' }),
+  // os-quota-sets:show/detail: a reader of the project (B's callers are refused, not hidden).
+  row('GET /compute/v2.1/os-quota-sets/:project', '401 ok ok ok 403 403'),
+  row('GET /compute/v2.1/os-quota-sets/:project/detail', '401 ok ok ok 403 403'),
+  row('GET /compute/v2.1/os-quota-sets/:project/defaults', ANY_TOKEN),
+  row('PUT /compute/v2.1/os-quota-sets/:project', ADMIN, { body: { quota_set: { instances: 10 } } }),
+  row('DELETE /compute/v2.1/os-quota-sets/:project', ADMIN),
+  row('GET /compute/v2.1/os-server-groups', LIST),
+  row('POST /compute/v2.1/os-server-groups', '401 ok ok 403 ok 403', { body: () => ({ server_group: { name: unique('rbac-group'), policies: ['anti-affinity'] } }) }),
+  // Departure: Nova looks a group up by id alone and then checks show/delete against its project,
+  // so B's callers get 403 there; we hide another project's group (404) as Nova hides its servers.
+  row('GET /compute/v2.1/os-server-groups/:id', READ_A),
+  row('DELETE /compute/v2.1/os-server-groups/:id', WRITE_A, { fresh: 'serverGroup' }),
+  row('GET /compute/v2.1/servers', LIST),
+  row('GET /compute/v2.1/servers/detail', LIST),
+  // servers:create: a member, in its own project (each success takes a fake node of the shared pool).
+  row('POST /compute/v2.1/servers', '401 ok ok 403 ok 403', {
+    body: (c: Cell) => ({ server: { name: unique('rbac-s'), imageRef: c.f.publicImage, flavorRef: c.f.serverFlavor, networks: 'none' } }),
+  }),
+  row('GET /compute/v2.1/servers/:id', READ_A),
+  row('PUT /compute/v2.1/servers/:id', WRITE_A, { body: { server: { name: 'rbac-s' } } }),
+  row('DELETE /compute/v2.1/servers/:id', WRITE_A, { fresh: 'novaServer' }),
+  row('POST /compute/v2.1/servers/:id/action', WRITE_A, { fresh: 'novaServer', body: { reboot: { type: 'HARD' } } }),
+  row('GET /compute/v2.1/servers/:id/os-instance-actions', READ_A),
+  row('GET /compute/v2.1/servers/:id/os-instance-actions/:requestId', READ_A),
+];
+
+const MATRIX: Row[] = [row('GET /', PUBLIC), ...IDENTITY, ...IMAGES, ...BAREMETAL, ...BOOT, ...ORCHESTRATION, ...NETWORK, ...COMPUTE];
 
 /** Default parameter values, by "<previous path segment>/:<param>". */
 const PARAMS: Record<string, (f: Fixtures) => string> = {
@@ -320,6 +428,18 @@ const PARAMS: Record<string, (f: Fixtures) => string> = {
   'software_configs/:id': (f) => f.config,
   'software_deployments/:id': (f) => f.deployment,
   'metadata/:server_id': (f) => f.server,
+  'extensions/:id': () => 'provider',
+  'networks/:id': (f) => f.networkA,
+  'subnets/:id': (f) => f.subnetA,
+  'ports/:id': (f) => f.neutronPortA,
+  'flavors/:id': (f) => f.flavor,
+  'os-extra_specs/:key': () => 'hw:rbac',
+  'os-keypairs/:name': (f) => f.keypair,
+  'os-quota-sets/:project': (f) => f.projectA,
+  'os-server-groups/:id': (f) => f.serverGroup,
+  'servers/:id': (f) => f.novaServer,
+  'os-instance-actions/:requestId': (f) => f.instanceAction,
+  'os-hypervisors/:id': (f) => f.hypervisor,
 };
 
 function fill(url: string, f: Fixtures): string {

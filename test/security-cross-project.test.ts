@@ -17,7 +17,8 @@ let a: { token: string; projectId: string };
 let b: { token: string; projectId: string };
 
 before(async () => {
-  seed = await startSeed({ log: { level: 'warn' } });
+  // The direct bare-metal adapter (flavor = resource class); compute's own isolation: test/compute-*.test.ts.
+  seed = await startSeed({ log: { level: 'warn' }, orchestration: { compute_provider: 'baremetal' } });
   admin = await seed.token();
   a = await userWithRole(seed, admin, 'xp-a', 'xp-a-member', 'member');
   b = await userWithRole(seed, admin, 'xp-b', 'xp-b-member', 'member');

@@ -19,6 +19,8 @@ import { Provisioning, type PortChange } from './provisioning.js';
 import { BootTimeline } from './timeline.js';
 import { FirstContact } from './first-contact.js';
 import { baremetalPolicy } from './policy.js';
+import { driverNode, findNode } from './node-store.js';
+import { CONSOLE_LOG_DEFAULT_BYTES, CONSOLE_LOG_MAX_BYTES, ConsoleUnavailableError, nodeLabel } from './drivers/interfaces.js';
 
 export { Provisioning, type AgentChannel, type AgentOutcome, type ProvisioningLinks } from './provisioning.js';
 
@@ -32,6 +34,12 @@ export interface BaremetalService extends ApiService {
   instances: Instances;
   /** The server attaches the boot and image services here (ipxe boot, direct deploy, timeline). */
   provisioning: Provisioning;
+  /**
+   * For in-process callers (compute's console output): the last `maxBytes` bytes (default 64 KiB,
+   * at most 1 MiB) of the node's serial console, through its management interface's consoleLog.
+   * Read-only and without the node's lock. 501 ConsoleUnavailableError when there is none.
+   */
+  consoleLog(node: string, maxBytes?: number): Promise<string>;
 }
 
 export function createBaremetalService(ctx: ServiceContext, config: BaremetalConfig, givenRegistry?: DriverRegistry): BaremetalService {
@@ -71,6 +79,7 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
     automatedClean: c.automated_clean,
   });
   const base = () => `${ctx.publicUrl()}/baremetal`;
+  const consoleLogger = ctx.log.child({ service: 'baremetal', component: 'console' });
   conductor.timeline = timeline;
   conductor.portsChanged = portChanged;
   conductor.agentStateDurable = () => provisioning.attached;
@@ -93,6 +102,16 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
     registry,
     instances: new Instances(db, conductor),
     provisioning,
+    async consoleLog(ident: string, maxBytes = CONSOLE_LOG_DEFAULT_BYTES): Promise<string> {
+      const bytes = Math.min(Math.max(1, Math.floor(maxBytes) || CONSOLE_LOG_DEFAULT_BYTES), CONSOLE_LOG_MAX_BYTES);
+      const row = await findNode(db, ident);
+      const node = driverNode(row);
+      const mgmt = registry.get('management', row.management_interface);
+      if (!mgmt.consoleLog) {
+        throw new ConsoleUnavailableError(`Node ${nodeLabel(node)} has no console log: its management interface "${mgmt.name}" cannot read the serial console.`, row.uuid);
+      }
+      return mgmt.consoleLog(node, { log: consoleLogger }, bytes);
+    },
     routes(app: FastifyInstance) {
       installVersionHook(app);
       installBodyParsers(app);

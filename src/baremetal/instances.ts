@@ -27,10 +27,22 @@ export interface InstanceRequest {
   traits?: string[];
   /** Image id or URL (instance_info.image_source). */
   imageSource: string;
-  /** Config drive contents as Ironic accepts them in instance_info.configdrive. */
-  configdrive?: { meta_data?: Record<string, unknown>; user_data?: string; network_data?: Record<string, unknown> };
+  /**
+   * Config drive contents as Ironic accepts them in instance_info.configdrive; or a function of
+   * the allocated node, called before the deploy starts (compute binds ports to the node's MACs
+   * and builds network_data from them). A throw releases the node.
+   */
+  configdrive?: ConfigDrive | ((node: { uuid: string; name: string | null; macs: string[] }) => Promise<ConfigDrive>);
   user?: string | null;
+  /** false: instance_info.config_drive false, so the deploy writes no config drive (Nova's config_drive=False). */
+  configDrive?: boolean;
+  /** The instance id to use (compute's server id, carried by the node as instance_uuid); default a new uuid. */
+  id?: string;
+  /** Only these nodes may be allocated (compute's scheduler filtered them); must not be empty. */
+  candidateNodes?: string[];
 }
+
+export type ConfigDrive = { meta_data?: Record<string, unknown>; user_data?: string; network_data?: Record<string, unknown> };
 
 export interface InstanceStatus {
   state: 'building' | 'active' | 'error' | 'deleted';
@@ -53,7 +65,9 @@ export class Instances {
   /** Allocates a node and starts deploying it; returns the instance id (the allocation's uuid). */
   async create(req: InstanceRequest): Promise<string> {
     checkTraits(req.traits ?? [], 'traits');
-    const uuid = randomUUID();
+    // An empty list would mean "any node" to allocate(): refuse it rather than widen the choice.
+    if (req.candidateNodes && req.candidateNodes.length === 0) throw new ConflictError(`Cannot place instance ${req.name}: no candidate nodes`);
+    const uuid = req.id ?? randomUUID();
     const row: AllocationRow = {
       uuid,
       name: null,
@@ -69,19 +83,32 @@ export class Instances {
       updated_at: null,
     };
     await this.db.insertInto('baremetal_allocations').values(row).execute();
-    const result = await allocate(this.db, row, req.traits ?? [], [], { project: req.project, sharedPool: true });
+    const result = await allocate(this.db, row, req.traits ?? [], req.candidateNodes ?? [], { project: req.project, sharedPool: true });
     if (result.state !== 'active' || !result.node_uuid) {
       await this.db.deleteFrom('baremetal_allocations').where('uuid', '=', uuid).execute();
       throw new ConflictError(`Cannot place instance ${req.name}: ${result.last_error ?? 'no node was allocated'}`);
     }
     const node = await this.db.selectFrom('baremetal_nodes').selectAll().where('uuid', '=', result.node_uuid).executeTakeFirstOrThrow();
+    let configdrive: ConfigDrive | undefined;
+    try {
+      if (typeof req.configdrive === 'function') {
+        const macs = (await this.db.selectFrom('baremetal_ports').select('address').where('node_uuid', '=', node.uuid).where('pxe_enabled', '=', 1).orderBy('created_at').execute()).map((p) => p.address);
+        configdrive = await req.configdrive({ uuid: node.uuid, name: node.name, macs });
+      } else {
+        configdrive = req.configdrive;
+      }
+    } catch (err) {
+      await this.release(uuid, node);
+      throw err;
+    }
     const info = {
       ...fromJson<Record<string, unknown>>(node.instance_info, {}),
       image_source: req.imageSource,
       display_name: req.name,
       // Whose instance this is, for as long as the node holds it (the allocation goes first on delete).
       project_id: req.project,
-      ...(req.configdrive ? { configdrive: req.configdrive } : {}),
+      ...(configdrive ? { configdrive } : {}),
+      ...(req.configDrive === false ? { config_drive: false } : {}),
     };
     await this.db.updateTable('baremetal_nodes').set({ instance_info: toJson(info), updated_at: now() }).where('uuid', '=', node.uuid).execute();
     try {

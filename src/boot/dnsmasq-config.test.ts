@@ -97,3 +97,18 @@ test('DHCP and TFTP log lines become events', () => {
   assert.equal(parseDnsmasqLine('dnsmasq-dhcp[812]: 1754 tags: prov, known, veth0'), null);
   assert.equal(parseDnsmasqLine('dnsmasq[812]: started, version 2.90 DNS disabled'), null);
 });
+
+test('metadata route: option 121 and 249 carry 169.254.169.254/32 and the default route via the seed; dnsmasq accepts it', async () => {
+  const s = dnsmasqConfigSchema.parse({ enabled: true, interface: 'br-prov', range_start: '192.0.2.100', range_end: '192.0.2.150' });
+  const c = renderDnsmasqConfig(s, paths, { routes: { hosts: ['169.254.169.254'], via: '192.0.2.1' } });
+  const lines = c.split('\n');
+  assert.ok(lines.includes('dhcp-option=tag:prov,option:classless-static-route,169.254.169.254/32,192.0.2.1,0.0.0.0/0,192.0.2.1'), c);
+  assert.ok(lines.includes('dhcp-option=tag:prov,249,169.254.169.254/32,192.0.2.1,0.0.0.0/0,192.0.2.1'), c);
+  await dnsmasqAccepts(c);
+  // Without routes asked for, no option 121 at all (clients keep using option 3 alone).
+  assert.ok(!renderDnsmasqConfig(s, paths).includes('classless-static-route'));
+  assert.throws(() => renderDnsmasqConfig(s, paths, { routes: { hosts: ['169.254.169.254'], via: '192.0.2.300' } }), /classless static route: "192\.0\.2\.300"/);
+  // ProxyDHCP gives no address options: the site's DHCP server must give the route.
+  const p = renderDnsmasqConfig(dnsmasqConfigSchema.parse({ mode: 'proxy', proxy_subnet: '10.0.0.0' }), paths, { routes: { hosts: ['169.254.169.254'], via: '10.0.0.1' } });
+  assert.ok(!p.includes('classless-static-route') && !p.includes(',249,'), p);
+});

@@ -14,10 +14,21 @@ export interface DnsmasqPaths {
   ipxeScriptUrl: string;
 }
 
+/**
+ * Host routes every DHCP client is given (full DHCP mode only): the metadata service's address
+ * (169.254.169.254/32) via the seed's address on the provisioning network.
+ */
+export interface ClasslessRoutes {
+  /** IPv4 addresses, each routed as a /32. */
+  hosts: string[];
+  /** The seed's IPv4 address on the provisioning interface. */
+  via: string;
+}
+
 /** Tag names used in the generated file (also the names that appear in dnsmasq's log). */
 export const TAGS = { ipxe: 'ipxe', efi: 'efi64', known: 'known' } as const;
 
-export function renderDnsmasqConfig(s: DnsmasqSettings, paths: DnsmasqPaths): string {
+export function renderDnsmasqConfig(s: DnsmasqSettings, paths: DnsmasqPaths, extra: { routes?: ClasslessRoutes } = {}): string {
   if (/[\s,]/.test(s.interface)) throw new ConfigError(`boot.dnsmasq.interface: "${s.interface}" is not an interface name`);
   if (/[\s]/.test(paths.ipxeScriptUrl)) throw new ConfigError(`iPXE script URL contains whitespace: ${paths.ipxeScriptUrl}`);
   const lines: string[] = [
@@ -43,6 +54,7 @@ export function renderDnsmasqConfig(s: DnsmasqSettings, paths: DnsmasqPaths): st
     lines.push(`dhcp-range=set:prov,${s.range_start},${s.range_end},${s.netmask},${s.lease_time}`);
     // We are the only DHCP server on the provisioning network: answer at once, NAK strangers.
     lines.push('dhcp-authoritative');
+    if (extra.routes?.hosts.length) lines.push(...classlessRouteOptions(extra.routes));
   } else {
     if (!s.proxy_subnet) {
       throw new ConfigError('boot.dnsmasq: proxy_subnet is required in proxy mode', {
@@ -84,6 +96,21 @@ export function renderDnsmasqConfig(s: DnsmasqSettings, paths: DnsmasqPaths): st
     lines.push('enable-ra', `dhcp-range=::,constructor:${s.interface},ra-only`);
   }
   return lines.join('\n') + '\n';
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/**
+ * Option 121 (RFC 3442) and its Microsoft twin 249. A client that takes option 121 ignores the
+ * router option (3), and dnsmasq sends itself as router by default, so the default route via
+ * the same address goes into 121 too: adding the host route must not take the default away.
+ */
+function classlessRouteOptions(r: ClasslessRoutes): string[] {
+  for (const a of [r.via, ...r.hosts]) {
+    if (!IPV4.test(a) || a.split('.').some((o) => Number(o) > 255)) throw new ConfigError(`classless static route: "${a}" is not an IPv4 address`);
+  }
+  const routes = [...r.hosts.map((h) => `${h}/32,${r.via}`), `0.0.0.0/0,${r.via}`].join(',');
+  return [`dhcp-option=tag:prov,option:classless-static-route,${routes}`, `dhcp-option=tag:prov,249,${routes}`];
 }
 
 /** The siaddr for proxy answers: boot.dnsmasq.next_server, else the script URL's IPv4 host. */

@@ -1,7 +1,9 @@
 // The boot service: DHCP/ProxyDHCP/TFTP through a supervised dnsmasq, iPXE scripts and the deploy
 // kernel/ramdisk over HTTP, and the deploy agent's pull API, all under /boot.
 import { join, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { run } from '../common/child-process.js';
+import { ConfigError } from '../common/errors.js';
 import type { ApiService, ServiceContext } from '../common/service.js';
 import type { BootConfig } from './config.js';
 import { BootEventBus } from './boot-events.js';
@@ -10,7 +12,7 @@ import { BootSecrets, DbBootSecretStore } from './boot-secrets.js';
 import { MemoryDeployCommands } from './deploy-commands.js';
 import { migrations, typed } from './db.js';
 import { DbBootStore, DbDeployStateStore } from './deploy-store.js';
-import { DhcpHostsDir } from './dhcp-hosts.js';
+import { DhcpHostsDir, type HostReservations } from './dhcp-hosts.js';
 import { renderDnsmasqConfig } from './dnsmasq-config.js';
 import { DnsmasqSupervisor } from './dnsmasq-supervisor.js';
 import { bootRoutes, type DeployImageSource } from './routes.js';
@@ -28,6 +30,21 @@ export interface BootService extends ApiService {
   setImageSource(source: DeployImageSource): void;
   /** qcow2 images converted to raw for the agent (<state_dir>/boot/raw-cache). */
   rawCache: RawCache;
+  /**
+   * The MAC our dnsmasq leased `ip` to (from its DHCPACKs, else its lease file after a restart),
+   * while the lease lasts; undefined when we gave that address to no one (or in ProxyDHCP mode).
+   */
+  leaseOf(ip: string): Promise<{ mac: string } | undefined>;
+  /**
+   * Asks for a /32 route to `host` via the seed's provisioning address in every DHCP answer
+   * (option 121/249; full DHCP mode only). Call before start().
+   */
+  routeHost(host: string): void;
+  /**
+   * Fixed addresses for MACs, merged into dnsmasq's hosts directory (the network service's bound
+   * ports on the provisioning network); undefined when dnsmasq is not enabled.
+   */
+  reservations?: HostReservations;
 }
 
 export const HEARTBEAT_INTERVAL_S = 10;
@@ -44,6 +61,16 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     ipToMac.set(ip, mac);
     if (ipToMac.size > 4096) ipToMac.delete(ipToMac.keys().next().value!);
   };
+  // Addresses our dnsmasq ACKed (not INFORMs, not script fetches): what the metadata service
+  // identifies a caller by. Bounded like ipToMac; the lease file covers what a restart forgot.
+  const acked = new Map<string, { mac: string; at: number }>();
+  const learnLease = (ip: string, mac: string, at: Date) => {
+    acked.delete(ip);
+    acked.set(ip, { mac: mac.toLowerCase(), at: at.getTime() });
+    if (acked.size > 4096) acked.delete(acked.keys().next().value!);
+  };
+  const leaseFile = join(workDir, 'dnsmasq.leases');
+  const routedHosts: string[] = [];
   // Transactions that were DHCPINFORMs: dnsmasq ACKs an INFORM naming any MAC in its payload
   // with the sender's own address, which is no lease and must not bind a boot.
   const informs = new Set<string>();
@@ -103,8 +130,19 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     manager,
     events,
     rawCache,
+    reservations: hostsDir,
     setImageSource(source) {
       imageSource = source;
+    },
+    async leaseOf(ip) {
+      if (!config.dnsmasq.enabled || config.dnsmasq.mode !== 'dhcp') return undefined;
+      const addr = clientAddress(ip);
+      const seen = acked.get(addr);
+      if (seen && Date.now() < seen.at + leaseMs(config.dnsmasq.lease_time)) return { mac: seen.mac };
+      return fromLeaseFile(leaseFile, addr);
+    },
+    routeHost(host) {
+      if (!routedHosts.includes(host)) routedHosts.push(host);
     },
     routes: bootRoutes({
       imageFile: () => imageSource,
@@ -133,11 +171,17 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
         binary: config.dnsmasq.binary,
         netns: config.dnsmasq.netns,
         log: ctx.log.child({ component: 'dnsmasq' }),
-        config: renderDnsmasqConfig(config.dnsmasq, {
-          hostsDir: hostsDir.dir,
-          leaseFile: join(workDir, 'dnsmasq.leases'),
-          ipxeScriptUrl: `${baseUrl()}/boot.ipxe`,
-        }),
+        config: renderDnsmasqConfig(
+          config.dnsmasq,
+          {
+            hostsDir: hostsDir.dir,
+            leaseFile,
+            ipxeScriptUrl: `${baseUrl()}/boot.ipxe`,
+          },
+          routedHosts.length && config.dnsmasq.mode === 'dhcp'
+            ? { routes: { hosts: routedHosts, via: await interfaceIpv4(config.dnsmasq.interface, config.dnsmasq.netns) } }
+            : {},
+        ),
         onEvent: (e) => {
           if (e.kind === 'dhcp') {
             if (e.message === 'DHCPINFORM' && e.xid) {
@@ -146,6 +190,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
             }
             if (e.ip && e.message === 'DHCPACK' && !(e.xid && informs.delete(e.xid))) {
               learnIp(e.ip, e.mac);
+              learnLease(e.ip, e.mac, e.at);
               manager.leaseSeen(e.mac, e.ip, e.at);
             }
             events.emit({ kind: 'dhcp', at: e.at, mac: e.mac, nodeId: manager.nodeForMac(e.mac), detail: { message: e.message, ip: e.ip, hostname: e.hostname, ignored: e.ignored, reason: e.reason } });
@@ -160,4 +205,31 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     },
   };
   return service;
+}
+
+/** A line of dnsmasq's lease file: `<expiry epoch s|0> <mac> <ip> <hostname> <client-id>`. */
+async function fromLeaseFile(file: string, ip: string): Promise<{ mac: string } | undefined> {
+  let text = '';
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [expiry, mac, addr] = line.split(' ');
+    if (addr !== ip || !mac) continue;
+    // 0 is an infinite lease.
+    if (expiry !== '0' && Number(expiry) * 1000 <= Date.now()) return undefined;
+    return { mac: mac.toLowerCase() };
+  }
+  return undefined;
+}
+
+/** The seed's first IPv4 address on the provisioning interface (where dnsmasq answers from). */
+async function interfaceIpv4(iface: string, netns: string | undefined): Promise<string> {
+  const args = [...(netns ? ['-n', netns] : []), '-4', '-o', 'addr', 'show', 'dev', iface];
+  const r = await run('ip', args, { allowFailure: true, timeoutMs: 10_000 });
+  const m = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(r.stdout);
+  if (!m) throw new ConfigError(`boot.dnsmasq.interface: ${iface} has no IPv4 address to route the metadata service through`);
+  return m[1]!;
 }

@@ -5,6 +5,7 @@ import { buildImage, OUTPUT_TYPES, type OutputType } from '../image-builder/buil
 import { splitElementsPath } from '../image-builder/elements.js';
 import { ValidationError } from '../common/errors.js';
 import { ensureDemoImages } from '../image-builder/demo-images.js';
+import { buildSampleImage, type SampleImage } from '../image-builder/sample-image.js';
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -112,14 +113,23 @@ export function registerImage(program: Command): void {
   image
     .command('samples')
     .description('build (once, then from the cache) the deploy ramdisk and the Debian sample image the lab demo deploys')
-    .option('--out <dir>', 'also link them here as deploy.kernel, deploy.initramfs, sample.raw, sample.qcow2')
+    .option('--out <dir>', 'also link them here as deploy.kernel, deploy.initramfs, sample.raw, sample.qcow2 (and sample-cloud-init.*)')
+    .option('--cloud-init', 'also build the sample-cloud-init image (first boot by cloud-init instead of the config-drive element)')
     .option('--force', 'rebuild even when the inputs are unchanged')
     .option('--json', 'print the paths as JSON')
-    .action(async (flags: { out?: string; force?: boolean; json?: boolean }) => {
+    .action(async (flags: { out?: string; cloudInit?: boolean; force?: boolean; json?: boolean }) => {
       const started = Date.now();
       const stamp = () => `[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s]`;
-      const images = await ensureDemoImages({ force: flags.force, log: (line) => process.stderr.write(`${stamp()} ${line}\n`) });
+      const log = (line: string) => process.stderr.write(`${stamp()} ${line}\n`);
+      // buildSampleImage bundles src/agents itself for images that carry them: no dist/ needed.
+      const images = await ensureDemoImages({ force: flags.force, log });
+      let cloudInit: SampleImage | undefined;
+      if (flags.cloudInit) {
+        cloudInit = await buildSampleImage(undefined, { variant: 'cloud-init', force: flags.force, log });
+        if (!cloudInit.cached) images.built.push('sample-cloud-init');
+      }
       const links: Record<string, string> = { 'deploy.kernel': images.kernel, 'deploy.initramfs': images.initramfs, 'sample.raw': images.raw, 'sample.qcow2': images.qcow2 };
+      if (cloudInit) Object.assign(links, { 'sample-cloud-init.raw': cloudInit.raw, 'sample-cloud-init.qcow2': cloudInit.qcow2 });
       if (flags.out) {
         const out = resolve(flags.out);
         mkdirSync(out, { recursive: true });
@@ -128,9 +138,9 @@ export function registerImage(program: Command): void {
           symlinkSync(target, join(out, name));
         }
       }
-      if (flags.json) process.stdout.write(JSON.stringify(images, null, 2) + '\n');
+      if (flags.json) process.stdout.write(JSON.stringify(cloudInit ? { ...images, cloudInit: { raw: cloudInit.raw, qcow2: cloudInit.qcow2 } } : images, null, 2) + '\n');
       else for (const [name, target] of Object.entries(links)) process.stdout.write(`${name}\t${target}\n`);
-      process.stderr.write(`${stamp()} ${images.built.length ? `built: ${images.built.join(', ')}` : 'both from the cache'}\n`);
+      log(images.built.length ? `built: ${images.built.join(', ')}` : 'all from the cache');
     });
 
   // diskimage-builder's command line: the same options and elements, positional after options.

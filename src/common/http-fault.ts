@@ -2,7 +2,7 @@
 // prints our message instead of a generic HTTP error.
 import type { BootstackError } from './errors.js';
 
-export type FaultStyle = 'keystone' | 'glance' | 'ironic' | 'heat' | 'plain';
+export type FaultStyle = 'keystone' | 'glance' | 'ironic' | 'heat' | 'neutron' | 'nova' | 'plain';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -48,9 +48,22 @@ export function renderFault(style: FaultStyle, err: BootstackError): Record<stri
         title,
         error: { message: err.message, traceback: null, type: heatType(err) },
       };
+    case 'neutron':
+      // openstacksdk and neutronclient print NeutronError.message; "type" is Neutron's exception
+      // name (src/network/errors.ts sets it as the error's code), else one named after the status.
+      return { NeutronError: { type: neutronType(err), message: err.message, detail: '' } };
+    case 'nova':
+      // novaclient and openstacksdk read the one top-level key's message: {"itemNotFound": {...}}.
+      return { [novaFaultName(err.status)]: { code: err.status, message: err.message } };
     case 'plain':
       return { code: err.status, title, message: err.message, ...err.fields };
   }
+}
+
+function neutronType(err: BootstackError): string {
+  if (/^[A-Z][A-Za-z]+$/.test(err.code)) return err.code;
+  if (err.status === 403) return 'PolicyNotAuthorized';
+  return `HTTP${statusTitle(err.status).replace(/ /g, '')}`;
 }
 
 function heatType(err: BootstackError): string {
@@ -60,4 +73,22 @@ function heatType(err: BootstackError): string {
   if (err.status === 401) return 'NotAuthenticated';
   if (err.status === 400) return 'StackValidationFailed';
   return 'HTTPInternalServerError';
+}
+
+/** Nova's fault names by status (nova/api/openstack/wsgi.py); anything else is computeFault. */
+function novaFaultName(status: number): string {
+  const names: Record<number, string> = {
+    400: 'badRequest',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'itemNotFound',
+    405: 'badMethod',
+    409: 'conflictingRequest',
+    413: 'overLimit',
+    415: 'badMediaType',
+    429: 'overLimit',
+    501: 'notImplemented',
+    503: 'serviceUnavailable',
+  };
+  return names[status] ?? 'computeFault';
 }

@@ -11,7 +11,7 @@ export interface DemoImages {
   raw: string;
   qcow2: string;
   /** Which of the two were built now (the rest came from the cache). */
-  built: Array<'deploy-ramdisk' | 'sample'>;
+  built: Array<'deploy-ramdisk' | 'sample' | 'sample-cloud-init'>;
   seconds: number;
 }
 

@@ -73,7 +73,13 @@ export function deployRamdiskInputsHash(o: { elementsPath: string[]; agentBundle
   return h.digest('hex');
 }
 
-async function freshBundle(dir: string): Promise<void> {
+/**
+ * Bundles the in-instance tools from src/agents into dir (scripts/bundle-agents.mjs, ~1 s). Images
+ * that carry agents bundle afresh into a scratch directory for every build or cache check, so
+ * they never pick up a stale or missing dist/agents; the output is deterministic, so its content
+ * can be part of an inputs hash.
+ */
+export async function bundleAgents(dir: string): Promise<void> {
   await run(process.execPath, [BUNDLER, '--outdir', dir], { timeoutMs: 120_000 });
 }
 
@@ -104,7 +110,7 @@ export async function buildDeployRamdisk(outDir: string, opts: DeployRamdiskOpti
     let agentsDir = opts.agentsDir;
     if (!agentsDir) {
       scratch = mkdtempSync(join(out, '.agents-'));
-      await freshBundle(scratch);
+      await bundleAgents(scratch);
       agentsDir = scratch;
     }
     const agentBundle = join(agentsDir, 'deploy-agent');

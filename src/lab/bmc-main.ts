@@ -16,7 +16,13 @@ if (!lab) {
   process.exit(1);
 }
 const backend = await new QemuSystems(lab, paths).load();
-const app = buildRedfishApp({ backend, username: lab.bmc.username, password: await readBmcPassword(paths), serviceUuid: lab.bmc.uuid });
+const app = buildRedfishApp({
+  backend,
+  username: lab.bmc.username,
+  password: await readBmcPassword(paths),
+  serviceUuid: lab.bmc.uuid,
+  consoleLog: (m) => paths.console(m.name),
+});
 await app.listen({ host: lab.bmc.host, port: lab.bmc.port });
 process.stderr.write(`bmc: Redfish service for lab ${lab.id} listening on ${lab.bmc.url}\n`);
 const stop = () => {

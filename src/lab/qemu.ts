@@ -19,6 +19,13 @@ export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
 export type BootTarget = 'None' | 'Pxe' | 'Hdd';
 
+/**
+ * SMBIOS chassis asset tag of every lab machine. cloud-init's OpenStack datasource only asks a
+ * metadata service (169.254.169.254) on machines whose DMI names OpenStack (product name or
+ * chassis asset tag); on real hardware the operator sets the asset tag through the BMC.
+ */
+export const LAB_ASSET_TAG = 'OpenStack Compute';
+
 export interface QemuOptions {
   name: string;
   uuid?: string;
@@ -45,6 +52,7 @@ export function qemuArgs(o: QemuOptions): string[] {
   const args = ['-name', `guest=${o.name}`, '-machine', `${machine},graphics=off`, '-accel', o.accel];
   args.push('-m', String(o.memoryMiB), '-smp', String(o.cpus), '-nodefaults', '-no-user-config', '-display', 'none');
   if (o.uuid) args.push('-uuid', o.uuid);
+  args.push('-smbios', `type=3,asset=${LAB_ASSET_TAG}`);
   args.push('-chardev', `file,id=console0,path=${o.consoleLog},append=on`, '-serial', 'chardev:console0');
   if (o.qmpSocket) args.push('-qmp', `unix:${o.qmpSocket},server=on,wait=off`);
   if (o.pidFile) args.push('-pidfile', o.pidFile);

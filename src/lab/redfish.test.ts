@@ -1,6 +1,9 @@
 // The Redfish layer over a fake backend: auth, sessions, ETags, validation, error shapes.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildRedfishApp } from './redfish.js';
 import { FakeSystems } from './fake-systems.js';
 import type { MachineRecord } from './spec.js';
@@ -117,4 +120,50 @@ test('bad input: unknown values, properties, systems and reset types are refused
   const on = await app.inject({ method: 'POST', url: `${sys0}/Actions/ComputerSystem.Reset`, headers: basic, payload: { ResetType: 'On' } });
   assert.equal(on.statusCode, 204);
   assert.deepEqual(backend.calls, [{ id: '00000000-0000-4000-8000-000000000000', type: 'On' }]);
+});
+
+test('OEM serial console: linked from the system, read-only, under auth, ?tail bounded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bsl-console-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // lab-0 has 100 KiB of console (ending in a 3-byte character), lab-1 has not written any yet.
+  const log = 'x'.repeat(100 * 1024 - 9) + 'boot \u20ac\n';
+  writeFileSync(join(dir, 'lab-0.log'), log);
+  const backend = new FakeSystems([machine(0), machine(1)]);
+  const app = buildRedfishApp({ backend, username: 'admin', password: 's3cret', serviceUuid: '11111111-2222-4333-8444-555555555555', consoleLog: (m) => join(dir, `${m.name}.log`) });
+  const basic = { authorization: 'Basic ' + Buffer.from('admin:s3cret').toString('base64') };
+  const url = `${sys0}/Oem/Bootstack/SerialConsole`;
+
+  const sys = (await app.inject({ url: sys0, headers: basic })).json();
+  assert.deepEqual(sys.Oem.Bootstack.SerialConsole, { '@odata.id': url });
+  assert.equal((await app.inject({ url })).statusCode, 401);
+  assert.equal((await app.inject({ url, headers: { authorization: 'Basic ' + Buffer.from('admin:x').toString('base64') } })).statusCode, 401);
+  const login = await app.inject({ method: 'POST', url: '/redfish/v1/SessionService/Sessions', payload: { UserName: 'admin', Password: 's3cret' } });
+  const viaSession = await app.inject({ url: `${url}?tail=4`, headers: { 'x-auth-token': login.headers['x-auth-token'] as string } });
+  assert.equal(viaSession.statusCode, 200);
+  assert.deepEqual([viaSession.json().Data, viaSession.json().Bytes], ['\u20ac\n', 102400]);
+
+  const dflt = (await app.inject({ url, headers: basic })).json();
+  assert.equal(dflt.Bytes, 102400);
+  assert.equal(Buffer.byteLength(dflt.Data), 64 * 1024, 'default tail is 64 KiB');
+  assert.ok(dflt.Data.endsWith('boot \u20ac\n'));
+  // A tail that starts inside the euro sign drops its partial bytes rather than garbling them.
+  assert.equal((await app.inject({ url: `${url}?tail=3`, headers: basic })).json().Data, '\n');
+  const all = (await app.inject({ url: `${url}?tail=1048576`, headers: basic })).json();
+  assert.equal(all.Data, log);
+  for (const bad of ['0', '-1', '1048577', 'abc', '1.5', '1&tail=2']) {
+    const r = await app.inject({ url: `${url}?tail=${bad}`, headers: basic });
+    assert.equal(r.statusCode, 400, bad);
+    assert.match(r.json().error.code, /QueryParameterOutOfRange/);
+  }
+  const empty = await app.inject({ url: '/redfish/v1/Systems/00000001-0000-4000-8000-000000000000/Oem/Bootstack/SerialConsole', headers: basic });
+  assert.deepEqual([empty.json().Data, empty.json().Bytes], ['', 0]);
+  assert.equal((await app.inject({ url: '/redfish/v1/Systems/nope/Oem/Bootstack/SerialConsole', headers: basic })).statusCode, 404);
+  for (const method of ['PATCH', 'POST', 'DELETE'] as const) {
+    assert.equal((await app.inject({ method, url, headers: basic, payload: {} })).statusCode, 404, method);
+  }
+
+  // Without a console log source there is neither link nor resource.
+  const plain = setup();
+  assert.equal((await plain.app.inject({ url: sys0, headers: plain.basic })).json().Oem, undefined);
+  assert.equal((await plain.app.inject({ url, headers: plain.basic })).statusCode, 404);
 });

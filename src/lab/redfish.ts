@@ -2,10 +2,15 @@
 // ComputerSystem (PowerState, Boot override, Reset action), Managers, SessionService with
 // sessions; basic auth or X-Auth-Token on everything but the service root and session login.
 // GET answers carry an ETag; PATCH honours If-Match (412 when it does not match).
+// OEM: each machine's serial console log, read-only, at Systems/{id}/Oem/Bootstack/SerialConsole
+// (linked from the ComputerSystem's Oem.Bootstack), when the service is given `consoleLog`.
+import { open } from 'node:fs/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { BootstackError } from '../common/errors.js';
 import { BOOT_ENABLED, BOOT_TARGETS, RESET_TYPES, type BootOverride, type ResetType, type SystemBackend, type SystemInfo } from './systems.js';
+import { LAB_ASSET_TAG } from './qemu.js';
+import type { MachineRecord } from './spec.js';
 
 export interface RedfishOptions {
   backend: SystemBackend;
@@ -14,7 +19,13 @@ export interface RedfishOptions {
   /** Identifies this service (ServiceRoot UUID); stable per lab. */
   serviceUuid: string;
   sessionTimeoutSec?: number;
+  /** The file a machine's serial console goes to; without it there is no SerialConsole resource. */
+  consoleLog?: (machine: MachineRecord) => string;
 }
+
+/** ?tail= of the SerialConsole resource: bytes from the end of the log. */
+export const SERIAL_CONSOLE_DEFAULT_TAIL = 64 * 1024;
+export const SERIAL_CONSOLE_MAX_TAIL = 1024 * 1024;
 
 const ROOT = '/redfish/v1';
 const MANAGER_ID = 'BMC';
@@ -70,7 +81,7 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function systemBody(info: SystemInfo, backend: SystemBackend) {
+export function systemBody(info: SystemInfo, backend: SystemBackend, opts: { serialConsole?: boolean } = {}) {
   const m = info.machine;
   const id = `${ROOT}/Systems/${m.systemId}`;
   return {
@@ -82,6 +93,8 @@ export function systemBody(info: SystemInfo, backend: SystemBackend) {
     SystemType: 'Physical',
     Manufacturer: 'Bootstack',
     Model: 'QEMU lab machine',
+    // Read-only here: the value QEMU's SMBIOS chassis table carries (src/lab/qemu.ts).
+    AssetTag: LAB_ASSET_TAG,
     HostName: m.name,
     PowerState: info.powerState,
     Status: { State: 'Enabled', Health: 'OK' },
@@ -103,7 +116,40 @@ export function systemBody(info: SystemInfo, backend: SystemBackend) {
         'ResetType@Redfish.AllowableValues': [...RESET_TYPES],
       },
     },
+    ...(opts.serialConsole ? { Oem: { Bootstack: { SerialConsole: { '@odata.id': `${id}/Oem/Bootstack/SerialConsole` } } } } : {}),
   };
+}
+
+/** The `tail` query: an integer 1..SERIAL_CONSOLE_MAX_TAIL, SERIAL_CONSOLE_DEFAULT_TAIL when absent. */
+export function parseTail(raw: unknown): number {
+  if (raw === undefined || raw === '') return SERIAL_CONSOLE_DEFAULT_TAIL;
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > SERIAL_CONSOLE_MAX_TAIL) {
+    throw new RedfishError(400, 'QueryParameterOutOfRange', `tail must be a number of bytes from 1 to ${SERIAL_CONSOLE_MAX_TAIL}; got ${JSON.stringify(raw)}.`);
+  }
+  return n;
+}
+
+/** The last `tail` bytes of a file as text (not starting inside a UTF-8 character), and its size; a missing file is empty. */
+export async function readTail(path: string, tail: number): Promise<{ data: string; bytes: number }> {
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { data: '', bytes: 0 };
+    throw err;
+  }
+  try {
+    const size = (await file.stat()).size;
+    const length = Math.min(size, tail);
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await file.read(buf, 0, length, size - length);
+    let start = 0;
+    while (start < bytesRead && (buf[start]! & 0xc0) === 0x80) start++;
+    return { data: buf.subarray(start, bytesRead).toString('utf8'), bytes: size };
+  } finally {
+    await file.close();
+  }
 }
 
 function collection(type: string, name: string, path: string, ids: string[]) {
@@ -118,6 +164,7 @@ function collection(type: string, name: string, path: string, ids: string[]) {
 
 export function buildRedfishApp(options: RedfishOptions): FastifyInstance {
   const { backend } = options;
+  const bodyOf = (info: SystemInfo) => systemBody(info, backend, { serialConsole: Boolean(options.consoleLog) });
   const sessions = new Map<string, Session>();
   const timeoutSec = options.sessionTimeoutSec ?? 1800;
   const app = Fastify({ logger: false });
@@ -198,7 +245,26 @@ export function buildRedfishApp(options: RedfishOptions): FastifyInstance {
 
   app.get<{ Params: { id: string } }>(`${ROOT}/Systems/:id`, async (req, reply) => {
     authenticate(req);
-    return send(reply, systemBody(await backend.get(req.params.id), backend));
+    return send(reply, bodyOf(await backend.get(req.params.id)));
+  });
+
+  // Read-only, under the same auth as the rest; the file path comes from the lab, never the request.
+  app.get<{ Params: { id: string }; Querystring: { tail?: string } }>(`${ROOT}/Systems/:id/Oem/Bootstack/SerialConsole`, async (req, reply) => {
+    authenticate(req);
+    const consoleLog = options.consoleLog;
+    if (!consoleLog) throw new RedfishError(404, 'ResourceMissingAtURI', 'This service offers no serial console log.');
+    const tail = parseTail(req.query.tail);
+    const info = await backend.get(req.params.id);
+    const { data, bytes } = await readTail(consoleLog(info.machine), tail);
+    return send(reply, {
+      '@odata.type': '#BootstackSerialConsole.v1_0_0.BootstackSerialConsole',
+      '@odata.id': `${ROOT}/Systems/${info.machine.systemId}/Oem/Bootstack/SerialConsole`,
+      Id: 'SerialConsole',
+      Name: `Serial console log of ${info.machine.name}`,
+      Bytes: bytes,
+      Tail: tail,
+      Data: data,
+    });
   });
 
   app.get<{ Params: { id: string } }>(`${ROOT}/Systems/:id/EthernetInterfaces`, async (req, reply) => {
@@ -226,11 +292,11 @@ export function buildRedfishApp(options: RedfishOptions): FastifyInstance {
     authenticate(req);
     const current = await backend.get(req.params.id);
     const ifMatch = req.headers['if-match'];
-    if (typeof ifMatch === 'string' && !etagMatches(ifMatch, etagOf(systemBody(current, backend)))) {
+    if (typeof ifMatch === 'string' && !etagMatches(ifMatch, etagOf(bodyOf(current)))) {
       throw new RedfishError(412, 'PreconditionFailed', 'If-Match does not match the current ETag of this resource.');
     }
     await backend.setBoot(current.machine.systemId, parseBootPatch(req.body, backend.bootModes()));
-    return send(reply, systemBody(await backend.get(current.machine.systemId), backend));
+    return send(reply, bodyOf(await backend.get(current.machine.systemId)));
   });
 
   app.post<{ Params: { id: string }; Body: unknown }>(`${ROOT}/Systems/:id/Actions/ComputerSystem.Reset`, async (req, reply) => {

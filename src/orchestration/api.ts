@@ -1,6 +1,7 @@
 // Heat v1 subset. Routes are registered twice: under /v1/{tenant_id} (Heat's own paths and what
 // the catalog advertises) and at the service root with the project taken from the token (what
 // heatclient uses when a catalog lists the bare /orchestration prefix).
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Policy } from '../common/auth.js';
 import { isAdmin } from '../common/auth.js';
@@ -17,7 +18,10 @@ import { loadTemplate, parameterValues } from './template.js';
 import { validateStack } from './validate.js';
 import { eventView, resourceView, stackView, validationView } from './views.js';
 import type { Json, JsonMap } from './yaml-source.js';
-import type { StackTable } from './migrations.js';
+import type { ResourceTable, StackTable } from './migrations.js';
+import { maskDeploymentInputs } from './resources/software.js';
+import { etagOf, longPoll, type LongPollDocumentVersion } from '../common/long-poll.js';
+import type { AuthContext } from '../common/auth.js';
 
 export interface ApiDeps {
   engine: Engine;
@@ -30,6 +34,46 @@ export interface ApiDeps {
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string | undefined>; Body: JsonMap }>;
+
+/** Constant-time comparison of URL tokens. */
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Serves a resource's metadata with the long-poll protocol (docs/agents.md): the ETag is a hash
+ * of the stored metadata, a held request is woken by the engine's notifier the moment the
+ * resource's metadata is written, and released when the client goes away.
+ */
+async function sendLongPolled(
+  engine: Engine,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  resourceId: string,
+  read: () => Promise<LongPollDocumentVersion>,
+): Promise<FastifyReply | undefined> {
+  const closed = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableEnded) closed.abort();
+  };
+  reply.raw.on('close', onClose);
+  try {
+    const answer = await longPoll(
+      { method: req.method, prefer: req.headers.prefer, ifNoneMatch: req.headers['if-none-match'], closed: closed.signal },
+      read,
+      (ms, signal) => engine.notifier.subscribe(resourceId, ms, signal),
+    );
+    // The client went away: the answer goes nowhere, but the request's lifecycle ends normally.
+    if (!answer) return reply.status(304).send();
+    reply.headers(answer.headers);
+    if (answer.status === 304) return reply.status(304).send();
+    return reply.status(200).type('application/json').send(answer.body);
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
 
 const templateBody = {
   type: 'object',
@@ -83,6 +127,44 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       if (req.params.stack_id && row.name !== req.params.stack_name && row.id !== req.params.stack_name) throw new NotFoundError('Stack', req.params.stack_name!);
       return row;
     };
+    /**
+     * A route a stack user may call for its own resources: callers the normal rule allows go on
+     * as usual; a heat_stack_user token of the stack's project passes only if `own` says the
+     * resource is its own; anything else gets the normal rule's refusal.
+     */
+    const stackForResource = async (req: Req, op: string, stackUserOp: string, own: (stack: StackTable, r: ResourceTable, auth: AuthContext) => Promise<boolean>) => {
+      const p = project(req);
+      const auth = requireAuth(req);
+      if (deps.policy.allows(`orchestration:${op}`, auth, { projectId: p })) return stackFor(req, op);
+      const refuse = () => deps.policy.enforce(`orchestration:${op}`, auth, { projectId: p });
+      if (!deps.policy.allows(`orchestration:${stackUserOp}`, auth, { projectId: p })) refuse();
+      // A stack user learns nothing about other stacks or resources: every miss is the same 403.
+      const row = await engine.findStack(p, req.params.stack_id ?? req.params.stack_name!).catch(() => undefined);
+      if (!row || (req.params.stack_id && row.name !== req.params.stack_name && row.id !== req.params.stack_name)) return refuse() as never;
+      const r = await engine.resourceRow(row.id, req.params.res!).catch(() => undefined);
+      if (!r || !(await own(row, r, auth))) return refuse() as never;
+      return row;
+    };
+    const userOf = (r: ResourceTable): unknown => fromJson<JsonMap>(r.data, {}).stack_user_id;
+    /** The server's own stack user reads the server's metadata. */
+    const ownMetadata = async (_s: StackTable, r: ResourceTable, auth: AuthContext) => userOf(r) === auth.userId;
+    /**
+     * Signals: the resource's own stack user (a HEAT_SIGNAL deployment's), or the stack user of
+     * the server a deployment targets (its machine).
+     */
+    const ownSignal = async (s: StackTable, r: ResourceTable, auth: AuthContext) => {
+      if (userOf(r) === auth.userId) return true;
+      const server = fromJson<JsonMap>(r.properties, {}).server;
+      if (!/Deployment$/.test(r.type) || typeof server !== 'string' || !server) return false;
+      const rows = await engine.db
+        .selectFrom('orchestration_resources')
+        .innerJoin('orchestration_stacks', 'orchestration_stacks.id', 'orchestration_resources.stack_id')
+        .select(['orchestration_resources.data as data', 'orchestration_resources.type as type'])
+        .where('orchestration_resources.physical_id', '=', server)
+        .where('orchestration_stacks.project_id', '=', s.project_id)
+        .execute();
+      return rows.some((x) => x.type === 'OS::Nova::Server' && fromJson<JsonMap>(x.data, {}).stack_user_id === auth.userId);
+    };
     const description = (row: StackTable) => {
       try {
         return engine.prepare(row, false).tmpl.description;
@@ -119,7 +201,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
 
     app.post(`${base}/stacks`, { schema: { body: { ...templateBody, required: ['stack_name'] } } }, async (req: Req, reply) => {
       const p = allow(req, 'stacks:create');
-      const row = await engine.create(p, stackRequest(req.body));
+      const row = await engine.create(p, stackRequest(req.body), undefined, requireAuth(req).userId);
       return reply.status(201).send({ stack: { id: row.id, links: [{ href: `${link(req)}/stacks/${row.name}/${row.id}`, rel: 'self' }] } });
     });
 
@@ -283,12 +365,19 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
           },
         };
       });
-      app.get(`${sb}/resources/:res/metadata`, async (req: Req) => {
-        const row = await stackFor(req, 'stacks:show');
-        return { metadata: fromJson<Json>((await engine.resourceRow(row.id, req.params.res!)).metadata, {}) };
+      // What os-collect-config's heat collector reads (long-polled): the project's readers, and
+      // the server's own stack user.
+      app.get(`${sb}/resources/:res/metadata`, async (req: Req, reply) => {
+        const row = await stackForResource(req, 'stacks:show', 'stack_user:metadata', ownMetadata);
+        const first = await engine.resourceRow(row.id, req.params.res!);
+        return sendLongPolled(engine, req, reply, first.id, async () => {
+          const r = await engine.resourceById(first.id);
+          if (!r) throw new NotFoundError('Resource', req.params.res!);
+          return { body: `{"metadata": ${r.metadata}}`, etag: etagOf(r.metadata) };
+        });
       });
       app.post(`${sb}/resources/:res/signal`, async (req: Req) => {
-        const row = await stackFor(req, 'resource:signal');
+        const row = await stackForResource(req, 'resource:signal', 'stack_user:signal', ownSignal);
         await engine.signalResource(row, req.params.res!, (req.body ?? null) as Json);
         return {};
       });
@@ -369,7 +458,9 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       action: d.action,
       status: d.status,
       status_reason: d.statusReason,
-      input_values: d.inputValues,
+      // The stack user's password (HEAT_SIGNAL) is for the machine: it reads it in its server's
+      // metadata; the API shows it masked.
+      input_values: maskDeploymentInputs(d.inputValues),
       output_values: d.outputValues,
       creation_time: d.createdAt,
       updated_time: d.updatedAt,
@@ -456,4 +547,20 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
   };
   app.post('/signal/wait/:id/:token', { config: { public: true } }, signal);
   app.post('/signal/deployments/:id/:token', { config: { public: true } }, signal);
+  // TEMP_URL_SIGNAL: heat-config PUTs to the URL as it would to a Swift temp URL.
+  app.put('/signal/deployments/:id/:token', { config: { public: true } }, signal);
+
+  // POLL_TEMP_URL / POLL_SERVER_CFN: the server's metadata at a signed URL (the token is the
+  // credential), the same document as .../resources/<server>/metadata, long-polled.
+  app.get('/metadata/:id/:token', { config: { public: true } }, async (req: Req, reply) => {
+    const id = req.params.id!;
+    const read = async () => {
+      const r = await engine.resourceById(id);
+      const expected = r ? fromJson<JsonMap>(r.data, {}).metadata_token : undefined;
+      if (!r || typeof expected !== 'string' || !sameSecret(expected, req.params.token!)) throw new NotFoundError('Metadata URL', id);
+      return { body: r.metadata, etag: etagOf(r.metadata) };
+    };
+    await read();
+    return sendLongPolled(engine, req, reply, id, read);
+  });
 }

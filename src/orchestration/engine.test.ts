@@ -81,12 +81,23 @@ test('servers on the fake compute provider with software deployments completed b
       const rows = await t.engine.resources(s.id);
       const d = rows.find((r) => r.name === 'deploy');
       deploymentId = d?.physical_id ?? '';
-      return d?.action === 'CREATE' && d.status === 'IN_PROGRESS' && JSON.parse(d.data).deployment_id !== undefined;
+      // Both deployments in the server's metadata: on a busy machine the second comes a moment later.
+      const server = rows.find((r) => r.name === 'server');
+      const listed = server ? ((JSON.parse(server.metadata) as { deployments?: unknown[] }).deployments ?? []).length : 0;
+      return d?.action === 'CREATE' && d.status === 'IN_PROGRESS' && JSON.parse(d.data).deployment_id !== undefined && listed === 2;
     });
     const spec = t.compute.list()[0]!;
     assert.equal(spec.flavor, 'baremetal');
     assert.equal(spec.softwareConfigTransport, 'POLL_SERVER_HEAT');
-    assert.deepEqual(spec.collectConfig, { heat: { auth_url: 'http://127.0.0.1:1/identity/v3', project_id: 'p', stack_id: `servers/${s.id}`, resource_name: 'server' } });
+    // A stack user was made for the server; os-collect-config's section names it (the shape the
+    // os-collect-config.conf template reads).
+    assert.equal(t.stackUsers.users.size, 1);
+    const [userId, user] = [...t.stackUsers.users][0]!;
+    assert.deepEqual(spec.collectConfig, {
+      collectors: ['heat_local', 'heat'],
+      polling_interval: 30,
+      heat: { auth_url: 'http://127.0.0.1:1/identity/v3', user_id: userId, password: user!.password, project_id: 'p', stack_id: `servers/${s.id}`, resource_name: 'server' },
+    });
     const server = (await t.engine.resources(s.id)).find((r) => r.name === 'server')!;
     // What os-collect-config's heat collector reads: the server resource's metadata.
     const md = JSON.parse(server.metadata) as { deployments: JsonMap[] };
@@ -114,6 +125,7 @@ test('servers on the fake compute provider with software deployments completed b
     await t.engine.delete(row);
     await t.settle(s.id);
     assert.equal(t.compute.list().length, 0);
+    assert.equal(t.stackUsers.users.size, 0, 'the stack user is deleted with its server');
   }));
 
 test('a failed deployment fails the stack with the reason; a broken image fails the server', () =>
@@ -124,10 +136,13 @@ test('a failed deployment fails the stack with the reason; a broken image fails 
       return d?.status === 'IN_PROGRESS' && JSON.parse(d.data).deployment_id !== undefined;
     });
     const d = (await t.engine.resources(s.id)).find((r) => r.name === 'deploy')!;
-    await t.engine.signalByToken(d.physical_id!, String(JSON.parse(d.data).signal_token), { deploy_status_code: 3, deploy_stderr: 'boom' });
+    // Only the end of a long stderr is kept (where the error is).
+    const stderr = `${'x'.repeat(5000)}\nError: the disk is full\n`;
+    await t.engine.signalByToken(d.physical_id!, String(JSON.parse(d.data).signal_token), { deploy_status_code: 3, deploy_stderr: stderr });
     const row = await t.settle(s.id);
     assert.equal(row.status, 'FAILED');
-    assert.match(row.status_reason, /resources\.deploy: Deployment to server failed: deploy_status_code : Deployment exited with non-zero status code: 3/);
+    assert.match(row.status_reason, /resources\.deploy: Deployment to server failed: deploy_status_code : Deployment exited with non-zero status code: 3; deploy_stderr: …x+\nError: the disk is full$/);
+    assert.ok(row.status_reason.length < 1400, `bounded reason: ${row.status_reason.length}`);
     const s2 = await t.engine.create('p', { stack_name: 'img', template: SERVERS, parameters: { image: 'broken-image' } });
     const row2 = await t.settle(s2.id);
     assert.match(row2.status_reason, /resources\.server: Went to status ERROR due to "image broken-image failed to deploy \(fake\)"/);
@@ -194,10 +209,10 @@ test('deletion_policy Retain keeps the server; schema-only types refuse create c
     assert.equal(t.compute.list().length, 1, 'the retained server still exists');
     assert.ok((await t.engine.events(s.id)).some((e) => e.resource_name === 's' && e.reason === 'Retained'));
 
-    const net = { heat_template_version: '2015-04-30', resources: { n: { type: 'OS::Neutron::Net', properties: { name: 'x' } } } };
+    const net = { heat_template_version: '2015-04-30', resources: { n: { type: 'OS::Neutron::Router', properties: { name: 'x' } } } };
     const s2 = await t.engine.create('p', { stack_name: 'net', template: net });
     const row2 = await t.settle(s2.id);
-    assert.match(row2.status_reason, /resources\.n: OS::Neutron::Net is not provided by this cloud .* map it to OS::Heat::None/);
+    assert.match(row2.status_reason, /resources\.n: OS::Neutron::Router is not provided by this cloud .* map it to OS::Heat::None/);
   }));
 
 test('a stack whose server stopped mid-create resumes on the next start; nothing stays IN_PROGRESS', async () => {

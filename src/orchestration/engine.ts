@@ -11,7 +11,8 @@ import { dependencies, resolve, walk, type Call, type FnContext, type Node } fro
 import { checkEnvironment, mergeEnvironments, type Environment } from './environment.js';
 import type { ComputeProvider } from './compute-provider.js';
 import type { EventTable, OrchestrationDB, ResourceTable, StackTable } from './migrations.js';
-import type { EngineServices, NestedSpec, PropSchema, ResourcePlugin, ResourceRegistry, RuntimeResource } from './registry.js';
+import { STACK_EVENT_TYPE, type EngineServices, type NestedSpec, type PropSchema, type ResourcePlugin, type ResourceRegistry, type ResourceType, type RuntimeResource } from './registry.js';
+import { NoNetworkProvider, type NetworkProvider } from './network-provider.js';
 import { templateResourcePlugin } from './resources/nested.js';
 import type { DbSoftwareStore } from './software-store.js';
 import { runGraph } from './scheduler.js';
@@ -20,6 +21,8 @@ import { breathe, StepGate } from './pace.js';
 import { conditionHolds, loadTemplate, lookupFile, makeContext, parameterValues, type ParsedTemplate, type ResourceDefn } from './template.js';
 import { resolveResourceType, validateStack, keyFor } from './validate.js';
 import { isMapping, parseSource, type Json, type JsonMap } from './yaml-source.js';
+import { ChangeNotifier } from '../common/long-poll.js';
+import { NO_STACK_USERS, type StackUsers } from './stack-users.js';
 
 export type Action = 'CREATE' | 'UPDATE' | 'DELETE' | 'ROLLBACK' | 'CHECK' | 'INIT';
 export type Status = 'IN_PROGRESS' | 'COMPLETE' | 'FAILED';
@@ -42,9 +45,36 @@ export interface EngineOptions {
   db: Kysely<OrchestrationDB>;
   registry: ResourceRegistry;
   compute: ComputeProvider;
+  /** Backs the network resources (absent: creating one fails saying networking is not available). */
+  network?: NetworkProvider;
   software: DbSoftwareStore;
   log: Logger;
   publicUrl: () => string;
+  /** Keystone users for machines (POLL_SERVER_HEAT servers, HEAT_SIGNAL deployments). */
+  stackUsers?: StackUsers;
+  /** Woken with a resource's id whenever its metadata is written (long-polled metadata). */
+  notifier?: ChangeNotifier;
+}
+
+/**
+ * Metadata keys the engine and plugins maintain on a resource (a server's deployments and its
+ * os-collect-config section); a template's own metadata never erases them.
+ */
+const OWNED_METADATA = ['deployments', 'os-collect-config'];
+
+/** JSON with object keys sorted, for comparing documents. */
+function stableJson(v: Json): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (isMapping(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson(v[k]!)}`).join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
+}
+
+function withOwnedMetadata(fromTemplate: Json, stored: string): Json {
+  const old = fromJson<JsonMap>(stored, {});
+  if (!isMapping(old) || !OWNED_METADATA.some((k) => k in old)) return fromTemplate;
+  const out: JsonMap = isMapping(fromTemplate) ? { ...fromTemplate } : {};
+  for (const k of OWNED_METADATA) if (k in old && !(k in out)) out[k] = old[k]!;
+  return out;
 }
 
 interface Prepared {
@@ -108,8 +138,18 @@ export class Engine {
   /** What create() prepared, for the runCreate that follows (a large template is parsed once, not twice). */
   private readonly justPrepared = new Map<string, Prepared>();
 
+  /** Wakes long-polls of a resource's metadata (keyed by the resource's id). */
+  readonly notifier: ChangeNotifier;
+
   constructor(private readonly opts: EngineOptions) {
     this.db = opts.db;
+    this.notifier = opts.notifier ?? new ChangeNotifier();
+    this.network = opts.network ?? new NoNetworkProvider();
+  }
+
+  /** A resource row by its id (the resource's uuid), or undefined. */
+  async resourceById(id: string): Promise<ResourceTable | undefined> {
+    return this.db.selectFrom('orchestration_resources').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
   // ---------- queries ----------
@@ -170,7 +210,7 @@ export class Engine {
 
   // ---------- stack operations (API) ----------
 
-  async create(projectId: string, req: StackRequest, owner?: { id: string; resource: string }): Promise<StackTable> {
+  async create(projectId: string, req: StackRequest, owner?: { id: string; resource: string }, userId: string | null = null): Promise<StackTable> {
     if (!owner && !/^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$/.test(req.stack_name ?? '')) {
       throw new BadRequestError(`Invalid stack name ${JSON.stringify(req.stack_name)}: must start with a letter and contain only letters, digits, _ - .`);
     }
@@ -192,6 +232,7 @@ export class Engine {
       project_id: projectId,
       owner_id: owner?.id ?? null,
       owner_resource: owner?.resource ?? null,
+      user_id: userId,
       action: 'CREATE',
       status: 'IN_PROGRESS',
       status_reason: 'Stack CREATE started',
@@ -542,14 +583,14 @@ export class Engine {
     return row;
   }
 
-  private pluginFor(p: Prepared, defn: Pick<ResourceDefn, 'name' | 'type' | 'path'>): { plugin: ResourcePlugin; schema?: Record<string, PropSchema>; nested: boolean } {
+  private pluginFor(p: Prepared, defn: Pick<ResourceDefn, 'name' | 'type' | 'path'>): { plugin: ResourcePlugin; schema?: Record<string, PropSchema>; nested: boolean; type?: ResourceType } {
     const t = resolveResourceType(defn, p.tmpl, { registry: this.opts.registry, env: p.env, files: p.files });
     if (t.kind === 'template') {
       const content = lookupFile(p.files, t.key, p.tmpl.doc.file) ?? '';
       return { plugin: templateResourcePlugin(t.key, content), nested: true };
     }
     if (!t.type.plugin) throw new Error(`${t.type.name} ${t.type.unsupported ?? 'cannot be created'}`);
-    return { plugin: t.type.plugin, schema: t.type.properties, nested: ['OS::Heat::ResourceGroup', 'OS::Heat::SoftwareDeploymentGroup', 'OS::Heat::StructuredDeploymentGroup', 'OS::Heat::SoftwareDeployments', 'OS::Heat::StructuredDeployments'].includes(t.type.name) };
+    return { plugin: t.type.plugin, schema: t.type.properties, nested: t.type.nested === true, type: t.type };
   }
 
   /** Resolves a snippet at run time: attributes are fetched first (they may be asynchronous). */
@@ -626,12 +667,15 @@ export class Engine {
   }
 
   private runtime(stack: StackTable, row: ResourceTable, signal: AbortSignal): RuntimeResource {
+    const savedMetadata = row.metadata;
     const rr: RuntimeResource = {
+      id: row.id,
       name: row.name,
       type: row.type,
       stackId: stack.id,
       stackName: stack.name,
       projectId: stack.project_id,
+      userId: stack.user_id,
       physicalId: row.physical_id,
       properties: fromJson<JsonMap>(row.properties, {}),
       metadata: fromJson<JsonMap>(row.metadata, {}),
@@ -639,7 +683,8 @@ export class Engine {
       signal,
       engine: this.services(),
       save: async () => {
-        await this.saveResource(row, { physical_id: rr.physicalId, data: toJson(rr.data) });
+        const md = toJson(rr.metadata);
+        await this.saveResource(row, { physical_id: rr.physicalId, data: toJson(rr.data), ...(md !== savedMetadata && md !== row.metadata ? { metadata: md } : {}) });
       },
     };
     return rr;
@@ -648,6 +693,7 @@ export class Engine {
   private async saveResource(row: ResourceTable, set: Partial<ResourceTable>): Promise<void> {
     Object.assign(row, set, { updated_at: now() });
     await this.db.updateTable('orchestration_resources').set({ ...set, updated_at: row.updated_at }).where('id', '=', row.id).execute();
+    if (set.metadata !== undefined) this.notifier.notify(row.id);
   }
 
   private withDefaults(props: Json, schema?: Record<string, PropSchema>): JsonMap {
@@ -664,18 +710,19 @@ export class Engine {
     const defn = p.defs.get(name)!;
     try {
       const { plugin, rr } = await this.steps.run(async () => {
-        const { plugin, schema } = this.pluginFor(p, defn);
+        const { plugin, schema, type } = this.pluginFor(p, defn);
         const props = this.withDefaults(await this.evaluate(stack, p, defn.properties), schema);
         const metadata = await this.evaluate(stack, p, defn.metadata);
         const data = resuming ? fromJson<JsonMap>(row.data, {}) : {};
-        if (defn.type === 'OS::Heat::ResourceGroup') data.update_policy = (await this.evaluate(stack, p, defn.updatePolicy)) as JsonMap;
+        if (type?.usesUpdatePolicy) data.update_policy = (await this.evaluate(stack, p, defn.updatePolicy)) as JsonMap;
         await this.saveResource(row, {
           action: 'CREATE',
           status: 'IN_PROGRESS',
           status_reason: resuming ? 'Resuming after a server restart' : 'state changed',
           type: defn.type,
           properties: toJson(props),
-          metadata: toJson(metadata),
+          // A resumed create keeps what the plugin already put there (a server's os-collect-config).
+          metadata: toJson(resuming ? withOwnedMetadata(metadata, row.metadata) : metadata),
           data: toJson(data),
           physical_id: resuming ? row.physical_id : null,
           requires: toJson(p.deps.get(name) ?? []),
@@ -778,12 +825,13 @@ export class Engine {
     let plugin: ResourcePlugin;
     let schema: Record<string, PropSchema> | undefined;
     let nested = false;
+    let type: ResourceType | undefined;
     let props: JsonMap;
     let metadata: Json;
     try {
-      ({ plugin, schema, nested, props, metadata } = await this.steps.run(async () => {
+      ({ plugin, schema, nested, type, props, metadata } = await this.steps.run(async () => {
         const t = this.pluginFor(p, defn);
-        return { ...t, props: this.withDefaults(await this.evaluate(stack, p, defn.properties), t.schema), metadata: await this.evaluate(stack, p, defn.metadata) };
+        return { ...t, props: this.withDefaults(await this.evaluate(stack, p, defn.properties), t.schema), metadata: withOwnedMetadata(await this.evaluate(stack, p, defn.metadata), row.metadata) };
       }));
     } catch (err) {
       throw await this.resourceFailed(stack, row, action === 'ROLLBACK' ? 'ROLLBACK' : 'UPDATE', err);
@@ -791,13 +839,15 @@ export class Engine {
     const oldProps = fromJson<JsonMap>(row.properties, {});
     const changed = [...new Set([...Object.keys(props), ...Object.keys(oldProps)])].filter((k) => JSON.stringify(props[k]) !== JSON.stringify(oldProps[k]));
     const typeChanged = row.type !== defn.type;
-    const metaChanged = JSON.stringify(metadata) !== row.metadata;
+    // Compared without key order: the owned keys merged back must not count as a change.
+    const metaChanged = stableJson(metadata) !== stableJson(fromJson<Json>(row.metadata, {}));
     const failed = row.status === 'FAILED' || (row.action === 'UPDATE' && row.status === 'IN_PROGRESS');
     let updatePolicy: JsonMap | undefined;
-    if (defn.type === 'OS::Heat::ResourceGroup') updatePolicy = (await this.evaluate(stack, p, defn.updatePolicy)) as JsonMap;
+    if (type?.usesUpdatePolicy) updatePolicy = (await this.evaluate(stack, p, defn.updatePolicy)) as JsonMap;
     // Nested stacks are always revisited: their own members may have changed (e.g. a registry entry).
     if (!typeChanged && !changed.length && !metaChanged && !failed && !nested) return;
-    const replaceAll = props.update_replace === true && row.type === 'OS::Heat::TestResource';
+    // The type may ask for a replacement whatever changed (TestResource's update_replace).
+    const replaceAll = !typeChanged && type?.replaceOnUpdate?.(props) === true;
     const inPlace = !typeChanged && !!plugin.update && !replaceAll && (nested || changed.every((k) => schema?.[k]?.updateAllowed === true)) && !(row.status === 'FAILED' && (row.action === 'CREATE' || row.action === 'CHECK'));
     const act = action === 'ROLLBACK' ? 'ROLLBACK' : 'UPDATE';
     await this.steps.run(async () => {
@@ -813,7 +863,7 @@ export class Engine {
         await plugin.update!(rr, oldProps, changed);
         if (plugin.reference) rr.data.__ref = plugin.reference(rr);
         await this.steps.run(async () => {
-          await this.saveResource(row, { action: act, status: 'COMPLETE', status_reason: 'state changed', properties: toJson(props), metadata: toJson(metadata), physical_id: rr.physicalId, data: toJson(rr.data), requires: toJson(p.deps.get(name) ?? []) });
+          await this.saveResource(row, { action: act, status: 'COMPLETE', status_reason: 'state changed', properties: toJson(props), metadata: toJson(rr.metadata), physical_id: rr.physicalId, data: toJson(rr.data), requires: toJson(p.deps.get(name) ?? []) });
           await this.event(stack.id, row, act, 'COMPLETE', 'state changed');
         });
         return;
@@ -836,11 +886,11 @@ export class Engine {
             cleanup.save = async () => undefined;
             await plugin.delete(cleanup).catch((e: unknown) => this.opts.log.warn({ err: e }, 'deleting the failed replacement failed'));
           }
-          await this.saveResource(row, { physical_id: oldRow.physical_id, data: oldRow.data });
+          await this.saveResource(row, { physical_id: oldRow.physical_id, data: oldRow.data, ...(row.metadata !== oldRow.metadata ? { metadata: oldRow.metadata } : {}) });
         }
         throw err;
       }
-      await this.saveResource(row, { type: defn.type, properties: toJson(props), metadata: toJson(metadata), physical_id: newRr.physicalId, data: toJson(newRr.data), requires: toJson(p.deps.get(name) ?? []) });
+      await this.saveResource(row, { type: defn.type, properties: toJson(props), metadata: toJson(newRr.metadata), physical_id: newRr.physicalId, data: toJson(newRr.data), requires: toJson(p.deps.get(name) ?? []) });
       if (oldRow.physical_id) {
         const oldPlugin = typeChanged ? this.pluginForRow(p, oldRow) : plugin;
         if (oldPlugin && oldRow.status !== 'FAILED') await oldPlugin.delete(this.runtime(stack, oldRow, signal)).catch((e: unknown) => this.opts.log.warn({ err: e }, 'deleting the replaced resource failed'));
@@ -901,6 +951,7 @@ export class Engine {
         await this.saveResource(row, { action: 'DELETE', status: 'COMPLETE', status_reason: retain ? 'Retained' : 'state changed' });
         await this.event(stack.id, row, 'DELETE', 'COMPLETE', retain ? 'Retained' : 'state changed');
         await this.db.deleteFrom('orchestration_resources').where('id', '=', row.id).execute();
+        this.notifier.notify(row.id);
       });
     }, { signal });
     void action;
@@ -969,10 +1020,14 @@ export class Engine {
 
   // ---------- services for plugins ----------
 
-  private services(): EngineServices & { software: DbSoftwareStore; handleSignals(id: string): Promise<JsonMap[] | undefined> } {
+  private readonly network: NetworkProvider;
+
+  private services(): EngineServices {
     return {
       compute: this.opts.compute,
+      network: this.network,
       software: this.opts.software,
+      stackUsers: this.opts.stackUsers ?? NO_STACK_USERS,
       sleep,
       publicUrl: (path) => `${this.opts.publicUrl()}${path}`,
       applyNested: (r, spec) => this.applyNested(r, spec),
@@ -1041,7 +1096,7 @@ export class Engine {
     const batch = spec.batch ? toJson(spec.batch) : null;
     if (!existing || (existing.action === 'DELETE' && existing.status === 'COMPLETE')) {
       await breathe();
-      const child = await this.create(parent.project_id, { stack_name: `${parent.name}-${r.name}-${randomUUID().slice(0, 8)}`, template: spec.template, template_file: keyFor(file, parent.template_file, {}), files: fromJson(parent.files, {}), environment: env, parameters: params, disable_rollback: true }, { id: parent.id, resource: r.name });
+      const child = await this.create(parent.project_id, { stack_name: `${parent.name}-${r.name}-${randomUUID().slice(0, 8)}`, template: spec.template, template_file: keyFor(file, parent.template_file, {}), files: fromJson(parent.files, {}), environment: env, parameters: params, disable_rollback: true }, { id: parent.id, resource: r.name }, parent.user_id);
       await this.db.updateTable('orchestration_stacks').set({ batch }).where('id', '=', child.id).execute();
       r.physicalId = child.id;
       await r.save();
@@ -1077,7 +1132,7 @@ export class Engine {
   }
 
   private async stackEvent(stack: Pick<StackTable, 'id' | 'name'>, action: string, status: string, reason: string): Promise<void> {
-    await this.insertEvent({ stack_id: stack.id, resource_name: stack.name, physical_id: stack.id, resource_type: 'OS::Heat::Stack', action, status, reason });
+    await this.insertEvent({ stack_id: stack.id, resource_name: stack.name, physical_id: stack.id, resource_type: STACK_EVENT_TYPE, action, status, reason });
   }
 
   private async event(stackId: string, row: ResourceTable, action: string, status: string, reason: string): Promise<void> {

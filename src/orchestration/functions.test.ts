@@ -121,7 +121,7 @@ test('validation errors name file, line and path', () => {
   assert.throws(() => validateStack(loadTemplate('heat_template_version: 2015-04-30\nresources:\n  a: {type: OS::Nope}\n', 'x.yaml'), { registry, env: emptyEnvironment(), files: {} }), /x\.yaml:3: resources\.a\.type: The Resource Type \(OS::Nope\) could not be found/);
   assert.throws(() => validateStack(loadTemplate('heat_template_version: 2015-04-30\nresources:\n  a: {type: OS::Heat::None, depends_on: b}\n  b: {type: OS::Heat::None, depends_on: a}\n', 'c.yaml'), { registry, env: emptyEnvironment(), files: {} }), /c\.yaml:2: resources: Circular Dependency Found: a -> b -> a/);
   // Schema-only types validate with any property, and are refused at create (engine test).
-  validateStack(loadTemplate('heat_template_version: 2015-04-30\nresources:\n  n: {type: OS::Neutron::Port, properties: {anything: 1}}\n', 'n.yaml'), { registry, env: emptyEnvironment(), files: {} });
+  validateStack(loadTemplate('heat_template_version: 2015-04-30\nresources:\n  n: {type: OS::Neutron::Router, properties: {anything: 1}}\n', 'n.yaml'), { registry, env: emptyEnvironment(), files: {} });
   assert.throws(() => loadTemplate('heat_template_version: 2015-04-30\nresources:\n  a: {type: X\n', 'y.yaml'), /^.*y\.yaml:\d+: /);
 });
 

@@ -7,6 +7,8 @@ export interface StackTable {
   project_id: string;
   owner_id: string | null;
   owner_resource: string | null;
+  /** The user who created the (top-level) stack; nested stacks carry their parent's. Null for stacks made before it was kept. */
+  user_id: string | null;
   action: string;
   status: string;
   status_reason: string;
@@ -183,6 +185,13 @@ export const migrations: ServiceMigration[] = [
         .addColumn('updated_at', 'text')
         .execute();
       await db.schema.createIndex('orchestration_deployments_server').on('orchestration_software_deployments').column('server_id').execute();
+    },
+  },
+  {
+    // Servers act for the stack's user where the user matters (their key pairs, as Heat's trust does).
+    name: '0002_stack_user',
+    async up(db) {
+      await db.schema.alterTable('orchestration_stacks').addColumn('user_id', 'text').execute();
     },
   },
 ];

@@ -5,6 +5,12 @@
 // names are not checked), but creating one fails with an error saying the type is not supported.
 import type { Json, JsonMap } from './yaml-source.js';
 import type { ComputeProvider } from './compute-provider.js';
+import type { StackUsers } from './stack-users.js';
+import type { NetworkProvider } from './network-provider.js';
+import type { SoftwareStore } from './resources/software.js';
+
+/** The resource_type Heat gives a stack's own events. */
+export const STACK_EVENT_TYPE = 'OS::Heat::Stack';
 
 export type PropType = 'string' | 'number' | 'integer' | 'boolean' | 'map' | 'list' | 'any';
 
@@ -19,11 +25,15 @@ export interface PropSchema {
 
 /** What a plugin sees of its resource and the engine while it runs. */
 export interface RuntimeResource {
+  /** The resource's uuid (its row), stable across updates and replacements. */
+  id: string;
   name: string;
   type: string;
   stackId: string;
   stackName: string;
   projectId: string;
+  /** The stack's user (null for stacks made before it was kept). */
+  userId: string | null;
   physicalId: string | null;
   properties: JsonMap;
   metadata: JsonMap;
@@ -32,7 +42,7 @@ export interface RuntimeResource {
   /** Aborted when the operation is cancelled or times out. */
   signal: AbortSignal;
   engine: EngineServices;
-  /** Saves data/physicalId now (so a restart resumes from here). */
+  /** Saves data/physicalId (and metadata, when the plugin changed it) now, so a restart resumes from here. */
   save(): Promise<void>;
 }
 
@@ -46,6 +56,14 @@ export interface EngineServices {
   /** Attributes of the members of a nested stack, by member name. */
   nestedMemberAttr(r: RuntimeResource, attr: string | null, path: Json[]): Promise<Record<string, Json>>;
   compute: ComputeProvider;
+  /** Networks, subnets and ports (OS::Neutron::*), acting for the stack's project. */
+  network: NetworkProvider;
+  /** Software config and deployment records (configs of other projects are not found). */
+  software: SoftwareStore;
+  /** The signals a wait condition handle (by physical id) received; undefined if there is no such handle. */
+  handleSignals(handleId: string): Promise<JsonMap[] | undefined>;
+  /** Keystone users for machines (fails with the reason when identity is not available). */
+  stackUsers: StackUsers;
   /** Absolute URL on this server (for signal URLs). */
   publicUrl(path: string): string;
   /** Deployments targeting a server changed: update the server's metadata. */
@@ -91,6 +109,15 @@ export interface ResourceType {
    */
   check?(props: JsonMap, fail: (property: string | undefined, message: string) => never): void;
   description?: string;
+  /**
+   * The resource is a nested stack of its own making (a group): the engine revisits it on every
+   * update (its members may have changed though its properties did not) and updates it in place.
+   */
+  nested?: boolean;
+  /** The plugin reads the resource's `update_policy` (evaluated, in `data.update_policy`). */
+  usesUpdatePolicy?: boolean;
+  /** With the new properties of an update: true replaces the resource whatever changed. */
+  replaceOnUpdate?(props: JsonMap): boolean;
 }
 
 export class ResourceRegistry {

@@ -136,7 +136,8 @@ export class DbSoftwareStore implements SoftwareStore {
       const c = await this.getConfig(d.configId, d.projectId);
       if (!c) continue;
       const inputs = [
-        ...(c.inputs as JsonMap[]).map((i) => ({ ...i, value: (d.inputValues[String(i.name)] ?? i.default ?? null) as Json })),
+        // A derived config (heatclient's `software deployment create`) carries its inputs' values.
+        ...(c.inputs as JsonMap[]).map((i) => ({ ...i, value: (d.inputValues[String(i.name)] ?? i.value ?? i.default ?? null) as Json })),
         ...Object.entries(d.inputValues)
           .filter(([k]) => !(c.inputs as JsonMap[]).some((i) => i.name === k))
           .map(([name, value]) => ({ name, value, type: 'String', description: '' }) as JsonMap),

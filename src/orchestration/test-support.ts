@@ -6,14 +6,18 @@ import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { migrate, openDatabase, type Database } from '../common/db.js';
 import { FakeComputeProvider } from './compute-provider.js';
+import { FakeNetworkProvider } from './network-provider.js';
 import { Engine } from './engine.js';
 import { migrations, type OrchestrationDB, type StackTable } from './migrations.js';
 import { createRegistry } from './resources/index.js';
 import { DbSoftwareStore } from './software-store.js';
+import { FakeStackUsers } from './stack-users.js';
 
 export interface TestEngine {
   engine: Engine;
   compute: FakeComputeProvider;
+  network: FakeNetworkProvider;
+  stackUsers: FakeStackUsers;
   database: Database;
   dir: string;
   close(): Promise<void>;
@@ -26,11 +30,15 @@ export async function testEngine(options: { buildMs?: number; dir?: string; publ
   const database = openDatabase(options.dbUrl ?? `sqlite:${join(dir, 'db.sqlite')}`);
   await migrate(database.db, { orchestration: migrations });
   const db = database.db as unknown as Kysely<OrchestrationDB>;
-  const compute = new FakeComputeProvider({ buildMs: options.buildMs ?? 0, failImages: ['broken-image'] });
+  const network = new FakeNetworkProvider();
+  const compute = new FakeComputeProvider({ buildMs: options.buildMs ?? 0, failImages: ['broken-image'], network });
+  const stackUsers = new FakeStackUsers();
   const engine = new Engine({
+    stackUsers,
     db,
     registry: createRegistry(),
     compute,
+    network,
     software: new DbSoftwareStore(db),
     log: pino({ level: 'silent' }),
     publicUrl: () => options.publicUrl ?? 'http://127.0.0.1:1',
@@ -38,6 +46,8 @@ export async function testEngine(options: { buildMs?: number; dir?: string; publ
   return {
     engine,
     compute,
+    network,
+    stackUsers,
     database,
     dir,
     async close() {

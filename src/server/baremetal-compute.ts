@@ -27,6 +27,14 @@ export class BaremetalComputeProvider implements ComputeProvider {
   ) {}
 
   async create(spec: ServerSpec): Promise<string> {
+    // Ports and networks need the compute service (it binds ports to the node's NICs and writes
+    // network_data); this adapter deploys a node directly, on the provisioning network's DHCP.
+    if (spec.networks?.length) {
+      throw new BadRequestError('properties.networks: ports and networks need the compute service, which this cloud\'s orchestration does not use yet (orchestration.compute_provider: baremetal deploys nodes directly); leave networks out', { fields: { path: 'networks' } });
+    }
+    if (spec.serverGroup !== undefined) {
+      throw new BadRequestError('properties.scheduler_hints.group: server groups need the compute service, which this cloud\'s orchestration does not use yet; leave the hint out', { fields: { path: 'scheduler_hints.group' } });
+    }
     const { resourceClass, traits } = parseFlavor(spec.flavor);
     // By id, or by the name of exactly one image the project can see; another project's private
     // image is "not found". The node gets the id, so a later image of the same name changes nothing.
@@ -45,6 +53,7 @@ export class BaremetalComputeProvider implements ComputeProvider {
       resourceClass,
       traits,
       imageSource: image.id,
+      ...(spec.configDrive === false ? { configDrive: false } : {}),
       configdrive: { meta_data: meta, ...(spec.userData ? { user_data: spec.userData } : {}) },
     });
   }

@@ -7,6 +7,9 @@ import { identityConfigSchema } from '../identity/config.js';
 import { baremetalConfigSchema } from '../baremetal/config.js';
 import { imagesConfigSchema } from '../images/config.js';
 import { orchestrationConfigSchema } from '../orchestration/config.js';
+import { computeConfigSchema } from '../compute/config.js';
+import { metadataConfigSchema } from '../metadata/config.js';
+import { networkConfigSchema } from '../network/config.js';
 
 export const serverConfigSchema = z.strictObject({
   /** Where the seed keeps its database, images and generated files. */
@@ -36,6 +39,12 @@ export const serverConfigSchema = z.strictObject({
   images: imagesConfigSchema.prefault({}),
   orchestration: orchestrationConfigSchema.prefault({}),
   boot: bootConfigSchema.prefault({}),
+  /** Instance metadata at 169.254.169.254 (docs/metadata.md); off unless enabled. */
+  metadata: metadataConfigSchema.prefault({}),
+  /** Neutron subset: the provisioning network created at first start (docs/network.md). */
+  network: networkConfigSchema.prefault({}),
+  /** Nova subset: servers, flavors, keypairs on bare metal (docs/compute.md). */
+  compute: computeConfigSchema.prefault({}),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

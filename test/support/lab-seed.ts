@@ -22,12 +22,12 @@ export interface LabSeed {
 }
 
 /**
- * Lab up under <dir>/lab (one machine), then the seed on the lab network serving `filesDir`
+ * Lab up under <dir>/lab (`machines`, default one), then the seed on the lab network serving `filesDir`
  * (deploy.kernel, deploy.initramfs) with dnsmasq on the seed's interface. The caller stops the seed.
  */
-export async function startLabSeed(dir: string, o: { memoryMiB: number; diskGiB: number; conductorHost: string; filesDir: string }): Promise<LabSeed> {
+export async function startLabSeed(dir: string, o: { memoryMiB: number; diskGiB: number; conductorHost: string; filesDir: string; metadata?: boolean; machines?: number }): Promise<LabSeed> {
   const labDir = join(dir, 'lab');
-  const { lab } = await labUp({ nodes: 1, memoryMiB: o.memoryMiB, diskGiB: o.diskGiB, accel: 'tcg', firmware: 'bios', bmcPort: 0 }, { dir: labDir });
+  const { lab } = await labUp({ nodes: o.machines ?? 1, memoryMiB: o.memoryMiB, diskGiB: o.diskGiB, accel: 'tcg', firmware: 'bios', bmcPort: 0 }, { dir: labDir });
   const net = lab.network;
   // Router advertisements need an IPv6 prefix on the interface (without them iPXE waits ~13 s).
   await run('ip', ['-6', 'addr', 'add', `fd00:b007:${randomBytes(2).toString('hex')}::1/64`, 'dev', net.seedInterface, 'nodad']);
@@ -39,6 +39,8 @@ export async function startLabSeed(dir: string, o: { memoryMiB: number; diskGiB:
       files_dir: o.filesDir,
       dnsmasq: { enabled: true, interface: net.seedInterface, range_start: `${a}.${b}.${c}.100`, range_end: `${a}.${b}.${c}.150` },
     },
+    // The metadata service takes 169.254.169.254:80 on this host: one seed at a time may have it.
+    ...(o.metadata ? { metadata: { enabled: true } } : {}),
   });
   return { lab, labDir, seed };
 }
@@ -58,9 +60,9 @@ export class LabNodes {
     return this.ls.seed.call(method, `/baremetal/v1${path}`, { token: this.token, body, headers: { 'x-openstack-ironic-api-version': '1.78' } });
   }
 
-  /** The machine's serial console so far ('' before it has one). */
-  consoleLog(): Promise<string> {
-    return readFile(join(new LabPaths(this.ls.labDir).machineDir(this.machine.name), 'console.log'), 'utf8').catch(() => '');
+  /** The serial console so far of the lab's machine `index` ('' before it has one). */
+  consoleLog(index = 0): Promise<string> {
+    return readFile(join(new LabPaths(this.ls.labDir).machineDir(this.ls.lab.machines[index]!.name), 'console.log'), 'utf8').catch(() => '');
   }
 
   /** Polls the node until `until` holds; past `ms`, fails with its state and the console's end. */
@@ -75,16 +77,16 @@ export class LabNodes {
   }
 
   /**
-   * A Redfish node "lab-0" for the machine (its BMC, basic auth, no automated clean) with
-   * `extra` fields (instance_info, properties), a port for its MAC, taken to "available".
-   * Returns the node as created.
+   * A Redfish node "lab-<index>" for the lab's machine `index` (its BMC, basic auth, no automated
+   * clean) with `extra` fields (instance_info, properties), a port for its MAC, taken to
+   * "available". Returns the node as created.
    */
-  async availableNode(extra: Record<string, unknown>): Promise<Node> {
+  async availableNode(extra: Record<string, unknown>, index = 0): Promise<Node> {
     const { lab, labDir } = this.ls;
-    const m = this.machine;
+    const m = lab.machines[index]!;
     const password = await readBmcPassword(new LabPaths(labDir));
     const node = await this.api('POST', '/nodes', {
-      name: 'lab-0',
+      name: `lab-${index}`,
       driver: 'redfish',
       driver_info: { redfish_address: lab.bmc.url, redfish_username: lab.bmc.username, redfish_password: password, redfish_system_id: m.systemId, redfish_auth_type: 'basic' },
       automated_clean: false,

@@ -2,6 +2,7 @@
 // projects A and B with an admin, a member and a reader in A and a member and a reader in B,
 // records of project A in every service, makers of fresh records for destructive routes, the
 // list of every registered route, and one HTTP call per matrix cell.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -45,6 +46,8 @@ export interface Fixtures {
   /** Signal URL paths (credential in the path) of a wait handle and a software deployment of A. */
   waitSignal: string;
   deploySignal: string;
+  /** Path of the deploy stack's server's signed metadata URL (POLL_SERVER_CFN → request collector). */
+  metadataUrl: string;
   /** Boot service credentials: a deploy-image download token, an agent session, a running command, a boot secret (and its MAC). */
   bootImageToken: string;
   agentNode: string;
@@ -52,6 +55,25 @@ export interface Fixtures {
   command: string;
   bootMac: string;
   bootSecret: string;
+  /** Neutron: a private network of A, a subnet on it (10.123.0.0/24) and a port of A on it. */
+  networkA: string;
+  subnetA: string;
+  neutronPortA: string;
+  /**
+   * Nova: a public flavor with the extra spec hw:rbac, a private flavor A has access to, memberA's
+   * key pair "rbac-key", an anti-affinity server group of A, an ACTIVE server of A (on a
+   * fake-hardware node of the shared pool), its create request id, and a hypervisor (node uuid).
+   */
+  flavor: string;
+  flavorPrivate: string;
+  keypair: string;
+  serverGroup: string;
+  novaServer: string;
+  instanceAction: string;
+  hypervisor: string;
+  /** What a server is created from: a public active image and a public flavor matching the fake nodes. */
+  publicImage: string;
+  serverFlavor: string;
 }
 
 /** Records a destructive route gets fresh for each cell that is expected to succeed. */
@@ -59,7 +81,9 @@ export type FreshKind =
   | 'project' | 'user' | 'role' | 'grant' | 'subjectToken'
   | 'image' | 'node' | 'port' | 'allocation'
   | 'stack' | 'config' | 'deployment'
-  | 'bootSecret' | 'command';
+  | 'bootSecret' | 'command'
+  | 'network' | 'subnet' | 'neutronPort'
+  | 'flavor' | 'keypair' | 'serverGroup' | 'novaServer';
 
 export interface World {
   seed: TestSeed;
@@ -153,6 +177,19 @@ export function unique(prefix: string): string {
   return `${prefix}-${process.pid}-${counter}`;
 }
 
+/** An IPv4 /24 no other cell uses (10.200.0.0/24 and up). */
+export function cidr(): string {
+  counter += 1;
+  return `10.${200 + ((counter >> 8) & 0x3f)}.${counter & 0xff}.0/24`;
+}
+
+/** A fresh ed25519 public key in OpenSSH form (importing it costs nothing, unlike generating an RSA pair). */
+export function sshKey(): string {
+  const x = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  return `ssh-ed25519 ${Buffer.concat([field(Buffer.from('ssh-ed25519')), field(x)]).toString('base64')} rbac`;
+}
+
 /** A MAC address no other cell uses. */
 export function mac(): string {
   counter += 1;
@@ -165,15 +202,24 @@ function must(res: CallResult, what: string, ok: number[] = [200, 201, 202, 204]
   return res;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`fixture: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Fake-hardware nodes of the shared pool (no owner) that Nova servers land on, one per server the
+ * matrix creates: the fixture server, three from POST /servers (adminA, memberA, memberB), and three
+ * fresh ones each for the server DELETE and action rows (two callers succeed, one victim); one spare.
+ * Project A then holds 9 servers at most, under Nova's default quota of 10 instances.
+ */
+const COMPUTE_NODES = 11;
+const COMPUTE_CLASS = 'rbac-metal';
 
 export async function buildWorld(): Promise<World> {
   const seed = await startSeed({
@@ -181,6 +227,9 @@ export async function buildWorld(): Promise<World> {
     orchestration: { compute_provider: 'fake' },
     // The matrix fetches boot scripts from 127.0.0.1 more often than a machine would.
     boot: { script_fetch_limit: { per_address_per_min: 1000 } },
+    // Nova servers deploy on fake-hardware nodes: the conductor and compute loops run fast.
+    baremetal: { conductor: { sync_power_state_interval: 0, check_interval: 0.2 } },
+    compute: { sync_interval_ms: 100 },
   });
   try {
     return await populate(seed);
@@ -277,6 +326,83 @@ async function populate(seed: TestSeed): Promise<World> {
     return { bootMac: m, bootSecret: await secretFor(unique('rbac-boot'), m) };
   };
 
+  // --- network (as memberA, so the records are project A's).
+  const neutronA = (method: string, path: string, body?: unknown) => request(app, method, `/networking/v2.0${path}`, { token: memberA.token, body });
+  const newNetwork = async (): Promise<string> =>
+    must(await neutronA('POST', '/networks', { network: { name: unique('rbac-net') } }), 'network').body.network.id as string;
+  const newSubnet = async (network: string, range: string): Promise<string> =>
+    must(await neutronA('POST', '/subnets', { subnet: { network_id: network, cidr: range, ip_version: 4, name: unique('rbac-subnet') } }), 'subnet').body.subnet.id as string;
+  const newNeutronPort = async (network: string): Promise<string> =>
+    must(await neutronA('POST', '/ports', { port: { network_id: network, name: unique('rbac-port') } }), 'neutron port').body.port.id as string;
+  const network = async () => {
+    const networkA = await newNetwork();
+    const subnetA = await newSubnet(networkA, '10.123.0.0/24');
+    return { networkA, subnetA, neutronPortA: await newNeutronPort(networkA) };
+  };
+
+  // --- compute: flavors and fake-hardware nodes (admin), key pair, server group and server (memberA).
+  const novaAs = (token: string) => (method: string, path: string, body?: unknown) => request(app, method, `/compute/v2.1${path}`, { token, body });
+  const novaAdmin = novaAs(admin);
+  const novaA = novaAs(memberA.token);
+  const newFlavor = async (isPublic: boolean, specs: Record<string, string>): Promise<string> => {
+    const id = must(await novaAdmin('POST', '/flavors', { flavor: { name: unique('rbac-flavor'), ram: 1, vcpus: 1, disk: 0, 'os-flavor-access:is_public': isPublic } }), 'flavor').body.flavor.id as string;
+    must(await novaAdmin('POST', `/flavors/${id}/os-extra_specs`, { extra_specs: specs }), 'extra specs');
+    if (!isPublic) must(await novaAdmin('POST', `/flavors/${id}/action`, { addTenantAccess: { tenant: projectA } }), 'flavor access');
+    return id;
+  };
+  const newComputeNode = async (): Promise<string> => {
+    const name = unique('rbac-hv');
+    const uuid = must(await call('POST', '/baremetal/v1/nodes', {
+      body: { driver: 'fake-hardware', name, resource_class: COMPUTE_CLASS, properties: { cpus: 1, memory_mb: 1024, local_gb: 10 }, driver_info: { fake_delay_ms: 0 } },
+    }), 'compute node').body.uuid as string;
+    for (const [target, state] of [['manage', 'manageable'], ['provide', 'available']] as const) {
+      must(await call('PUT', `/baremetal/v1/nodes/${uuid}/states/provision`, { body: { target } }), `node ${target}`);
+      await until(`node ${name} ${state}`, async () => {
+        const n = (await call('GET', `/baremetal/v1/nodes/${uuid}`)).body;
+        return n?.provision_state === state && !n.reservation ? true : undefined;
+      }, 30_000, 50);
+    }
+    return uuid;
+  };
+  const newKeypair = async (name = unique('rbac-kp')): Promise<string> =>
+    must(await novaA('POST', '/os-keypairs', { keypair: { name, public_key: sshKey() } }), 'key pair').body.keypair.name as string;
+  const newServerGroup = async (): Promise<string> =>
+    must(await novaA('POST', '/os-server-groups', { server_group: { name: unique('rbac-group'), policies: ['anti-affinity'] } }), 'server group').body.server_group.id as string;
+  // Set once compute() has made them.
+  let publicImage = '';
+  let serverFlavor = '';
+  /** An ACTIVE server of A, and the request id of its create. */
+  const newServer = async (): Promise<{ novaServer: string; instanceAction: string }> => {
+    const made = must(await novaA('POST', '/servers', { server: { name: unique('rbac-server'), imageRef: publicImage, flavorRef: serverFlavor, networks: 'none' } }), 'server');
+    const id = made.body.server.id as string;
+    await until(`server ${id} ACTIVE`, async () => {
+      const s = (await novaA('GET', `/servers/${id}`)).body?.server;
+      if (s?.status === 'ERROR') throw new Error(`fixture server failed: ${JSON.stringify(s.fault)}`);
+      return s?.status === 'ACTIVE' ? true : undefined;
+    }, 30_000, 50);
+    return { novaServer: id, instanceAction: String(made.headers['x-openstack-request-id']) };
+  };
+  const compute = async () => {
+    const [nodes, image, flavor, flavorPrivate, matching, keypair, serverGroup] = await Promise.all([
+      Promise.all(Array.from({ length: COMPUTE_NODES }, newComputeNode)),
+      (async () => {
+        const id = must(await call('POST', '/image/v2/images', { body: { name: unique('rbac-public'), visibility: 'public', disk_format: 'raw', container_format: 'bare' } }), 'public image').body.id as string;
+        must(await call('PUT', `/image/v2/images/${id}/file`, { raw: { type: 'application/octet-stream', data: 'rbac public image bytes' } }), 'public image data');
+        return id;
+      })(),
+      newFlavor(true, { 'hw:rbac': 'x' }),
+      newFlavor(false, { 'hw:rbac': 'x' }),
+      newFlavor(true, { [`resources:CUSTOM_${COMPUTE_CLASS.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`]: '1', 'resources:VCPU': '0', 'resources:MEMORY_MB': '0', 'resources:DISK_GB': '0' }),
+      newKeypair('rbac-key'),
+      newServerGroup(),
+    ]);
+    publicImage = image;
+    serverFlavor = matching;
+    return { hypervisor: nodes[0]!, flavor, flavorPrivate, keypair, serverGroup, ...(await newServer()) };
+  };
+  const keyFingerprint = async (): Promise<string> =>
+    must(await novaA('GET', '/os-keypairs/rbac-key'), 'key pair').body.keypair.fingerprint as string;
+
   // Project A's records, the services' in parallel.
   const orchestration = async () => {
     const main = await newStack();
@@ -284,7 +410,8 @@ async function populate(seed: TestSeed): Promise<World> {
     const outputs = must(await heatA('GET', `/stacks/${main.stackName}/${main.stackId}/outputs/signal`), 'signal output').body.output;
     // A server of A (fake compute) with a software deployment resource, whose signal URL is in its
     // input values once the stack reaches it; a standalone config and deployment of A for that server.
-    const deployStack = must(await heatA('POST', '/stacks', { stack_name: unique('rbac-deploy'), template: DEPLOY_TEMPLATE }), 'deploy stack').body.stack.id as string;
+    const deployName = unique('rbac-deploy');
+    const deployStack = must(await heatA('POST', '/stacks', { stack_name: deployName, template: DEPLOY_TEMPLATE }), 'deploy stack').body.stack.id as string;
     const { server, deploySignal } = await until('deployment signal URL', async () => {
       const list = (await heatA('GET', '/software_deployments')).body?.software_deployments as Array<{ server_id: string; input_values: Record<string, unknown> }> | undefined;
       const d = list?.find((x) => String(x.input_values.deploy_stack_id ?? '').endsWith(deployStack));
@@ -292,7 +419,9 @@ async function populate(seed: TestSeed): Promise<World> {
     });
     const config = await newConfig();
     const deployment = await newDeployment(config, server);
-    return { main, eventId: events[0]!.id, waitSignal: String(outputs.output_value), server, deploySignal, config, deployment };
+    const serverRes = must(await heatA('GET', `/stacks/${deployName}/${deployStack}/resources/server`), 'server resource').body.resource;
+    const metadataUrl = String(serverRes.attributes.os_collect_config.request.metadata_url);
+    return { main, eventId: events[0]!.id, waitSignal: String(outputs.output_value), server, deploySignal, metadataUrl, config, deployment };
   };
   const baremetal = async () => {
     const node = await newNode();
@@ -301,11 +430,14 @@ async function populate(seed: TestSeed): Promise<World> {
     const history = must(await call('GET', `/baremetal/v1/nodes/${node}/history`), 'history').body.history as Array<{ uuid: string }>;
     return { node, port, allocation, historyEvent: history[0]!.uuid };
   };
-  const [{ main, eventId, waitSignal, server, deploySignal, config, deployment }, image, { node, port, allocation, historyEvent }] = await Promise.all([
+  const [{ main, eventId, waitSignal, server, deploySignal, metadataUrl, config, deployment }, image, { node, port, allocation, historyEvent }, neutron, nova] = await Promise.all([
     orchestration(),
     newImage(true),
     baremetal(),
+    network(),
+    compute(),
   ]);
+  const fingerprint = await keyFingerprint();
 
   const agentMac = mac();
   const lookup = must(await request(app, 'POST', '/boot/agent/lookup', { body: { macs: [agentMac], boot_secret: await secretFor('rbac-agent', agentMac) } }), 'agent lookup');
@@ -342,6 +474,7 @@ async function populate(seed: TestSeed): Promise<World> {
     server,
     waitSignal: new URL(waitSignal).pathname,
     deploySignal: new URL(deploySignal).pathname,
+    metadataUrl: new URL(metadataUrl).pathname,
     bootImageToken,
     agentNode: 'rbac-agent',
     agentToken,
@@ -349,6 +482,10 @@ async function populate(seed: TestSeed): Promise<World> {
     bootSecret: '',
     command: 'none', // commands run one at a time: each cell gets its own (fresh: 'command')
     ...(await newBootSecret()),
+    ...neutron,
+    ...nova,
+    publicImage,
+    serverFlavor,
   };
 
   const fresh: World['fresh'] = {
@@ -371,6 +508,14 @@ async function populate(seed: TestSeed): Promise<World> {
     deployment: async () => ({ deployment: await newDeployment(config, server) }),
     bootSecret: newBootSecret,
     command: newCommand,
+    network: async () => ({ networkA: await newNetwork() }),
+    subnet: async () => ({ subnetA: await newSubnet(await newNetwork(), '10.124.0.0/24') }),
+    neutronPort: async () => ({ neutronPortA: await newNeutronPort(f.networkA) }),
+    // A private flavor (access: A) with the extra spec hw:rbac.
+    flavor: async () => ({ flavor: await newFlavor(false, { 'hw:rbac': 'x' }) }),
+    keypair: async () => ({ keypair: await newKeypair() }),
+    serverGroup: async () => ({ serverGroup: await newServerGroup() }),
+    novaServer: newServer,
   };
 
   return {
@@ -379,7 +524,13 @@ async function populate(seed: TestSeed): Promise<World> {
     tokens,
     f,
     fresh,
-    secretsOfA: [image, node, port, allocation, main.stackId!, config, deployment, server],
+    secretsOfA: [
+      image, node, port, allocation, main.stackId!, config, deployment, server,
+      neutron.networkA, neutron.subnetA, neutron.neutronPortA,
+      nova.flavorPrivate, nova.serverGroup, nova.novaServer,
+      // memberA's key pair (another user's listing must not show it).
+      fingerprint,
+    ],
     stop: () => seed.stop(),
   };
 }

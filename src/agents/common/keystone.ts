@@ -26,7 +26,7 @@ export async function authenticate(
   c: KeystoneCredentials,
   serviceType: string,
   opts: { regionName?: string; timeoutMs: number },
-): Promise<{ token: string; endpoint: string }> {
+): Promise<{ token: string; endpoint: string; expiresAt?: number }> {
   const auth = await http(`${v3AuthUrl(c.authUrl)}/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -41,11 +41,13 @@ export async function authenticate(
   const token = auth.headers['x-subject-token'];
   if (auth.status !== 201 && auth.status !== 200) throw new Error(`Keystone answered ${auth.status}`);
   if (typeof token !== 'string') throw new Error('Keystone gave no X-Subject-Token');
-  const catalog = (JSON.parse(auth.body) as { token?: { catalog?: CatalogEntry[] } }).token?.catalog ?? [];
+  const body = (JSON.parse(auth.body) as { token?: { catalog?: CatalogEntry[]; expires_at?: string } }).token;
+  const catalog = body?.catalog ?? [];
+  const expires = body?.expires_at ? Date.parse(body.expires_at) : NaN;
   const endpoint = catalog
     .filter((s) => s.type === serviceType)
     .flatMap((s) => s.endpoints ?? [])
     .find((e) => e.interface === 'public' && (!opts.regionName || e.region === opts.regionName || e.region_id === opts.regionName))?.url;
   if (!endpoint) throw new Error(`no public ${serviceType} endpoint in the service catalog`);
-  return { token, endpoint: endpoint.replace(/\/+$/, '') };
+  return { token, endpoint: endpoint.replace(/\/+$/, ''), ...(Number.isNaN(expires) ? {} : { expiresAt: expires }) };
 }

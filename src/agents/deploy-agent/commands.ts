@@ -108,6 +108,7 @@ export const COMMANDS: Record<string, CommandHandler> = {
       network_data: params.network_data as Record<string, unknown> | undefined,
       user_data: typeof params.user_data === 'string' ? params.user_data : null,
       vendor_data: params.vendor_data as Record<string, unknown> | undefined,
+      vendor_data2: params.vendor_data2 as Record<string, unknown> | undefined,
     };
     const { files } = await writeConfigDrive(device, part, content);
     return { device, partition: part, files };

@@ -1,18 +1,17 @@
-// The config drive: a vfat filesystem labelled config-2 holding openstack/latest/meta_data.json,
-// network_data.json, user_data (and vendor_data.json), the layout cloud-init and our first-boot
-// unit read. Built straight into its partition with mkfs.vfat --offset and mtools, so nothing is
-// mounted and no partition device node is needed (the kernel may not know the new table yet).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// The config drive: a vfat filesystem labelled config-2 holding the OpenStack tree
+// (openstack/<version>/meta_data.json, network_data.json, user_data, vendor_data*.json for latest
+// and every dated version) and the EC2 one (ec2/<version>/meta-data.json), the layout cloud-init
+// and our first-boot unit read. The files come from src/common/instance-metadata.ts, the same
+// function the metadata service answers from. Built straight into its partition with
+// mkfs.vfat --offset and mtools, so nothing is mounted and no partition device node is needed
+// (the kernel may not know the new table yet).
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { run } from '../../common/child-process.js';
+import { configDriveFiles, type InstanceContent } from '../../common/instance-metadata.js';
 
-export interface ConfigDriveContent {
-  meta_data: Record<string, unknown>;
-  network_data?: Record<string, unknown>;
-  user_data?: string | null;
-  vendor_data?: Record<string, unknown>;
-}
+export type ConfigDriveContent = InstanceContent;
 
 export const CONFIG_DRIVE_LABEL = 'config-2';
 
@@ -28,21 +27,19 @@ export async function writeConfigDrive(device: string, partition: { start: numbe
   // mtools checks the BIOS geometry against the size, which an offset filesystem does not match.
   const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
   const tmp = await mkdtemp(join(tmpdir(), 'config-drive-'));
-  const files: string[] = [];
+  const tree = configDriveFiles(content);
   try {
-    await run('mmd', ['-i', target, '::openstack', '::openstack/latest'], { env, timeoutMs: 30_000 });
-    const put = async (name: string, data: string) => {
-      const local = join(tmp, name);
+    // The tree is laid out in a temporary directory and copied in with one recursive mcopy: one
+    // process instead of one per file (there are ~50 files across the versions).
+    for (const [path, data] of tree) {
+      const local = join(tmp, path);
+      await mkdir(dirname(local), { recursive: true });
       await writeFile(local, data);
-      await run('mcopy', ['-i', target, local, `::openstack/latest/${name}`], { env, timeoutMs: 30_000 });
-      files.push(`openstack/latest/${name}`);
-    };
-    await put('meta_data.json', JSON.stringify(content.meta_data));
-    await put('network_data.json', JSON.stringify(content.network_data ?? { links: [], networks: [], services: [] }));
-    if (content.vendor_data) await put('vendor_data.json', JSON.stringify(content.vendor_data));
-    if (content.user_data !== undefined && content.user_data !== null) await put('user_data', content.user_data);
+    }
+    await run('mcopy', ['-s', '-i', target, join(tmp, 'openstack'), join(tmp, 'ec2'), '::/'], { env, timeoutMs: 60_000 });
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+  const files = [...tree.keys()];
   return { files };
 }

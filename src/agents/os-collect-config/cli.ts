@@ -53,6 +53,7 @@ export async function main(argv: string[], io: AgentIo, extra: CollectMainOption
   for (const u of cfg.unsupported) log.warn(`The ${u} collector is not supported by this implementation; it is skipped.`);
   const cache = new Cache(cfg.cachedir);
   let request: RequestCollector | undefined;
+  let heat: HeatCollector | undefined;
   const collectors: Collector[] = cfg.collectors.map((name): Collector => {
     switch (name) {
       case 'local':
@@ -62,7 +63,8 @@ export async function main(argv: string[], io: AgentIo, extra: CollectMainOption
       case 'request':
         return (request = new RequestCollector({ ...cfg.request, deploymentKeys: cfg.deploymentKeys }, log));
       case 'heat':
-        return new HeatCollector({ ...cfg.heat, timeout: cfg.request.timeout, deploymentKeys: cfg.deploymentKeys }, log);
+        // Long-polls with the request collector's wait (--request-long-poll-wait).
+        return (heat = new HeatCollector({ ...cfg.heat, timeout: cfg.request.timeout, longPollWait: cfg.request.longPollWait, deploymentKeys: cfg.deploymentKeys }, log));
       case 'ec2':
         return new Ec2Collector({ ...cfg.ec2, cachePath: cache.path('ec2') }, log);
       default:
@@ -86,6 +88,7 @@ export async function main(argv: string[], io: AgentIo, extra: CollectMainOption
     env: io.env,
     stdout: io.stdout,
     request,
+    heat,
     signal: extra.signal,
     onApplied: extra.onApplied,
   });

@@ -3,8 +3,8 @@
 // rewritten and the cache is mirrored to the backup directory. The loop runs the command with
 // OS_CONFIG_FILES when anything changed and commits the outputs only if the command succeeded.
 // Between rounds it sleeps as the original does (min interval doubling up to the polling
-// interval) unless the request collector is long-polling, in which case the next round starts at
-// once and the metadata server holds it until something changes.
+// interval) unless the request or heat collector is long-polling, in which case the next round
+// starts at once and the metadata server holds it until something changes.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import type { Cache } from './cache.js';
 import { SourceNotAvailable, SourceNotConfigured } from './errors.js';
 import type { Collector, CollectorLog } from './collectors/types.js';
 import type { RequestCollector } from './collectors/request.js';
+import type { HeatCollector } from './collectors/heat.js';
 import { sleep } from '../common/sleep.js';
 
 export interface RoundResult {
@@ -107,6 +108,8 @@ export interface LoopOptions {
   env: NodeJS.ProcessEnv;
   stdout: (s: string) => void;
   request?: RequestCollector;
+  /** The heat collector long-polls the same way. */
+  heat?: HeatCollector;
   signal?: AbortSignal;
   /** Called after each round that ran the command (tests and benchmarks observe convergence). */
   onApplied?: (code: number) => void;
@@ -140,7 +143,7 @@ export async function runLoop(runner: CollectRunner, o: LoopOptions): Promise<Lo
       runner.log.debug('No changes detected.');
     }
     if (o.oneTime || o.signal?.aborted) return { kind: 'exit', code: exitval };
-    if (o.request?.longPolling && r.unavailable.length === 0) {
+    if ((o.request?.longPolling || o.heat?.longPolling) && r.unavailable.length === 0) {
       // The metadata server holds our next request until something changes.
       sleepS = o.minPollingInterval;
       continue;

@@ -3,10 +3,12 @@
 // `If-None-Match: <current ETag>` and `Prefer: wait=<s>` is held until the document changes
 // (200, new ETag) or the wait passes (304); every answer to a request with `Prefer: wait` carries
 // `Preference-Applied: wait=<s>` so the client knows it may rely on being held.
-import { createHash } from 'node:crypto';
+// The header parsing and ETags are src/common/long-poll.ts's, which the orchestration service
+// serves resource metadata with; this file stays a dependency-free node:http reference.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { etagOf, preferredWait } from '../../common/long-poll.js';
 
-export const MAX_WAIT_S = 120;
+export { MAX_WAIT_S, preferredWait } from '../../common/long-poll.js';
 
 export class LongPollDocument {
   private body = '';
@@ -27,7 +29,7 @@ export class LongPollDocument {
 
   set(body: string): void {
     this.body = body;
-    this.tag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
+    this.tag = etagOf(body);
     for (const wake of [...this.waiters]) wake();
   }
 
@@ -50,15 +52,9 @@ export class LongPollDocument {
   }
 }
 
-/** `Prefer: wait=N` → N seconds (capped), or undefined when not asked. */
-export function preferredWait(header: string | undefined): number | undefined {
-  const m = /(?:^|[,;\s])wait\s*=\s*"?(\d+)/i.exec(header ?? '');
-  return m ? Math.min(Number(m[1]), MAX_WAIT_S) : undefined;
-}
-
 export function serveLongPoll(doc: LongPollDocument, req: IncomingMessage, res: ServerResponse, opts: { longPoll?: boolean } = {}): void {
   const prefer = req.headers.prefer;
-  const wait = opts.longPoll === false ? undefined : preferredWait(Array.isArray(prefer) ? prefer.join(',') : prefer);
+  const wait = opts.longPoll === false ? undefined : preferredWait(prefer);
   const inm = req.headers['if-none-match'];
   const reply = () => {
     if (wait !== undefined) res.setHeader('preference-applied', `wait=${wait}`);

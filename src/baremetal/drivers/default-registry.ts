@@ -48,7 +48,7 @@ export function defaultRegistry(config: BaremetalConfig, prov?: ProvisioningDeps
   if (prov) {
     registry
       .register('boot', new IpxeBoot(prov.provisioning, prov.macsOf))
-      .register('deploy', new DirectDeploy(prov.provisioning))
+      .register('deploy', new DirectDeploy(prov.provisioning, prov.macsOf))
       .register('inspect', new AgentInspect(prov.provisioning));
   }
   return registry;

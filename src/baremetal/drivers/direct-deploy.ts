@@ -4,6 +4,7 @@
 // the disk. Cleaning erases the disks' metadata the same way. The agent part runs while the
 // node waits ("wait call-back", "clean wait"); see Conductor.watchAgent.
 import { BadRequestError, BootstackError } from '../../common/errors.js';
+import { standardMetaData, type InstanceContent } from '../../common/instance-metadata.js';
 import type { AgentCommandName, Provisioning, ProvisioningLinks } from '../provisioning.js';
 import { sleep, type AgentPhase, type CleanStep, type DeployInterface, type DriverContext, type DriverNode, type StepResult } from './interfaces.js';
 
@@ -14,7 +15,19 @@ const LOOKUP_POLL_MS = 100;
 export class DirectDeploy implements DeployInterface {
   readonly name = 'direct';
 
-  constructor(private readonly provisioning: Provisioning) {}
+  constructor(
+    private readonly provisioning: Provisioning,
+    /** The node's pxe-enabled port MACs, in enrolment order (network_data's links when none is given). */
+    private readonly macsOf: (nodeUuid: string) => Promise<string[]> = async () => [],
+  ) {}
+
+  /**
+   * What the node's config drive holds and the metadata service serves: both come from here, so
+   * the drive and the service cannot disagree.
+   */
+  async instanceContent(node: DriverNode): Promise<InstanceContent | undefined> {
+    return configDriveParams(node, await this.macsOf(node.uuid));
+  }
 
   validate(node: DriverNode): void {
     this.provisioning.get();
@@ -76,8 +89,10 @@ export class DirectDeploy implements DeployInterface {
       ...(node.properties.root_device ? { root_device_hints: node.properties.root_device } : {}),
       ...(info.root_gb ? { root_mb: Number(info.root_gb) * 1024 } : {}),
     }, signal);
-    const drive = configDriveParams(node);
-    if (drive) await step(links, node, 'write_config_drive', drive, signal);
+    const drive = await this.instanceContent(node);
+    // instance_info.config_drive false (Nova's config_drive=False): the instance's metadata is
+    // served by the metadata service only, and no drive is written.
+    if (drive && info.config_drive !== false) await step(links, node, 'write_config_drive', { ...drive }, signal);
     await step(links, node, 'sync', {}, signal);
   }
 
@@ -128,21 +143,45 @@ export async function step(links: ProvisioningLinks, node: DriverNode, name: Age
   return out.result;
 }
 
-/** instance_info.configdrive ({meta_data, user_data, network_data}) as write_config_drive params. */
-export function configDriveParams(node: DriverNode): Record<string, unknown> | undefined {
+/**
+ * The one function from a node to its instance content (write_config_drive's params, the metadata
+ * service's source): instance_info.configdrive {meta_data, user_data, network_data, vendor_data,
+ * vendor_data2} plus the node's uuid and name. Without network_data, one is built from the node's
+ * ports (`macs`): one physical link per MAC, each configured by DHCP. undefined: no config drive.
+ */
+export function configDriveParams(node: DriverNode, macs: readonly string[] = []): InstanceContent | undefined {
   const cd = node.instance_info.configdrive;
   if (cd === undefined || cd === null || cd === '') return undefined;
   if (typeof cd !== 'object' || Array.isArray(cd)) {
     throw new BadRequestError('instance_info.configdrive must be an object {meta_data, user_data, network_data}; a base64 ISO image is not supported');
   }
   const drive = cd as Record<string, unknown>;
-  const given = (drive.meta_data ?? {}) as Record<string, unknown>;
-  const meta_data = { uuid: node.uuid, ...(node.name ? { name: node.name, hostname: node.name } : {}), ...given };
+  const field = (key: string): Record<string, unknown> | undefined => {
+    const v = drive[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new BadRequestError(`instance_info.configdrive.${key} must be an object`);
+    return v as Record<string, unknown>;
+  };
+  const given = field('meta_data') ?? {};
+  const meta_data = standardMetaData({ uuid: node.uuid, ...(node.name ? { name: node.name, hostname: node.name } : {}), ...given });
   const ud = drive.user_data;
+  const network_data = field('network_data') ?? portsNetworkData(macs);
+  const vendor_data = field('vendor_data');
+  const vendor_data2 = field('vendor_data2');
   return {
     meta_data,
-    ...(drive.network_data ? { network_data: drive.network_data } : {}),
+    network_data,
     ...(ud === undefined || ud === null ? {} : { user_data: typeof ud === 'string' ? ud : JSON.stringify(ud) }),
-    ...(drive.vendor_data ? { vendor_data: drive.vendor_data } : {}),
+    ...(vendor_data ? { vendor_data } : {}),
+    ...(vendor_data2 ? { vendor_data2 } : {}),
+  };
+}
+
+/** network_data.json for a machine whose every port takes its address by DHCP. */
+function portsNetworkData(macs: readonly string[]): Record<string, unknown> {
+  return {
+    links: macs.map((mac, i) => ({ id: `port${i}`, type: 'phy', ethernet_mac_address: mac.toLowerCase(), mtu: null, vif_id: null })),
+    networks: macs.map((_, i) => ({ id: `network${i}`, type: 'ipv4_dhcp', link: `port${i}`, network_id: `network${i}` })),
+    services: [],
   };
 }

@@ -1,10 +1,21 @@
-// Fake management: remembers the boot device per node in memory.
-import { BOOT_DEVICES, type BootDevice, type DriverContext, type DriverNode, type ManagementInterface } from './interfaces.js';
+// Fake management: remembers the boot device per node in memory, and answers consoleLog with a
+// fixed text (FAKE_CONSOLE_LOG, or what a test put in `consoles` for the node).
+import { BOOT_DEVICES, tailBytes, type BootDevice, type DriverContext, type DriverNode, type ManagementInterface } from './interfaces.js';
 import { FakeDelay } from './fake-delay.js';
+
+/** What every fake node's serial console says, unless a test sets FakeManagement.consoles. */
+export const FAKE_CONSOLE_LOG = [
+  'Bootstack fake console',
+  'fake BIOS: booting from disk',
+  'fake OS: started',
+  'fake login: ',
+].join('\n') + '\n';
 
 export class FakeManagement implements ManagementInterface {
   readonly name = 'fake';
   readonly bootDevices = new Map<string, { boot_device: BootDevice; persistent: boolean }>();
+  /** Console text per node uuid; FAKE_CONSOLE_LOG for the others. */
+  readonly consoles = new Map<string, string>();
 
   constructor(private readonly delay = new FakeDelay()) {}
 
@@ -21,5 +32,9 @@ export class FakeManagement implements ManagementInterface {
 
   async getBootDevice(node: DriverNode): Promise<{ boot_device: BootDevice | null; persistent: boolean | null }> {
     return this.bootDevices.get(node.uuid) ?? { boot_device: null, persistent: null };
+  }
+
+  async consoleLog(node: DriverNode, _ctx: DriverContext, maxBytes: number): Promise<string> {
+    return tailBytes(this.consoles.get(node.uuid) ?? FAKE_CONSOLE_LOG, maxBytes);
   }
 }

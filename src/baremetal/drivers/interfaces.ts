@@ -2,6 +2,7 @@
 // Each interface has several implementations, one per file, and a shared contract suite that
 // every implementation runs. The conductor only ever talks to these interfaces.
 import type { Logger } from 'pino';
+import { BootstackError } from '../../common/errors.js';
 
 export type PowerState = 'power on' | 'power off';
 /** What PUT /states/power may ask for. */
@@ -51,6 +52,36 @@ export interface ManagementInterface extends BaseInterface {
   getSupportedBootDevices(node: DriverNode, ctx: DriverContext): Promise<BootDevice[]>;
   setBootDevice(node: DriverNode, device: BootDevice, persistent: boolean, ctx: DriverContext): Promise<void>;
   getBootDevice(node: DriverNode, ctx: DriverContext): Promise<{ boot_device: BootDevice | null; persistent: boolean | null }>;
+  /**
+   * Optional (the read-only part of Ironic's console interface): the last `maxBytes` bytes of the
+   * machine's serial console output, as text. Throws ConsoleUnavailableError when the BMC has none.
+   */
+  consoleLog?(node: DriverNode, ctx: DriverContext, maxBytes: number): Promise<string>;
+}
+
+/** How much console output is read when the caller does not say, and the most it may ask for. */
+export const CONSOLE_LOG_DEFAULT_BYTES = 64 * 1024;
+export const CONSOLE_LOG_MAX_BYTES = 1024 * 1024;
+
+/** 501: this node's BMC (or its management interface) offers no serial console log. */
+export class ConsoleUnavailableError extends BootstackError {
+  constructor(message: string, node?: string) {
+    super(501, 'console_not_available', message, { fields: node ? { node } : {} });
+  }
+}
+
+/** "name (uuid)" or the uuid: how console errors name a node. */
+export function nodeLabel(node: Pick<DriverNode, 'uuid' | 'name'>): string {
+  return node.name ? `${node.name} (${node.uuid})` : node.uuid;
+}
+
+/** The last `maxBytes` bytes of `text` (UTF-8), not starting inside a character. */
+export function tailBytes(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  let start = buf.length - maxBytes;
+  while (start < buf.length && (buf[start]! & 0xc0) === 0x80) start++;
+  return buf.subarray(start).toString('utf8');
 }
 
 /** Gets a machine ready to boot the deploy ramdisk or its instance (dnsmasq/iPXE later). */

@@ -1,7 +1,8 @@
 // A Redfish BMC made from a vendor fixture (fixtures/redfish-*.json), for tests: serves the
 // resources, keeps PowerState and Boot up to date, applies the vendor's quirks (If-Match
 // required, redundant resets refused, no session service), and can be told to misbehave
-// (answer 500, hang, fail the first N requests) so failure handling can be tested.
+// (answer 500, hang, fail the first N requests) so failure handling can be tested. With
+// `serialConsole` set it also offers the lab BMC's OEM serial console log (docs/lab.md).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,6 +44,7 @@ export class FixtureBmc {
   private server: Server | undefined;
   private readonly sessions = new Map<string, string>();
   private readonly hanging = new Set<ServerResponse>();
+  private consoleText: string | undefined;
   url = '';
 
   constructor(
@@ -63,6 +65,24 @@ export class FixtureBmc {
 
   set powerState(v: string) {
     this.system.PowerState = v;
+  }
+
+  /** The serial console text; setting it advertises Oem.Bootstack.SerialConsole on the system. */
+  get serialConsole(): string | undefined {
+    return this.consoleText;
+  }
+
+  set serialConsole(text: string | undefined) {
+    this.consoleText = text;
+    const oem = { ...((this.system.Oem ?? {}) as Record<string, unknown>) };
+    if (text === undefined) delete oem.Bootstack;
+    else oem.Bootstack = { SerialConsole: { '@odata.id': this.serialConsolePath } };
+    if (Object.keys(oem).length) this.system.Oem = oem;
+    else delete this.system.Oem;
+  }
+
+  private get serialConsolePath(): string {
+    return `${norm(this.fixture.systemPath)}/Oem/Bootstack/SerialConsole`;
   }
 
   get boot(): Record<string, unknown> {
@@ -153,6 +173,12 @@ export class FixtureBmc {
     const resetTarget = norm(actions['#ComputerSystem.Reset']!.target);
     if (method === 'POST' && path === resetTarget) return this.reset(res, body);
     if (method === 'PATCH' && path === norm(this.fixture.systemPath)) return this.patch(req, res, body);
+    if (method === 'GET' && this.consoleText !== undefined && path === this.serialConsolePath) {
+      const all = Buffer.from(this.consoleText, 'utf8');
+      const tail = Number(url.searchParams.get('tail') ?? 65536);
+      if (!Number.isInteger(tail) || tail < 1 || tail > 1048576) return this.send(res, 400, errorBody('QueryParameterOutOfRange', 'tail must be 1..1048576.'));
+      return this.send(res, 200, { '@odata.id': this.serialConsolePath, Id: 'SerialConsole', Bytes: all.length, Data: all.subarray(Math.max(0, all.length - tail)).toString('utf8') });
+    }
     const resource = this.resources.get(path);
     if (method !== 'GET' || !resource) return this.send(res, 404, errorBody('ResourceMissingAtURI', `The resource at the URI ${url.pathname} was not found.`));
     const etag = this.etag(resource);

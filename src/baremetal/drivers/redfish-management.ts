@@ -1,8 +1,10 @@
 // Redfish management: boot source override (target, Once/Continuous, UEFI/Legacy) by PATCH on
 // the ComputerSystem, with If-Match set to the ETag read just before, as BMCs that guard
-// concurrent edits require.
+// concurrent edits require. The serial console log, read-only, where the BMC offers one as the
+// lab BMC's OEM resource (ComputerSystem Oem.Bootstack.SerialConsole; docs/lab.md).
 import { ValidationError } from '../../common/errors.js';
-import type { BootDevice, DriverContext, DriverNode, ManagementInterface } from './interfaces.js';
+import { maskSecretText } from '../secrets.js';
+import { ConsoleUnavailableError, nodeLabel, tailBytes, type BootDevice, type DriverContext, type DriverNode, type ManagementInterface } from './interfaces.js';
 import { nodeBootMode } from './boot-mode.js';
 import { RedfishError, redfishSettings, type RedfishClientPool } from './redfish-client.js';
 
@@ -59,6 +61,24 @@ export class RedfishManagement implements ManagementInterface {
     return { boot_device: dev ?? null, persistent: enabled === 'Continuous' };
   }
 
+  async consoleLog(node: DriverNode, ctx: DriverContext, maxBytes: number): Promise<string> {
+    const client = this.pool.get(node);
+    const sys = await client.getSystem(ctx.signal);
+    const link = serialConsoleLink(sys.body);
+    const where = `the Redfish BMC at ${maskSecretText(client.settings.address)}`;
+    if (!link) {
+      throw new ConsoleUnavailableError(
+        `Node ${nodeLabel(node)} has no console log: ${where} offers no serial console log (its ComputerSystem has no Oem.Bootstack.SerialConsole link; real BMCs give serial output over IPMI Serial-over-LAN or vendor tools, not Redfish)`,
+        node.uuid,
+      );
+    }
+    const res = await client.call('GET', `${link}?tail=${Math.max(1, Math.floor(maxBytes))}`, undefined, {}, ctx.signal);
+    const data = res.body.Data;
+    if (typeof data !== 'string') throw new RedfishError(`${where} answered GET ${link} without a Data string`, res.status);
+    // A BMC that ignored ?tail still gives no more than was asked for.
+    return tailBytes(data, maxBytes);
+  }
+
   private allowedTargets(system: Record<string, unknown>): string[] {
     const boot = (system.Boot ?? {}) as Record<string, unknown>;
     const allowed = boot['BootSourceOverrideTarget@Redfish.AllowableValues'];
@@ -68,4 +88,14 @@ export class RedfishManagement implements ManagementInterface {
     }
     return ['Pxe', 'Hdd', 'Cd', 'BiosSetup'];
   }
+}
+
+/** The path of the system's OEM serial console resource, when it advertises one. */
+function serialConsoleLink(system: Record<string, unknown>): string | undefined {
+  const oem = (system.Oem ?? {}) as Record<string, unknown>;
+  const bootstack = (oem.Bootstack ?? {}) as Record<string, unknown>;
+  const id = (bootstack.SerialConsole as { '@odata.id'?: unknown } | undefined)?.['@odata.id'];
+  if (typeof id !== 'string' || !id) return undefined;
+  // An absolute URL is reduced to its path: the client talks to the BMC's configured address.
+  return id.replace(/^https?:\/\/[^/]+/, '').split('?')[0];
 }

@@ -31,6 +31,8 @@ function failIf(r: RuntimeResource, action: string): void {
 
 export const testResourceType: ResourceType = {
   name: 'OS::Heat::TestResource',
+  // update_replace: true replaces the resource on any update (Heat's functional tests use it).
+  replaceOnUpdate: (props) => props.update_replace === true,
   properties: {
     value: { type: 'string', default: 'test_string', updateAllowed: true },
     update_replace: { type: 'boolean', default: false, updateAllowed: true },

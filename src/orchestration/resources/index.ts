@@ -14,10 +14,11 @@ import {
   structuredDeploymentType,
 } from './software.js';
 import { waitConditionHandleType, waitConditionType } from './wait.js';
-import { keyPairType, serverType } from './server.js';
+import { flavorType, keyPairType, serverGroupType, serverType } from './server.js';
+import { netType, portType, subnetType } from './network.js';
 import { resourceGroupType } from './nested.js';
 
-const NOT_BUILT = 'is not provided by this cloud (only orchestration of bare-metal servers and software configuration is); map it to OS::Heat::None in the environment to skip it';
+const NOT_BUILT = 'is not provided by this cloud (only orchestration of servers, flavors, server groups, networks, subnets, ports and software configuration is); map it to OS::Heat::None in the environment to skip it';
 
 export function createRegistry(): ResourceRegistry {
   const reg = new ResourceRegistry();
@@ -40,12 +41,19 @@ export function createRegistry(): ResourceRegistry {
     waitConditionType,
     serverType,
     keyPairType,
+    flavorType,
+    serverGroupType,
+    netType,
+    subnetType,
+    portType,
     resourceGroupType,
   ]) {
     reg.register(t);
   }
-  // Schema-only families: validate (property names unchecked), refuse create.
-  for (const prefix of ['OS::Neutron::', 'OS::Cinder::', 'OS::Swift::', 'OS::Glance::', 'OS::Keystone::', 'OS::Nova::Flavor', 'OS::Nova::FloatingIP', 'OS::Nova::ServerGroup', 'OS::Heat::AccessPolicy', 'OS::Heat::AutoScalingGroup', 'OS::Heat::ScalingPolicy', 'OS::Heat::Stack', 'OS::Heat::SwiftSignal', 'OS::Aodh::', 'OS::Zaqar::', 'AWS::']) {
+  // Schema-only families: validate (property names unchecked), refuse create. Types registered
+  // above by their full name win over a prefix (OS::Neutron::Net/Subnet/Port are real; the rest
+  // of Neutron is schema-only).
+  for (const prefix of ['OS::Neutron::', 'OS::Cinder::', 'OS::Swift::', 'OS::Glance::', 'OS::Keystone::', 'OS::Nova::FloatingIP', 'OS::Heat::AccessPolicy', 'OS::Heat::AutoScalingGroup', 'OS::Heat::ScalingPolicy', 'OS::Heat::Stack', 'OS::Heat::SwiftSignal', 'OS::Aodh::', 'OS::Zaqar::', 'AWS::']) {
     reg.registerSchemaOnly(prefix, NOT_BUILT);
   }
   return reg;

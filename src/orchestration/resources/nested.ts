@@ -82,6 +82,9 @@ async function saveIds(r: RuntimeResource): Promise<void> {
 
 export const resourceGroupType: ResourceType = {
   name: 'OS::Heat::ResourceGroup',
+  nested: true,
+  // batch_create / rolling_update
+  usesUpdatePolicy: true,
   properties: {
     count: { type: 'integer', default: 1, updateAllowed: true },
     resource_def: { type: 'map', required: true, updateAllowed: true },

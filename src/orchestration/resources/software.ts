@@ -18,7 +18,7 @@ export interface SoftwareStore {
   getConfig(id: string, scope: ProjectScope): Promise<(SoftwareConfigRecord & { id: string }) | undefined>;
   deleteConfig(id: string): Promise<void>;
   createDeployment(d: DeploymentRecord): Promise<string>;
-  getDeployment(id: string, scope: ProjectScope): Promise<(DeploymentRecord & { id: string }) | undefined>;
+  getDeployment(id: string, scope: ProjectScope): Promise<(DeploymentRecord & { id: string; createdAt?: string; updatedAt?: string | null }) | undefined>;
   updateDeployment(id: string, patch: Partial<DeploymentRecord>): Promise<void>;
   deleteDeployment(id: string): Promise<void>;
 }
@@ -45,10 +45,8 @@ export interface DeploymentRecord {
   resourceName?: string;
 }
 
-export type SoftwareServices = { software: SoftwareStore };
-
 function store(r: RuntimeResource): SoftwareStore {
-  return (r.engine as unknown as SoftwareServices).software;
+  return r.engine.software;
 }
 
 const CONFIG_PROPS = {
@@ -152,9 +150,26 @@ async function deploy(r: RuntimeResource, action: 'CREATE' | 'UPDATE', structure
     r.physicalId = randomUUID();
     r.data.signal_token = randomUUID().replace(/-/g, '');
   }
-  if (transport !== 'NO_SIGNAL') {
+  if (transport === 'CFN_SIGNAL' || transport === 'TEMP_URL_SIGNAL') {
+    // A token URL: POST for CFN_SIGNAL, PUT for TEMP_URL_SIGNAL (a Swift temp URL is PUT to; the
+    // route accepts both).
     inputs.deploy_signal_id = r.engine.publicUrl(`/orchestration/signal/deployments/${r.physicalId}/${String(r.data.signal_token)}`);
-    inputs.deploy_signal_verb = 'POST';
+    inputs.deploy_signal_verb = transport === 'TEMP_URL_SIGNAL' ? 'PUT' : 'POST';
+  } else if (transport === 'HEAT_SIGNAL') {
+    // A stack user of this deployment (as Heat): the hook authenticates as it and POSTs to
+    // .../resources/<name>/signal, which accepts that user for this resource only.
+    if (typeof r.data.stack_user_id !== 'string') {
+      const u = await r.engine.stackUsers.create({ projectId: r.projectId, stackId: r.stackId, resourceName: r.name });
+      r.data.stack_user_id = u.userId;
+      r.data.stack_user_password = u.password;
+      await r.save();
+    }
+    inputs.deploy_auth_url = r.engine.publicUrl('/identity/v3');
+    inputs.deploy_user_id = String(r.data.stack_user_id);
+    inputs.deploy_password = String(r.data.stack_user_password);
+    inputs.deploy_project_id = r.projectId;
+  } else if (transport === 'ZAQAR_SIGNAL') {
+    throw new Error('signal_transport ZAQAR_SIGNAL is not supported by this cloud (no Zaqar); use CFN_SIGNAL, TEMP_URL_SIGNAL, HEAT_SIGNAL or NO_SIGNAL');
   }
   let configId = r.properties.config ? String(r.properties.config) : '';
   // The config must be the stack's project's own: another project's id is "not found".
@@ -200,6 +215,49 @@ async function waitForSignal(r: RuntimeResource): Promise<void> {
   }
 }
 
+/** How much of deploy_stderr a failure's reason carries (its end: where the error is). */
+export const STDERR_TAIL_CHARS = 1024;
+
+/** A deployment signal's outcome: a non-zero deploy_status_code (or status FAILURE) fails it. */
+export function signalResult(m: JsonMap): { failed: boolean; reason: string } {
+  const raw = m.deploy_status_code ?? 0;
+  const code = typeof raw === 'number' ? raw : Number(String(raw).trim() || 0);
+  if (code === 0 && m.status !== 'FAILURE') return { failed: false, reason: 'Outputs received' };
+  let reason = code !== 0 && !Number.isNaN(code) ? `deploy_status_code : Deployment exited with non-zero status code: ${code}` : Number.isNaN(code) ? `deploy_status_code : Deployment signalled a status code that is not a number: ${String(raw).slice(0, 64)}` : `Deployment signalled FAILURE: ${String(m.status_reason ?? m.reason ?? '').slice(0, 256)}`;
+  const stderr = typeof m.deploy_stderr === 'string' ? m.deploy_stderr.trimEnd() : '';
+  if (stderr) reason += `; deploy_stderr: ${stderr.length > STDERR_TAIL_CHARS ? `…${stderr.slice(-STDERR_TAIL_CHARS)}` : stderr}`;
+  return { failed: true, reason };
+}
+
+/** Secrets among a deployment's inputs, as the API shows them to anyone but the machine. */
+export const SECRET_DEPLOYMENT_INPUTS = new Set(['deploy_password']);
+
+export function maskDeploymentInputs(inputs: JsonMap): JsonMap {
+  const out: JsonMap = {};
+  for (const [k, v] of Object.entries(inputs)) out[k] = SECRET_DEPLOYMENT_INPUTS.has(k) && v !== null && v !== '' ? '******' : v;
+  return out;
+}
+
+/** The record as `show` gives it (secret inputs masked). */
+function deploymentShow(d: DeploymentRecord & { id: string; createdAt?: string; updatedAt?: string | null }): JsonMap {
+  const out: JsonMap = {
+    id: d.id,
+    projectId: d.projectId,
+    configId: d.configId,
+    serverId: d.serverId,
+    action: d.action,
+    status: d.status,
+    statusReason: d.statusReason,
+    inputValues: maskDeploymentInputs(d.inputValues),
+    outputValues: d.outputValues,
+  };
+  if (d.stackId !== undefined) out.stackId = d.stackId;
+  if (d.resourceName !== undefined) out.resourceName = d.resourceName;
+  if (d.createdAt !== undefined) out.createdAt = d.createdAt;
+  if (d.updatedAt !== undefined) out.updatedAt = d.updatedAt;
+  return out;
+}
+
 function deploymentType(name: string, structured: boolean): ResourceType {
   return {
     name,
@@ -215,21 +273,26 @@ function deploymentType(name: string, structured: boolean): ResourceType {
           await store(r).deleteDeployment(String(r.data.deployment_id));
           if (d) await r.engine.deploymentsChanged(d.serverId);
         }
+        if (typeof r.data.stack_user_id === 'string') {
+          await r.engine.stackUsers.delete(r.data.stack_user_id);
+          delete r.data.stack_user_id;
+          delete r.data.stack_user_password;
+        }
       },
       async signal(r, data) {
+        if (!r.data.deployment_id) throw new Error(`deployment ${r.name} has not been created yet`);
         const m = isMapping(data) ? data : {};
-        const code = Number(m.deploy_status_code ?? 0);
-        const failed = code !== 0 || m.status === 'FAILURE';
+        const result = signalResult(m);
         await store(r).updateDeployment(String(r.data.deployment_id), {
-          status: failed ? 'FAILED' : 'COMPLETE',
-          statusReason: failed ? `deploy_status_code : Deployment exited with non-zero status code: ${code}` : 'Outputs received',
+          status: result.failed ? 'FAILED' : 'COMPLETE',
+          statusReason: result.reason,
           outputValues: m,
         });
       },
       async attribute(r, attr) {
         const d = r.data.deployment_id ? await store(r).getDeployment(String(r.data.deployment_id), r.projectId) : undefined;
         const outputs = d?.outputValues ?? {};
-        if (attr === null || attr === 'show') return (d ?? null) as unknown as Json;
+        if (attr === null || attr === 'show') return d ? deploymentShow(d) : null;
         return (outputs[attr] ?? null) as Json;
       },
     },
@@ -257,6 +320,7 @@ function deploymentGroupType(name: string, member: string, structured: boolean):
   };
   const agg = async (r: RuntimeResource, attr: string) => r.engine.nestedMemberAttr(r, attr, []);
   return {
+    nested: true,
     name,
     properties: props,
     plugin: {

@@ -5,11 +5,6 @@ import { randomUUID } from 'node:crypto';
 import type { ResourceType, RuntimeResource } from '../registry.js';
 import { isMapping, type Json, type JsonMap } from '../yaml-source.js';
 
-/** How a condition reads its handle's signals (the handle is another resource of the stack). */
-export interface SignalLookup {
-  handleSignals(handleId: string): Promise<JsonMap[] | undefined>;
-}
-
 function url(r: RuntimeResource): string {
   return r.engine.publicUrl(`/orchestration/signal/wait/${r.physicalId}/${String(r.data.token)}`);
 }
@@ -71,11 +66,10 @@ export const waitConditionType: ResourceType = {
 };
 
 async function waitFor(r: RuntimeResource): Promise<void> {
-  const lookup = r.engine as unknown as SignalLookup;
   const handle = String(r.properties.handle ?? '');
   const count = Number(r.properties.count ?? 1);
   for (;;) {
-    const signals = await lookup.handleSignals(handle);
+    const signals = await r.engine.handleSignals(handle);
     if (!signals) throw new Error(`wait condition handle ${handle} not found`);
     const failure = signals.find((s) => s.status === 'FAILURE');
     if (failure) throw new Error(`WaitCondition failed: ${String(failure.reason)}`);

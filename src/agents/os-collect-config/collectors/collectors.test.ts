@@ -13,6 +13,7 @@ import { RequestCollector } from './request.js';
 import { configDriveMetadata, parseBlkidExport, type DriveSystem } from './config-drive.js';
 import { SourceNotAvailable, SourceNotConfigured } from '../errors.js';
 import { toPlain } from '../../common/py-json.js';
+import { LongPollDocument, serveLongPoll } from '../long-poll-server.js';
 
 const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -61,6 +62,68 @@ test('heat collector: Keystone v3 password auth, catalog lookup, resource metada
     await assert.rejects(new HeatCollector({ ...opts, password: 'bad' }, log).collect(), SourceNotAvailable);
     await assert.rejects(new HeatCollector({ ...opts, stackId: undefined }, log).collect(), SourceNotConfigured);
     assert.ok(seen.includes('POST /identity/v3/auth/tokens'));
+  } finally {
+    server.close();
+  }
+});
+
+test('heat collector: keeps its token (new one on 401 or near expiry) and long-polls the metadata', async () => {
+  const doc = new LongPollDocument(JSON.stringify({ metadata: { v: 1 } }));
+  let issued = 0;
+  let valid = new Set<string>();
+  const gets: Record<string, string | undefined>[] = [];
+  const expires = Date.parse('2030-01-01T00:00:00Z');
+  const { server, base } = await serve((req, _body, res, b) => {
+    if (req.url === '/identity/v3/auth/tokens') {
+      const tok = `tok-${++issued}`;
+      valid.add(tok);
+      res.statusCode = 201;
+      res.setHeader('x-subject-token', tok);
+      return res.end(JSON.stringify({ token: { expires_at: new Date(expires).toISOString(), catalog: [{ type: 'orchestration', endpoints: [{ interface: 'public', url: `${b}/orchestration/v1/proj` }] }] } }));
+    }
+    if (req.url === '/orchestration/v1/proj/stacks/st/id1/resources/srv/metadata') {
+      if (!valid.has(String(req.headers['x-auth-token']))) {
+        res.statusCode = 401;
+        return res.end('{}');
+      }
+      gets.push({ prefer: req.headers.prefer as string | undefined, inm: req.headers['if-none-match'] as string | undefined });
+      return serveLongPoll(doc, req, res);
+    }
+    res.statusCode = 404;
+    res.end('{}');
+  });
+  let now = Date.parse('2029-12-31T00:00:00Z');
+  try {
+    const c = new HeatCollector({ authUrl: `${base}/identity/v3`, userId: 'u', password: 'pw', projectId: 'proj', stackId: 'st/id1', resourceName: 'srv', timeout: 5, longPollWait: 20, deploymentKeys: ['deployments'] }, log, () => now);
+    assert.deepEqual(toPlain((await c.collect())[0]![1]), { v: 1 });
+    assert.equal(c.longPolling, true, 'the server said it holds requests');
+    assert.deepEqual(gets[0], { prefer: 'wait=20', inm: undefined });
+    // Held: the change arrives as soon as the document changes, long before the wait passes.
+    const firstTag = doc.etag;
+    const t0 = Date.now();
+    const held = c.collect();
+    await new Promise((r) => setTimeout(r, 200));
+    doc.set(JSON.stringify({ metadata: { v: 2 } }));
+    assert.deepEqual(toPlain((await held)[0]![1]), { v: 2 });
+    assert.ok(Date.now() - t0 < 5000);
+    assert.deepEqual(gets[1], { prefer: 'wait=20', inm: firstTag });
+    assert.equal(issued, 1, 'one token for both requests');
+    // Revoked (401): authenticate again and carry on.
+    valid = new Set();
+    const again = c.collect();
+    doc.set(JSON.stringify({ metadata: { v: 3 } }));
+    assert.deepEqual(toPlain((await again)[0]![1]), { v: 3 });
+    assert.equal(issued, 2);
+    // Close to expiry: a new token before the request.
+    now = expires - 60_000;
+    doc.set(JSON.stringify({ metadata: { v: 4 } }));
+    assert.deepEqual(toPlain((await c.collect())[0]![1]), { v: 4 });
+    assert.equal(issued, 3);
+    // Without a wait, no Prefer header and no If-None-Match (the original's behaviour).
+    const plain = new HeatCollector({ authUrl: `${base}/identity/v3`, userId: 'u', password: 'pw', projectId: 'proj', stackId: 'st/id1', resourceName: 'srv', timeout: 5, deploymentKeys: [] }, log, () => now);
+    await plain.collect();
+    assert.deepEqual(gets.at(-1), { prefer: undefined, inm: undefined });
+    assert.equal(plain.longPolling, false);
   } finally {
     server.close();
   }
