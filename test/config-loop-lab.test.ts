@@ -217,7 +217,9 @@ test('compute and networking on lab machines: server create on ctlplane, console
   const ports = await json(['port', 'list', '--server', 'lab-server']);
   assert.equal(ports.length, 1);
   assert.equal(ipv4(ports[0]['Fixed IP Addresses']), address, 'the server is at its Neutron port\'s address');
-  assert.equal((await l.ssh(address, 'hostname', 300_000)).trim(), 'lab-server', 'SSH with the key pair, at the port address');
+  const consoles = async () => `console 0:\n${(await l.nodes.consoleLog(0)).slice(-1500)}\nconsole 1:\n${(await l.nodes.consoleLog(1)).slice(-1500)}`;
+  const hostname = await l.sshWhenUp(address, 'hostname', 300_000).catch(async (err: Error) => assert.fail(`${err.message}\n${await consoles()}`));
+  assert.equal(hostname.trim(), 'lab-server', 'SSH with the key pair, at the port address');
   assert.ok((await json(['server', 'list'])).some((s: Json) => s.Name === 'lab-server'));
   const host = String((await json(['server', 'show', 'lab-server']))['OS-EXT-SRV-ATTR:hypervisor_hostname']);
   assert.equal((await json(['baremetal', 'node', 'show', host])).instance_uuid, server.id);
@@ -266,7 +268,10 @@ outputs:
   assert.equal(oc.stack_status, 'CREATE_COMPLETE', `${oc.stack_status}: ${oc.stack_status_reason}`);
   assert.equal(output(oc, 'ip0'), `${prefix}.60`);
   assert.equal(output(oc, 'first1'), `${prefix}.61`);
-  for (const i of [0, 1]) assert.equal((await l.ssh(`${prefix}.${60 + i}`, 'hostname', 300_000)).trim(), `overcloud-${i}`);
+  for (const i of [0, 1]) {
+    const name = await l.sshWhenUp(`${prefix}.${60 + i}`, 'hostname', 300_000).catch(async (err: Error) => assert.fail(`${err.message}\n${await consoles()}`));
+    assert.equal(name.trim(), `overcloud-${i}`);
+  }
   const listed = (await json(['server', 'list'])).map((s: Json) => s.Name).sort();
   assert.deepEqual(listed, ['overcloud-0', 'overcloud-1'], 'servers made by the stack are servers');
   await l.openstack(['stack', 'delete', '--yes', '--wait', 'overcloud']);

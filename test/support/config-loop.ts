@@ -35,6 +35,8 @@ export interface ConfigLoopLab {
   sshAddress(hostname: string, timeoutMs: number, user?: string): Promise<string>;
   /** A command on the machine as `user` (root by default; cloud-init images keep Debian's `debian`). */
   ssh(ip: string, command: string, timeoutMs?: number, user?: string): Promise<string>;
+  /** `command` once the machine at `ip` answers SSH (it boots after the node is active), within `timeoutMs`. */
+  sshWhenUp(ip: string, command: string, timeoutMs: number, user?: string): Promise<string>;
   /** Uploads an image file (qcow2) under `name`; returns its id. */
   uploadImage(name: string, file: string): Promise<string>;
 }
@@ -62,6 +64,15 @@ export async function startConfigLoopLab(dir: string, o: { memoryMiB?: number; d
   const openstack: ConfigLoopLab['openstack'] = (args, oo = {}) => (oo.allowFailure ? cli.openstack : cli.checked)(args, oo);
   const sshOpts = ['-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=5', '-o', 'BatchMode=yes'];
   const ssh: ConfigLoopLab['ssh'] = async (ip, command, timeoutMs = 120_000, user = 'root') => (await run('ssh', [...sshOpts, `${user}@${ip}`, command], { timeoutMs })).stdout;
+  const sshWhenUp: ConfigLoopLab['sshWhenUp'] = async (ip, command, timeoutMs, user = 'root') => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await run('ssh', [...sshOpts, `${user}@${ip}`, command], { allowFailure: true, timeoutMs: 60_000 }).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
+      if (r.code === 0) return r.stdout;
+      if (Date.now() > end) throw new Error(`no SSH answer from ${ip} within ${timeoutMs / 1000} s: ${r.stderr}`);
+      await new Promise((res) => setTimeout(res, 3000));
+    }
+  };
   const sshAddress: ConfigLoopLab['sshAddress'] = async (hostname, timeoutMs, user = 'root') => {
     const leases = join(ls.seed.stateDir, 'boot', 'dnsmasq.leases');
     const mac = ls.lab.machines[0]!.mac;
@@ -71,8 +82,9 @@ export async function startConfigLoopLab(dir: string, o: { memoryMiB?: number; d
       const lines = (await readFile(leases, 'utf8').catch(() => '')).split('\n').map((l) => l.split(' '));
       const ofMac = lines.filter((f) => f[1] === mac).sort((a, b) => Number(b[0]) - Number(a[0]));
       for (const f of [...ofMac.filter((f) => f[3] === hostname), ...ofMac.filter((f) => f[3] !== hostname)]) {
-        const ok = await run('ssh', [...sshOpts, `${user}@${f[2]}`, 'true'], { allowFailure: true, timeoutMs: 20_000 });
-        if (ok.code === 0) return f[2]!;
+        // A machine going down or coming up may accept the connection and then hang: a timeout is a "no".
+        const ok = await run('ssh', [...sshOpts, `${user}@${f[2]}`, 'true'], { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
+        if (ok?.code === 0) return f[2]!;
       }
       await new Promise((r) => setTimeout(r, 2000));
     }
@@ -97,7 +109,7 @@ export async function startConfigLoopLab(dir: string, o: { memoryMiB?: number; d
     assert.equal(r.status, 200, `GET ${path}: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body as Json;
   };
-  return { ls, nodes, nodeId: node.uuid as string, token, projectId, orchestration, keyFile, publicKey, openstack, sshAddress, ssh, uploadImage };
+  return { ls, nodes, nodeId: node.uuid as string, token, projectId, orchestration, keyFile, publicKey, openstack, sshAddress, ssh, sshWhenUp, uploadImage };
 }
 
 /**
