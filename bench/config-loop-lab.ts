@@ -14,14 +14,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { labDown } from '../src/lab/index.js';
 import { configLoopTemplate, startConfigLoopLab, type ConfigLoopLab } from '../test/support/config-loop.js';
+import { option, percentile } from './support/args.js';
+
+const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-}
 
 async function stackStatus(l: ConfigLoopLab, name: string): Promise<string> {
   return String((await l.orchestration(`/stacks/${name}`)).stack.stack_status);

@@ -15,14 +15,10 @@ import { run } from '../src/common/child-process.js';
 import { bootUntilMarker } from '../src/image-builder/qemu-boot.js';
 import { ensureDemoImages } from '../src/image-builder/demo-images.js';
 import { startSeed } from '../test/support/seed.js';
+import { option } from './support/args.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-}
 
 interface Row {
   event: string;

@@ -114,6 +114,11 @@ export interface ResourceType {
    * update (its members may have changed though its properties did not) and updates it in place.
    */
   nested?: boolean;
+  /**
+   * The resource makes `count` members from its `resource_def` property (with `index_var`), as
+   * ResourceGroup does: validation checks the member definition and counts the members.
+   */
+  countedMembers?: boolean;
   /** The plugin reads the resource's `update_policy` (evaluated, in `data.update_policy`). */
   usesUpdatePolicy?: boolean;
   /** With the new properties of an update: true replaces the resource whatever changed. */

@@ -145,7 +145,7 @@ function validateOne(tmpl: ParsedTemplate, run: Run, given: JsonMap, nested: boo
     const size = validateDefinition(defn, t, tmpl, run, ctx, chain);
     if (enabled) total += size;
     if (total > MAX_RESOURCES_PER_STACK) {
-      const isGroup = t.kind === 'plugin' && t.type.name === 'OS::Heat::ResourceGroup';
+      const isGroup = t.kind === 'plugin' && t.type.countedMembers === true;
       fail(isGroup ? joinPath(defn.path, 'properties.count') : defn.path, `with ${defn.name} the stack has ${total} resources counting nested stacks and group members, more than ${MAX_RESOURCES_PER_STACK} (max_resources_per_stack)`);
     }
     const refs = [...new Set([...defn.dependsOn, ...dependencies(defn.properties), ...dependencies(defn.metadata)])].filter((d) => tmpl.resources.has(d));
@@ -216,7 +216,7 @@ function validateDefinition(
     for (const [k, s] of Object.entries(t.type.properties ?? {})) if (!(k in pm) && s.default !== undefined) known[k] = s.default as Json;
     t.type.check(known, (k, message) => fail(k ? joinPath(ppath, k) : ppath, message));
   }
-  if (t.type.name !== 'OS::Heat::ResourceGroup') return 1;
+  if (!t.type.countedMembers) return 1;
   // Group types carry a member definition that is validated like a resource of its own.
   let count: Json = 1; // the default
   if (pm.count !== undefined) {

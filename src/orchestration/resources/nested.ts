@@ -83,6 +83,7 @@ async function saveIds(r: RuntimeResource): Promise<void> {
 export const resourceGroupType: ResourceType = {
   name: 'OS::Heat::ResourceGroup',
   nested: true,
+  countedMembers: true,
   // batch_create / rolling_update
   usesUpdatePolicy: true,
   properties: {
