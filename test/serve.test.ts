@@ -91,13 +91,13 @@ test('a service that fails to initialise stops the start and frees the port', as
       s.close(() => res(p));
     });
   });
-  // Orchestration on bare metal without the baremetal service: its init() refuses.
+  // Orchestration's servers go through compute (the default) and the compute service is off: its init() refuses.
   const config = serverConfigSchema.parse({
     state_dir: tempDir('bootstack-initfail-'),
     listen: { host: '127.0.0.1', port },
     services: ['identity', 'orchestration'],
   });
-  await assert.rejects(startServer(config, createLogger({ level: 'silent' })), /baremetal service is not enabled/);
+  await assert.rejects(startServer(config, createLogger({ level: 'silent' })), /compute_provider is "compute" but the compute service is not enabled/);
   await new Promise<void>((res, rej) => {
     const s = createServer().once('error', rej).listen(port, '127.0.0.1', () => s.close(() => res()));
   });
