@@ -30,10 +30,6 @@ export interface ServerSpec {
   serverGroup?: string;
   userData?: string;
   metadata: Record<string, string>;
-  /** How deployment metadata reaches the machine (POLL_SERVER_HEAT, POLL_TEMP_URL, POLL_SERVER_CFN). */
-  softwareConfigTransport: string;
-  stackId: string;
-  resourceName: string;
   /**
    * For os-collect-config on the machine (what Heat puts in the server's metadata under
    * "os-collect-config", also kept in the server resource's metadata): where to poll for

@@ -88,7 +88,6 @@ test('servers on the fake compute provider with software deployments completed b
     });
     const spec = t.compute.list()[0]!;
     assert.equal(spec.flavor, 'baremetal');
-    assert.equal(spec.softwareConfigTransport, 'POLL_SERVER_HEAT');
     // A stack user was made for the server; os-collect-config's section names it (the shape the
     // os-collect-config.conf template reads).
     assert.equal(t.stackUsers.users.size, 1);

@@ -224,9 +224,6 @@ export const serverType: ResourceType = {
         ...(serverGroup !== undefined ? { serverGroup } : {}),
         userData: await userData(r),
         metadata: Object.fromEntries(Object.entries((r.properties.metadata ?? {}) as JsonMap).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
-        softwareConfigTransport: transport,
-        stackId: r.stackId,
-        resourceName: r.name,
         collectConfig: cc,
       });
       await r.save();
