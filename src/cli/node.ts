@@ -11,16 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { BootstackError, ConfigError } from '../common/errors.js';
 import { parseNodeFile, planNode, type ExistingNode, type ExistingPort, type NodeSpec } from '../baremetal/node-import.js';
 import { formatList, parseFormat } from './output.js';
+import { keystoneLogin, type CloudAuth } from '../common/keystone-login.js';
 
-interface CloudAuth {
-  auth_url: string;
-  username?: string;
-  password?: string;
-  project_name?: string;
-  user_domain_name?: string;
-  project_domain_name?: string;
-  token?: string;
-}
 
 /** The cloud's credentials from clouds.yaml or OS_* variables, as python-openstackclient finds them. */
 export function loadCloud(cloudName: string | undefined, env = process.env): { auth: CloudAuth; interface: string } {
@@ -52,11 +44,6 @@ export function loadCloud(cloudName: string | undefined, env = process.env): { a
   };
 }
 
-interface Catalog {
-  type: string;
-  endpoints: Array<{ interface: string; url: string }>;
-}
-
 /** A small Ironic API client: keystone password auth, catalog lookup, ironic fault messages. */
 export class BaremetalClient {
   private constructor(
@@ -66,22 +53,8 @@ export class BaremetalClient {
 
   static async connect(cloudName?: string): Promise<BaremetalClient> {
     const { auth, interface: iface } = loadCloud(cloudName);
-    const base = auth.auth_url.replace(/\/+$/, '').replace(/\/v3$/, '');
-    const body = auth.token
-      ? { auth: { identity: { methods: ['token'], token: { id: auth.token } }, scope: { project: { name: auth.project_name, domain: { name: auth.project_domain_name ?? 'Default' } } } } }
-      : {
-          auth: {
-            identity: { methods: ['password'], password: { user: { name: auth.username, domain: { name: auth.user_domain_name ?? 'Default' }, password: auth.password } } },
-            scope: { project: { name: auth.project_name, domain: { name: auth.project_domain_name ?? 'Default' } } },
-          },
-        };
-    const res = await fetch(`${base}/v3/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (res.status !== 201) throw new BootstackError(res.status, 'auth_failed', `authentication at ${base} failed (HTTP ${res.status}): ${(await res.text()).slice(0, 300)}`);
-    const token = res.headers.get('x-subject-token')!;
-    const catalog = ((await res.json()) as { token: { catalog?: Catalog[] } }).token.catalog ?? [];
-    const url = catalog.find((c) => c.type === 'baremetal')?.endpoints.find((e) => e.interface === iface)?.url;
-    if (!url) throw new ConfigError(`the service catalog at ${base} has no ${iface} baremetal endpoint`);
-    return new BaremetalClient(token, url.replace(/\/+$/, ''));
+    const { token, endpoint } = await keystoneLogin(auth);
+    return new BaremetalClient(token, endpoint('baremetal', iface));
   }
 
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {

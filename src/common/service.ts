@@ -43,6 +43,17 @@ export interface ServiceContext {
   stateDir: string;
   /** The URL clients reach this server at, without a trailing slash. */
   publicUrl: () => string;
+  /** The server's background work (every service's start()), which a pivot stops for good. */
+  background?: BackgroundControl;
+}
+
+export interface BackgroundControl {
+  /**
+   * Stops every service's background work (conductor loops, the DHCP supervisor, the metadata
+   * listener, ...) and resolves when it has stopped; the API keeps answering. Idempotent. Used by
+   * a seed that hands its records over: from then on another server acts on them.
+   */
+  pause(): Promise<void>;
 }
 
 export interface ApiService {

@@ -59,6 +59,8 @@ export interface ImagesApiService extends ApiService {
   images: ImagesService;
   files: ImageFiles;
   store: ImageStore;
+  /** Where the bytes are (a pivot moves them file by file). */
+  fileStore: FilesystemStore;
   /**
    * The image `ref` (id or name) names for `project`, under Glance's visibility rules: an
    * invisible id is 404 like a missing one; a name must match exactly one active image the
@@ -81,6 +83,7 @@ export function createImagesService(ctx: ServiceContext, config: ImagesConfig): 
     images,
     store,
     files: new ImageFiles(store, fileStore),
+    fileStore,
     resolveForProject: (ref, project) => images.resolveForProject(ref, project),
     routes(app) {
       registerImageRoutes(app, images, () => `${ctx.publicUrl()}/image`);

@@ -5,7 +5,7 @@ import { Ajv } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { BootstackError, UnauthorizedError, ValidationError, asBootstackError } from '../common/errors.js';
+import { BootstackError, ConflictError, UnauthorizedError, ValidationError, asBootstackError } from '../common/errors.js';
 import { renderFault, type FaultStyle } from '../common/http-fault.js';
 import type { ApiService, TokenValidator } from '../common/service.js';
 import { parseJsonBody } from '../common/json-body.js';
@@ -15,6 +15,15 @@ export interface AppOptions {
   log: Logger;
   bodyLimit: number;
   tls?: { cert: string; key: string };
+  /** When it returns a reason, every change is refused with 409 and that reason (a seed that handed over). */
+  readOnly?: () => string | undefined;
+}
+
+/** What a read-only server still accepts: reads, logging in, and the pivot's own steps. */
+function allowedWhileReadOnly(request: FastifyRequest): boolean {
+  if (['GET', 'HEAD', 'OPTIONS'].includes(request.method)) return true;
+  const path = request.url.split('?')[0]!;
+  return path.startsWith('/pivot/') || (request.method === 'POST' && path.replace(/\/+$/, '') === '/identity/v3/auth/tokens');
 }
 
 /**
@@ -104,6 +113,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-openstack-request-id', request.id);
+    const reason = options.readOnly?.();
+    if (reason && !allowedWhileReadOnly(request)) throw new ConflictError(reason, { fields: { read_only: true } });
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -10,6 +10,7 @@ import { orchestrationConfigSchema } from '../orchestration/config.js';
 import { computeConfigSchema } from '../compute/config.js';
 import { metadataConfigSchema } from '../metadata/config.js';
 import { networkConfigSchema } from '../network/config.js';
+import { pivotConfigSchema } from '../pivot/config.js';
 
 export const serverConfigSchema = z.strictObject({
   /** Where the seed keeps its database, images and generated files. */
@@ -45,6 +46,8 @@ export const serverConfigSchema = z.strictObject({
   network: networkConfigSchema.prefault({}),
   /** Nova subset: servers, flavors, keypairs on bare metal (docs/compute.md). */
   compute: computeConfigSchema.prefault({}),
+  /** Receiving a seed's records (`bootstack pivot`, docs/pivot.md). */
+  pivot: pivotConfigSchema.prefault({}),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

@@ -11,6 +11,7 @@ import type { ApiService, ServiceContext } from '../common/service.js';
 import { buildApp } from './app.js';
 import { serviceFactories } from './services.js';
 import type { ServerConfig } from './config.js';
+import type { PivotService } from '../pivot/index.js';
 
 /** How long stop() lets in-flight requests finish before it closes their connections. */
 const STOP_GRACE_MS = 5_000;
@@ -31,6 +32,16 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const database = openDatabase(config.database.url ?? `sqlite:${join(stateDir, 'bootstack.sqlite')}`);
   let publicUrl = config.public_url?.replace(/\/$/, '') ?? '';
+  // Background work has its own signal, so a pivot can stop it (pause) while the API answers on.
+  const backgroundAbort = new AbortController();
+  let background: Promise<void>[] = [];
+  const pause = async () => {
+    if (!backgroundAbort.signal.aborted) {
+      log.warn('background work stopping (conductor, DHCP, metadata listener): the API stays up');
+      backgroundAbort.abort();
+    }
+    await Promise.allSettled(background);
+  };
   const ctx: ServiceContext = {
     db: database.db,
     dbKind: database.kind,
@@ -38,6 +49,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     policy: new Policy(),
     stateDir,
     publicUrl: () => publicUrl,
+    background: { pause },
   };
   const services: ApiService[] = [];
   let app: FastifyInstance | undefined;
@@ -54,22 +66,33 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     );
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
 
-    const http = await buildApp({ services, log, bodyLimit: config.body_limit, tls: config.tls });
+    const pivot = services.find((s): s is PivotService => s.name === 'pivot');
+    let listenPort = config.listen.port;
+    if (config.pivot.receive && pivot && !(await pivot.received())) {
+      // Until a seed's records arrive this server is only a receiver: no bootstrap, no DHCP, no
+      // conductor (they would create records of their own or act on machines the seed owns).
+      listenPort = await receivePivot(pivot, config, log);
+    }
+
+    const http = await buildApp({ services, log, bodyLimit: config.body_limit, tls: config.tls, readOnly: () => pivot?.readOnlyReason() });
     app = http;
-    await http.listen({ host: config.listen.host, port: config.listen.port });
+    await http.listen({ host: config.listen.host, port: listenPort });
     const addr = http.server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+    const port = typeof addr === 'object' && addr ? addr.port : listenPort;
     const scheme = config.tls ? 'https' : 'http';
     const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
     if (!publicUrl) publicUrl = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     for (const s of services) await s.init?.();
 
     const abort = new AbortController();
-    const background = services
-      .filter((s) => s.start)
+    abort.signal.addEventListener('abort', () => backgroundAbort.abort(), { once: true });
+    // A seed that handed its records over (or is handing them over) acts on nothing any more.
+    if (pivot?.frozen()) backgroundAbort.abort();
+    background = services
+      .filter((s) => s.start && !backgroundAbort.signal.aborted)
       .map((s) =>
-        s.start!(abort.signal).catch((err: unknown) => {
-          if (!abort.signal.aborted) {
+        s.start!(backgroundAbort.signal).catch((err: unknown) => {
+          if (!backgroundAbort.signal.aborted) {
             log.error({ err, service: s.name }, `${s.name} stopped with an error; stopping the server`);
             abort.abort(err);
           }
@@ -105,4 +128,24 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     await database.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Serves only the pivot's receiver routes until an import commits, then closes; returns the port
+ * it listened on, so the full server takes the same one (a test's port 0 stays one port).
+ */
+async function receivePivot(pivot: PivotService, config: ServerConfig, log: Logger): Promise<number> {
+  const receiver = await buildApp({ services: [pivot], log, bodyLimit: config.body_limit, tls: config.tls });
+  await receiver.listen({ host: config.listen.host, port: config.listen.port });
+  const addr = receiver.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+  const scheme = config.tls ? 'https' : 'http';
+  log.info({ port }, 'waiting for a pivot: only /pivot/v1/receiver answers until a seed\'s records arrive');
+  process.stdout.write(`bootstack receiving a pivot on ${scheme}://${config.listen.host}:${port}\n`);
+  try {
+    await pivot.whenReceived();
+  } finally {
+    await receiver.close();
+  }
+  return port;
 }

@@ -21,6 +21,8 @@ import { createComputeService } from '../compute/index.js';
 import { computeDeps } from './compute-baremetal.js';
 import { orchestrationNetwork } from './orchestration-network.js';
 import { orchestrationCompute } from './orchestration-compute.js';
+import { createPivotService } from '../pivot/index.js';
+import { pivotDeps } from './pivot-deps.js';
 
 export type ServiceFactory = (ctx: ServiceContext, config: ServerConfig, others: ApiService[]) => ApiService;
 
@@ -42,6 +44,9 @@ export const serviceFactories: ServiceFactory[] = [
   (ctx, config, others) => createMetadataService(ctx, metadataSettings(config), metadataInstances(ctx, config, others)),
   // Nova subset: servers on bare-metal nodes through the baremetal service (src/server/compute-baremetal.ts).
   (ctx, config, others) => createComputeService(ctx, config.compute, computeDeps(ctx.db, config.compute, others)),
+  // Handing every record to another server, or receiving them (docs/pivot.md). Last: it reads the
+  // other services' tables and image files.
+  (ctx, config, others) => createPivotService(ctx, config.pivot, pivotDeps(ctx.db, others)),
 ];
 
 /** Orchestration's ComputeProvider as configured; undefined when the service it needs is off. */

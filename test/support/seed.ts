@@ -38,7 +38,38 @@ export async function startSeed(overrides: Record<string, unknown> = {}, options
   const config = serverConfigSchema.parse({ state_dir: stateDir, listen: { host: '127.0.0.1', port: 0 }, ...overrides });
   const server = await startServer(config, log);
   const adminPassword = readFileSync(join(stateDir, 'admin-password'), 'utf8').trim();
+  const { call, token } = seedClient(server.url, adminPassword);
   const url = server.url;
+  return {
+    url,
+    server,
+    stateDir,
+    adminPassword,
+    logLines,
+    token,
+    call,
+    async stop() {
+      await server.stop();
+      if (!options.stateDir) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates a project and a user with one role on it; returns the user's project-scoped token. */
+export async function userWithRole(seed: TestSeed, adminToken: string, project: string, user: string, role: string): Promise<{ token: string; projectId: string; userId: string }> {
+  let p = await seed.call('POST', '/identity/v3/projects', { token: adminToken, body: { project: { name: project } } });
+  if (p.status === 409) p = { ...p, body: { project: (await seed.call('GET', `/identity/v3/projects?name=${project}`, { token: adminToken })).body.projects[0] } };
+  const u = await seed.call('POST', '/identity/v3/users', { token: adminToken, body: { user: { name: user, password: `${user}-pw` } } });
+  const r = await seed.call('GET', `/identity/v3/roles?name=${role}`, { token: adminToken });
+  const projectId = p.body.project.id as string;
+  const userId = u.body.user.id as string;
+  const g = await seed.call('PUT', `/identity/v3/projects/${projectId}/users/${userId}/roles/${r.body.roles[0].id}`, { token: adminToken });
+  if (g.status !== 204) throw new Error(`grant: ${g.status}`);
+  return { token: await seed.token(user, `${user}-pw`, project), projectId, userId };
+}
+
+/** `call` and `token` against a seed's URL (in this process or another). */
+export function seedClient(url: string, adminPassword: string): Pick<TestSeed, 'call' | 'token'> {
   const call: TestSeed['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers['x-auth-token'] = opts.token;
@@ -69,30 +100,5 @@ export async function startSeed(overrides: Record<string, unknown> = {}, options
     if (res.status !== 201) throw new Error(`token for ${user}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.headers.get('x-subject-token')!;
   };
-  return {
-    url,
-    server,
-    stateDir,
-    adminPassword,
-    logLines,
-    token,
-    call,
-    async stop() {
-      await server.stop();
-      if (!options.stateDir) rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Creates a project and a user with one role on it; returns the user's project-scoped token. */
-export async function userWithRole(seed: TestSeed, adminToken: string, project: string, user: string, role: string): Promise<{ token: string; projectId: string; userId: string }> {
-  let p = await seed.call('POST', '/identity/v3/projects', { token: adminToken, body: { project: { name: project } } });
-  if (p.status === 409) p = { ...p, body: { project: (await seed.call('GET', `/identity/v3/projects?name=${project}`, { token: adminToken })).body.projects[0] } };
-  const u = await seed.call('POST', '/identity/v3/users', { token: adminToken, body: { user: { name: user, password: `${user}-pw` } } });
-  const r = await seed.call('GET', `/identity/v3/roles?name=${role}`, { token: adminToken });
-  const projectId = p.body.project.id as string;
-  const userId = u.body.user.id as string;
-  const g = await seed.call('PUT', `/identity/v3/projects/${projectId}/users/${userId}/roles/${r.body.roles[0].id}`, { token: adminToken });
-  if (g.status !== 204) throw new Error(`grant: ${g.status}`);
-  return { token: await seed.token(user, `${user}-pw`, project), projectId, userId };
+  return { call, token };
 }

@@ -25,9 +25,10 @@ function procStatus(pid: number, field: string): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-export async function spawnSeed(stateDir: string, env: Record<string, string> = {}): Promise<SeedProcess> {
+/** `args` go after `serve` (e.g. -c FILE); a receiver of a pivot counts as started when it says it is receiving. */
+export async function spawnSeed(stateDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<SeedProcess> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [join(repo, 'bin/bootstack.js'), 'serve', '--state-dir', stateDir, '--port', '0'], {
+  const child = spawn(process.execPath, [join(repo, 'bin/bootstack.js'), 'serve', ...args, '--state-dir', stateDir, ...(args.includes('--port') ? [] : ['--port', '0'])], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Default configuration, access log included (info level), as an operator runs it.
@@ -39,7 +40,7 @@ export async function spawnSeed(stateDir: string, env: Record<string, string> = 
   const url = await new Promise<string>((res, rej) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
-      const m = /serving on (\S+)/.exec(out);
+      const m = /(?:serving|receiving a pivot) on (\S+)/.exec(out);
       if (m) res(m[1]!);
     });
     child.once('exit', (code) => rej(new Error(`bootstack serve exited (${code}):\n${err}`)));
