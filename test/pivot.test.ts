@@ -120,7 +120,10 @@ test('a pivot killed at three points and a receiver killed mid-import still move
     parameters: { n: { type: 'number', default: 8 } },
     resources: {
       secret: { type: 'OS::Heat::RandomString', properties: { length: { get_param: 'n' } } },
-      db: { type: 'OS::Nova::Server', properties: { name: 'db-0', image: 'overcloud-full', flavor: 'baremetal', networks: [{ network: 'ctlplane' }] } },
+      db: {
+        type: 'OS::Nova::Server',
+        properties: { name: 'db-0', image: 'overcloud-full', flavor: 'baremetal', networks: [{ network: 'ctlplane' }], software_config_transport: 'POLL_SERVER_HEAT', user_data_format: 'SOFTWARE_CONFIG' },
+      },
     },
     outputs: { secret: { value: { get_attr: ['secret', 'value'] } }, db_ip: { value: { get_attr: ['db', 'first_address'] } } },
   };
@@ -193,6 +196,14 @@ test('a pivot killed at three points and a receiver killed mid-import still move
     assert.deepEqual(sorted(ucRows[t]!), sorted(seedRows[t]!), `${t}: rows identical (password hashes, not passwords)`);
   }
 
+  // ---- machines follow their records: the metadata both sides serve names the receiver
+  const ucUrl = `http://127.0.0.1:${ucPort}`;
+  const metaPath = `/orchestration/stacks/svc/${stackId}/resources/db/metadata`;
+  const seedMeta = await seed.call('GET', metaPath, { token: admin });
+  assert.equal(seedMeta.status, 200, JSON.stringify(seedMeta.body));
+  assert.equal(seedMeta.body.metadata['os-collect-config'].heat.auth_url, `${ucUrl}/identity/v3`, 'the handed-over seed points os-collect-config at the receiver');
+  assert.doesNotMatch(JSON.stringify(seedMeta.body), new RegExp(seed.url.replace(/[.:/]/g, '\\$&')));
+
   // ---- the seed is read-only and says where its records live; the receiver owns them
   const late = await seed.call('PATCH', `/baremetal/v1/nodes/n2`, { token: admin, headers: IRONIC, body: [{ op: 'add', path: '/extra/x', value: 'y' }] });
   assert.equal(late.status, 409);
@@ -202,6 +213,12 @@ test('a pivot killed at three points and a receiver killed mid-import still move
 
   const uc = { url: `http://127.0.0.1:${ucPort}`, ...seedClient(`http://127.0.0.1:${ucPort}`, adminPassword) };
   const ucAdmin = await uc.token();
+  const ucMeta = await uc.call('GET', metaPath, { token: ucAdmin });
+  assert.equal(ucMeta.body.metadata['os-collect-config'].heat.auth_url, `${ucUrl}/identity/v3`, 'the receiver serves its own URL');
+  // The stack user's credentials moved too: the machine's collector logs in at the receiver.
+  const heat = ucMeta.body.metadata['os-collect-config'].heat;
+  const su = await fetch(`${ucUrl}/identity/v3/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { id: heat.user_id, password: heat.password } } }, scope: { project: { id: heat.project_id } } } }) });
+  assert.equal(su.status, 201, 'the stack user logs in at the receiver');
   const nodes = (await uc.call('GET', '/baremetal/v1/nodes?detail=true', { token: ucAdmin, headers: IRONIC })).body.nodes as Row[];
   assert.deepEqual(nodes.map((n) => n.name).sort(), ['n0', 'n1', 'n2']);
   assert.equal(nodes.filter((n) => n.provision_state === 'active' && n.instance_uuid).length, 2, 'active machines stay active, untouched');

@@ -45,6 +45,12 @@ export interface ServiceContext {
   publicUrl: () => string;
   /** The server's background work (every service's start()), which a pivot stops for good. */
   background?: BackgroundControl;
+  /**
+   * Rewrites this cloud's URLs inside stored text (server metadata: os-collect-config's auth_url,
+   * signal URLs) to the server that serves those records now, after a pivot moved them (set by the
+   * pivot service; docs/pivot.md). Absent or the identity when nothing moved.
+   */
+  movedUrls?: (text: string) => string;
 }
 
 export interface BackgroundControl {

@@ -31,6 +31,8 @@ export interface ApiDeps {
   compute: ComputeProvider;
   policy: Policy;
   publicUrl: () => string;
+  /** This cloud's URLs in stored metadata → where they are served now (ServiceContext.movedUrls). */
+  movedUrls: (text: string) => string;
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string | undefined>; Body: JsonMap }>;
@@ -373,7 +375,8 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         return sendLongPolled(engine, req, reply, first.id, async () => {
           const r = await engine.resourceById(first.id);
           if (!r) throw new NotFoundError('Resource', req.params.res!);
-          return { body: `{"metadata": ${r.metadata}}`, etag: etagOf(r.metadata) };
+          const metadata = deps.movedUrls(r.metadata);
+          return { body: `{"metadata": ${metadata}}`, etag: etagOf(metadata) };
         });
       });
       app.post(`${sb}/resources/:res/signal`, async (req: Req) => {
@@ -558,7 +561,8 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       const r = await engine.resourceById(id);
       const expected = r ? fromJson<JsonMap>(r.data, {}).metadata_token : undefined;
       if (!r || typeof expected !== 'string' || !sameSecret(expected, req.params.token!)) throw new NotFoundError('Metadata URL', id);
-      return { body: r.metadata, etag: etagOf(r.metadata) };
+      const metadata = deps.movedUrls(r.metadata);
+      return { body: metadata, etag: etagOf(metadata) };
     };
     await read();
     return sendLongPolled(engine, req, reply, id, read);

@@ -69,7 +69,7 @@ export function createOrchestrationService(ctx: ServiceContext, config: Orchestr
     policy: orchestrationPolicy,
     engine,
     routes(app) {
-      registerOrchestrationRoutes(app, { engine, registry, software, compute: provider, policy: ctx.policy, publicUrl: ctx.publicUrl });
+      registerOrchestrationRoutes(app, { engine, registry, software, compute: provider, policy: ctx.policy, publicUrl: ctx.publicUrl, movedUrls: (text) => ctx.movedUrls?.(text) ?? text });
     },
     async init() {
       if (config.compute_provider !== 'fake' && !compute) {

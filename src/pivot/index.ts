@@ -71,6 +71,15 @@ export function createPivotService(ctx: ServiceContext, config: PivotConfig, dep
   /** sha512 each blob was verified against on arrival (import checks it matches the row's). */
   const verified = new Map<string, string>();
 
+  // Machines keep the URLs they were given (os-collect-config's auth_url, signal URLs): a source
+  // that handed over serves them the receiver's, and a receiver serves its own in place of the
+  // source's, so each machine follows its records to their new home at its next poll.
+  ctx.movedUrls = (text) => {
+    if (!state || (state.role === 'source' && state.status !== 'handed_over')) return text;
+    const [from, to] = state.role === 'source' ? [ctx.publicUrl(), state.peer_url] : [state.peer_url, ctx.publicUrl()];
+    return from && to && from !== to ? text.split(`${from}/`).join(`${to}/`) : text;
+  };
+
   const readOnlyReason = () => {
     if (state?.role !== 'source') return undefined;
     return state.status === 'handed_over'
@@ -230,6 +239,7 @@ export function createPivotService(ctx: ServiceContext, config: PivotConfig, dep
         await writePivotState(trx, { role: 'receiver', pivot_id: bundle.pivot_id, status: 'received', peer_url: bundle.from, counts: after, bytes, started_at: now(), finished_at: now() });
         return after;
       });
+      state = await readPivotState(ctx.db);
       ctx.log.warn({ pivot: bundle.pivot_id, from: bundle.from, counts }, 'pivot: records received');
       onReceived();
       return { pivot: await readPivotState(ctx.db), already: false };
