@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -83,8 +83,11 @@ const key = (r: Row) => String(r.id ?? r.uuid ?? JSON.stringify(r));
 before(async () => {
   ucPort = await freePort();
   writeFileSync(join(dir, 'seed.yaml'), stringify(common));
+  // The deploy kernel and ramdisk the seed's boot service hands out: they move with the pivot.
+  mkdirSync(join(seedDir, 'boot', 'files'), { recursive: true });
+  writeFileSync(join(seedDir, 'boot', 'files', 'deploy.kernel'), randomBytes(1000));
+  writeFileSync(join(seedDir, 'boot', 'files', 'deploy.initramfs'), randomBytes(200_000));
   seedProc = await spawnSeed(seedDir, {}, ['-c', join(dir, 'seed.yaml')]);
-  const { readFileSync } = await import('node:fs');
   adminPassword = readFileSync(join(seedDir, 'admin-password'), 'utf8').trim();
   seed = { url: seedProc.url, ...seedClient(seedProc.url, adminPassword) };
   admin = await seed.token();
@@ -176,7 +179,10 @@ test('a pivot killed at three points and a receiver killed mid-import still move
   assert.equal(done.code, 0, done.stderr);
   const report = JSON.parse(done.stdout) as { counts: Record<string, number>; images: number; bytes: number };
   assert.equal(report.images, 2);
-  assert.equal(report.bytes, 4096 + bigImage.length);
+  assert.equal(report.bytes, 4096 + bigImage.length + 1000 + 200_000, 'image and boot file bytes');
+  for (const f of ['deploy.kernel', 'deploy.initramfs']) {
+    assert.deepEqual(readFileSync(join(ucDir, 'boot', 'files', f)), readFileSync(join(seedDir, 'boot', 'files', f)), `${f} moved`);
+  }
   const again = await pivot();
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /already handed over/);

@@ -30,6 +30,8 @@ export interface BootService extends ApiService {
   setImageSource(source: DeployImageSource): void;
   /** qcow2 images converted to raw for the agent (<state_dir>/boot/raw-cache). */
   rawCache: RawCache;
+  /** Where the deploy kernel and ramdisk are (boot.files_dir); a pivot moves its files. */
+  filesDir: string;
   /**
    * The MAC our dnsmasq leased `ip` to (from its DHCPACKs, else its lease file after a restart),
    * while the lease lasts; undefined when we gave that address to no one (or in ProxyDHCP mode).
@@ -130,6 +132,7 @@ export function createBootService(ctx: ServiceContext, config: BootConfig): Boot
     manager,
     events,
     rawCache,
+    filesDir,
     reservations: hostsDir,
     setImageSource(source) {
       imageSource = source;

@@ -7,9 +7,11 @@
 // stops), export (every moved row), blobs (image bytes), complete (counts confirmed by the
 // receiver). Receiver side (X-Pivot-Token, config pivot.token): blobs (verified on arrival),
 // import (one transaction: all rows or none), state.
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
@@ -33,6 +35,8 @@ export interface PivotDeps {
   /** Records in the middle of an operation ("node n1 is deploying"); a pivot starts with none. */
   busy(): Promise<string[]>;
   blobs?: BlobStore;
+  /** The boot service's files (deploy kernel and ramdisk): moved as they are, by name. */
+  filesDir?: string;
 }
 
 /** What the source exports: the rows, and what the receiver checks them against. */
@@ -44,6 +48,8 @@ export interface PivotBundle {
   counts: Record<MovedTable, number>;
   /** Active images whose bytes travel separately (PUT .../blobs/{id}). */
   images: { id: string; size: number; sha512: string }[];
+  /** The boot service's files (deploy kernel, ramdisk), sent like images (PUT .../files/{name}). */
+  files: { name: string; size: number; sha512: string }[];
   rows: Record<MovedTable, Row[]>;
 }
 
@@ -141,7 +147,16 @@ export function createPivotService(ctx: ServiceContext, config: PivotConfig, dep
       const images = rows.images_images
         .filter((r) => r.status === 'active')
         .map((r) => ({ id: String(r.id), size: Number(r.size ?? 0), sha512: String(r.os_hash_value ?? '') }));
-      return { pivot_id: current.pivot_id, from: ctx.publicUrl(), migrations: await appliedMigrations(ctx.db), counts, images, rows };
+      return { pivot_id: current.pivot_id, from: ctx.publicUrl(), migrations: await appliedMigrations(ctx.db), counts, images, files: await listFiles(deps.filesDir), rows };
+    });
+
+    app.get('/v1/files/:name', async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
+      admin(request);
+      await sourceState();
+      const path = filePath(deps.filesDir, request.params.name);
+      const size = await stat(path).then((s) => s.size, () => undefined);
+      if (size === undefined) throw new NotFoundError('Boot file', request.params.name);
+      return reply.header('content-type', 'application/octet-stream').header('content-length', size).send(createReadStream(path));
     });
 
     app.get('/v1/blobs/:id', async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
@@ -212,6 +227,23 @@ export function createPivotService(ctx: ServiceContext, config: PivotConfig, dep
       return reply.status(204).send();
     });
 
+    app.head('/v1/receiver/files/:name', pub, async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
+      requireReceiverToken(request);
+      const size = await stat(filePath(deps.filesDir, request.params.name)).then((s) => s.size, () => undefined);
+      if (size === undefined) return reply.status(404).send();
+      return reply.status(200).header('content-length', size).send();
+    });
+
+    app.put('/v1/receiver/files/:name', pub, async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
+      requireReceiverToken(request);
+      const path = filePath(deps.filesDir, request.params.name);
+      const expected = String(request.headers['x-image-sha512'] ?? '');
+      if (!/^[0-9a-f]{128}$/.test(expected)) throw new BadRequestError('X-Image-Sha512 must be the file\'s sha512 (128 hex digits).');
+      if ((await readPivotState(ctx.db))?.role === 'receiver') throw new ConflictError('This server has already received its pivot; it takes no more files by this route.');
+      await receiveFile(path, request.raw, expected);
+      return reply.status(204).send();
+    });
+
     app.post('/v1/receiver/import', { ...pub, bodyLimit: IMPORT_BODY_LIMIT }, async (request) => {
       requireReceiverToken(request);
       const bundle = request.body as PivotBundle;
@@ -227,7 +259,7 @@ export function createPivotService(ctx: ServiceContext, config: PivotConfig, dep
         const extra = mine.filter((m) => !bundle.migrations.includes(m));
         throw new ConflictError(`The two servers run different schemas (missing here: ${missing.join(', ') || 'none'}; only here: ${extra.join(', ') || 'none'}): run the same Bootstack version on both.`);
       }
-      const bytes = await checkBlobs(bundle.images);
+      const bytes = (await checkBlobs(bundle.images)) + (await checkFiles(bundle.files ?? []));
       const counts = await ctx.db.transaction().execute(async (trx) => {
         const before = await countRows(trx);
         const held = MOVED_TABLES.filter((t) => before[t] > 0);
@@ -259,6 +291,18 @@ export function createPivotService(ctx: ServiceContext, config: PivotConfig, dep
       else bytes += image.size;
     }
     if (missing.length) throw new ConflictError(`Image data missing or different for ${missing.join(', ')}: send it (PUT /pivot/v1/receiver/blobs/{id}) before the import.`, { fields: { missing } });
+    return bytes;
+  };
+
+  /** Every boot file is here with the sha512 the export gave. */
+  const checkFiles = async (files: PivotBundle['files']): Promise<number> => {
+    const wrong: string[] = [];
+    let bytes = 0;
+    for (const f of files) {
+      if ((await sha512Of(filePath(deps.filesDir, f.name))) === f.sha512) bytes += f.size;
+      else wrong.push(f.name);
+    }
+    if (wrong.length) throw new ConflictError(`Boot files missing or different: ${wrong.join(', ')}: send them (PUT /pivot/v1/receiver/files/{name}) before the import.`, { fields: { missing: wrong } });
     return bytes;
   };
 
@@ -298,4 +342,49 @@ async function sha512Of(path: string): Promise<string | undefined> {
     return undefined;
   }
   return hash.digest('hex');
+}
+
+/** A boot file's path: a plain name inside the files directory, nothing else. */
+function filePath(dir: string | undefined, name: string): string {
+  if (!dir) throw new NotFoundError('boot files directory', 'boot');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) throw new BadRequestError(`invalid boot file name ${JSON.stringify(name)}`);
+  return join(dir, name);
+}
+
+/** The regular files of the boot files directory, with their sizes and sha512. */
+async function listFiles(dir: string | undefined): Promise<PivotBundle['files']> {
+  if (!dir) return [];
+  const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const out: PivotBundle['files'] = [];
+  for (const d of names) {
+    if (!d.isFile() || d.name.startsWith('.')) continue;
+    const path = join(dir, d.name);
+    out.push({ name: d.name, size: (await stat(path)).size, sha512: (await sha512Of(path))! });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Streams into a temp file beside `path`, hashing; renamed into place only when the sha512 matches. */
+async function receiveFile(path: string, source: Readable, expected: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.part`;
+  const hash = createHash('sha512');
+  try {
+    await pipeline(
+      source,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash.update(chunk);
+          yield chunk;
+        }
+      },
+      createWriteStream(tmp, { flags: 'wx', mode: 0o644 }),
+    );
+    const got = hash.digest('hex');
+    if (got !== expected) throw new BadRequestError(`${basename(path)} arrived with sha512 ${got.slice(0, 16)}…, not ${expected.slice(0, 16)}…: refused, nothing kept.`);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
 }

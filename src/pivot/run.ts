@@ -49,12 +49,18 @@ export async function runPivot(options: PivotOptions): Promise<PivotReport> {
   const seed = (method: string, path: string, body?: unknown) => call(`${seedBase}/pivot/v1${path}`, method, { 'x-auth-token': session.token }, body);
   const receiver = (method: string, path: string, body?: unknown) => call(`${to}/pivot/v1/receiver${path}`, method, { 'x-pivot-token': options.to.token }, body);
 
-  await step('receiver', () => receiver('GET', ''));
+  const there = (await step('receiver', () => receiver('GET', ''))) as { pivot: PivotState | null };
   const begun = (await step('begin', () => seed('POST', '/begin', { to }))) as { pivot: PivotState };
   crashPoint('after-begin');
   if (begun.pivot.status === 'handed_over') {
     progress('complete', `already handed over to ${to} at ${begun.pivot.finished_at}`);
     return report(begun.pivot, to, seedBase, 0, steps, started);
+  }
+  if (there.pivot?.pivot_id === begun.pivot.pivot_id) {
+    // Imported by an earlier run that died before the seed heard of it: only completion is left.
+    progress('import', 'the receiver already holds this pivot');
+    const done = (await step('complete', () => seed('POST', '/complete', { pivot_id: there.pivot!.pivot_id, counts: there.pivot!.counts, bytes: there.pivot!.bytes }))) as { pivot: PivotState };
+    return report(done.pivot, to, seedBase, 0, steps, started);
   }
   const bundle = (await step('export', () => seed('GET', '/export'))) as PivotBundle;
   progress('export', `${Object.values(bundle.counts).reduce((a, b) => a + b, 0)} records, ${bundle.images.length} images`);
@@ -72,6 +78,16 @@ export async function runPivot(options: PivotOptions): Promise<PivotReport> {
         progress('images', `${i + 1}/${bundle.images.length} ${image.id}: ${Math.floor((100 * n) / Math.max(1, image.size))}%`),
       );
       crashPoint('after-first-blob');
+    }
+  });
+
+  // Boot files (deploy kernel and ramdisk) are small and always sent: the import checks them by
+  // sha512, so a file of the right size but other content cannot slip through.
+  await step('files', async () => {
+    for (const file of bundle.files ?? []) {
+      sent += await sendBlob(`${seedBase}/pivot/v1/files/${encodeURIComponent(file.name)}`, session.token, `${to}/pivot/v1/receiver/files/${encodeURIComponent(file.name)}`, options.to.token, { id: file.name, ...file }, (n) =>
+        progress('files', `${file.name}: ${Math.floor((100 * n) / Math.max(1, file.size))}%`),
+      );
     }
   });
 

@@ -5,12 +5,15 @@ import type { AnyDB } from '../common/db.js';
 import type { ApiService } from '../common/service.js';
 import type { ImagesApiService } from '../images/index.js';
 import type { PivotDeps } from '../pivot/index.js';
+import type { BootService } from '../boot/index.js';
 import { TRANSIENT_STATES, WAITING_STATES } from '../baremetal/states.js';
 
 export function pivotDeps(db: AnyDB, services: ApiService[]): PivotDeps {
   const images = services.find((s): s is ImagesApiService => s.name === 'images');
+  const boot = services.find((s): s is BootService => s.name === 'boot');
   return {
     blobs: images?.fileStore,
+    filesDir: boot?.filesDir,
     busy: () => busyRecords(db, services),
   };
 }
