@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -86,7 +86,8 @@ before(async () => {
   // The deploy kernel and ramdisk the seed's boot service hands out: they move with the pivot.
   mkdirSync(join(seedDir, 'boot', 'files'), { recursive: true });
   writeFileSync(join(seedDir, 'boot', 'files', 'deploy.kernel'), randomBytes(1000));
-  writeFileSync(join(seedDir, 'boot', 'files', 'deploy.initramfs'), randomBytes(200_000));
+  writeFileSync(join(dir, 'ramdisk-in-cache'), randomBytes(200_000));
+  symlinkSync(join(dir, 'ramdisk-in-cache'), join(seedDir, 'boot', 'files', 'deploy.initramfs'));
   seedProc = await spawnSeed(seedDir, {}, ['-c', join(dir, 'seed.yaml')]);
   adminPassword = readFileSync(join(seedDir, 'admin-password'), 'utf8').trim();
   seed = { url: seedProc.url, ...seedClient(seedProc.url, adminPassword) };

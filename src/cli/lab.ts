@@ -25,7 +25,7 @@ export function registerLab(program: Command): void {
       .option('--firmware <bios|uefi>', 'SeaBIOS or OVMF (default bios)')
       .option('--accel <auto|kvm|tcg>', 'accelerator; auto boots a test VM under KVM and falls back to TCG (default auto)')
       .option('--cidr <net>', 'provisioning network, private IPv4 (default: a free 10.213.N.0/24)')
-      .option('--bmc-host <ip>', 'address the Redfish BMC binds (default 127.0.0.1)')
+      .option('--bmc-host <ip>', 'address the Redfish BMC binds (default 127.0.0.1); "seed" binds the lab\'s seed address, so the machines (an undercloud) reach it too')
       .option('--bmc-port <port>', 'BMC port, 0 = any free port (default 8000)')
       .option('-f, --format <format>', 'output format: table, json, yaml, value', 'table'),
   ).action(async (o: Record<string, string | undefined>) => {

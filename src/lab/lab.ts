@@ -54,7 +54,8 @@ function checkConflicts(lab: LabRecord, input: UpInput, req: LabRequest): void {
   if (input.firmware !== undefined && req.firmware !== lab.firmware) problems.push(`firmware ${lab.firmware} (asked ${req.firmware})`);
   if (input.cidr !== undefined && req.cidr !== lab.network.cidr) problems.push(`network ${lab.network.cidr} (asked ${req.cidr})`);
   if (input.bmcPort !== undefined && req.bmcPort !== 0 && req.bmcPort !== lab.bmc.port) problems.push(`BMC port ${lab.bmc.port} (asked ${req.bmcPort})`);
-  if (input.bmcHost !== undefined && req.bmcHost !== lab.bmc.host) problems.push(`BMC address ${lab.bmc.host} (asked ${req.bmcHost})`);
+  const askedHost = req.bmcHost === 'seed' ? lab.network.seedAddress : req.bmcHost;
+  if (input.bmcHost !== undefined && askedHost !== lab.bmc.host) problems.push(`BMC address ${lab.bmc.host} (asked ${req.bmcHost})`);
   if (input.bmcUser !== undefined && req.bmcUser !== lab.bmc.username) problems.push(`BMC user ${lab.bmc.username} (asked ${req.bmcUser})`);
   if (input.accel !== undefined && req.accel !== 'auto' && req.accel !== lab.accel) problems.push(`accelerator ${lab.accel} (asked ${req.accel})`);
   for (const m of lab.machines) {
@@ -125,12 +126,16 @@ export async function labUp(input: UpInput, options: LabOptions = {}): Promise<U
   if (!existing) {
     const id = randomBytes(3).toString('hex');
     const names = networkNames(id);
-    if (req.bmcPort !== 0) await checkPortFree(req.bmcHost, req.bmcPort);
+    // "seed": the seed's address, which exists only once the network is made; until then a port
+    // is checked free on every address.
+    const probeHost = req.bmcHost === 'seed' ? '0.0.0.0' : req.bmcHost;
+    if (req.bmcPort !== 0) await checkPortFree(probeHost, req.bmcPort);
     progress('choosing the accelerator');
     const verdict = await chooseAccel(req.accel);
     progress(`accelerator: ${verdict.accel} (${verdict.reason})`);
     const net = await chooseNetwork(id, names.seedInterface, req.cidr);
-    const port = req.bmcPort === 0 ? await freePort(req.bmcHost) : req.bmcPort;
+    const port = req.bmcPort === 0 ? await freePort(probeHost) : req.bmcPort;
+    const bmcHost = req.bmcHost === 'seed' ? net.seedAddress : req.bmcHost;
     lab = {
       version: 1,
       id,
@@ -139,7 +144,7 @@ export async function labUp(input: UpInput, options: LabOptions = {}): Promise<U
       accel: verdict.accel,
       accelReason: verdict.reason,
       network: { ...names, bridge: BRIDGE, peerInterface: PEER, ...net },
-      bmc: { host: req.bmcHost, port, username: req.bmcUser, url: `http://${req.bmcHost}:${port}`, uuid: randomUUID() },
+      bmc: { host: bmcHost, port, username: req.bmcUser, url: `http://${bmcHost}:${port}`, uuid: randomUUID() },
       machines: [],
     };
   } else {

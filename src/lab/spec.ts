@@ -140,8 +140,8 @@ export function normalizeRequest(input: Partial<Record<keyof LabRequest, unknown
   if (!/^[A-Za-z0-9._-]{1,32}$/.test(out.bmcUser)) {
     throw new ValidationError(`must be 1-32 letters, digits, dots, dashes or underscores`, { path: 'bmc-user' });
   }
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(out.bmcHost)) {
-    throw new ValidationError(`must be an IPv4 address to bind (127.0.0.1 or the seed address); got "${out.bmcHost}"`, {
+  if (out.bmcHost !== 'seed' && !/^\d{1,3}(\.\d{1,3}){3}$/.test(out.bmcHost)) {
+    throw new ValidationError(`must be an IPv4 address to bind (127.0.0.1 or the seed address) or "seed" (the lab's seed address, which the machines reach); got "${out.bmcHost}"`, {
       path: 'bmc-host',
     });
   }

@@ -354,12 +354,14 @@ function filePath(dir: string | undefined, name: string): string {
 /** The regular files of the boot files directory, with their sizes and sha512. */
 async function listFiles(dir: string | undefined): Promise<PivotBundle['files']> {
   if (!dir) return [];
-  const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const names = await readdir(dir).catch(() => [] as string[]);
   const out: PivotBundle['files'] = [];
-  for (const d of names) {
-    if (!d.isFile() || d.name.startsWith('.')) continue;
-    const path = join(dir, d.name);
-    out.push({ name: d.name, size: (await stat(path)).size, sha512: (await sha512Of(path))! });
+  for (const name of names) {
+    // stat follows symlinks: a seed's deploy kernel is often a link into the image cache.
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile() || name.startsWith('.')) continue;
+    out.push({ name, size: st.size, sha512: (await sha512Of(path))! });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
