@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx (no build step needed on a checkout).
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli/main.ts');
-await main(process.argv);
+// The `bootstack` command from a checkout: the production build (dist/server, `npm run build`)
+// when it is up to date with the sources, else the TypeScript sources through tsx (bin/launch.js).
+import { launch } from './launch.js';
+await launch(process.argv.slice(2));

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with node:test through tsx.
+// Runs every *.test.ts under src/ and test/ with node:test through tsx, after bringing the
+// production build (dist/server, scripts/build-server.mjs) up to date.
 // Arguments narrow the set: `node scripts/run-tests.mjs src/common` runs only the files under that path.
 // BOOTSTACK_TEST_CONCURRENCY sets how many test files run at once (default 2: the CI machine has 2 cores);
 // the files in SOLO run afterwards, one at a time, with nothing beside them.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -25,6 +26,17 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.BOOTSTACK_TEST_CONCURRENCY ?? '2';
+
+// The tests that run bin/bootstack.js run the production build (dist/server) when it is up to
+// date: bring it up to date first (a no-op when nothing changed, a few seconds otherwise).
+// BOOTSTACK_TEST_NO_BUILD=1 skips this; bin/bootstack.js then runs the sources if the build is stale.
+if (process.env.BOOTSTACK_TEST_NO_BUILD !== '1') {
+  const built = spawnSync(process.execPath, ['scripts/build-server.mjs'], { stdio: 'inherit' });
+  if (built.status !== 0) {
+    console.error('run-tests: scripts/build-server.mjs failed');
+    process.exit(1);
+  }
+}
 // Files whose assertions are about latency (the event-loop watchdog) run alone after the rest:
 // beside another test file (a QEMU guest under TCG takes a whole core) they would measure the
 // neighbour, not the server.

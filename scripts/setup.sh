@@ -22,4 +22,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if [ "${1:-}" != "--no-npm" ]; then
   npm ci --no-audit --no-fund
+  npm run build
 fi

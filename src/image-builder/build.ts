@@ -6,7 +6,6 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { run } from '../common/child-process.js';
 import { ValidationError } from '../common/errors.js';
@@ -31,8 +30,9 @@ import {
 import { PACKAGE_HOOK_NAMES, squashPackageInstalls, type PhasePackages } from './package-installs.js';
 import { compareSortN } from './sort-n.js';
 import { acquireDirLock } from './dir-lock.js';
+import { AGENTS_DIR, ELEMENTS_DIR, INSTALL_ROOT, SERVER_DIR } from '../common/paths.js';
 
-export const BUILTIN_ELEMENTS = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'elements');
+export const BUILTIN_ELEMENTS = ELEMENTS_DIR;
 export const OUTPUT_TYPES = ['raw', 'qcow2', 'tar', 'partition', 'initramfs'] as const;
 export type OutputType = (typeof OUTPUT_TYPES)[number];
 
@@ -175,7 +175,12 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       DIB_IMAGE_CACHE: join(cache, 'dib'),
       DIB_DEBUG_TRACE: passed.DIB_DEBUG_TRACE ?? '0',
       DEBIAN_FRONTEND: 'noninteractive',
-      BOOTSTACK_ROOT: resolve(BUILTIN_ELEMENTS, '..'),
+      BOOTSTACK_ROOT: INSTALL_ROOT,
+      // Where the bootstack-agents, deploy-ramdisk and bootstack-server hooks find what they install
+      // (common/paths.ts: the repository's dist/ or the production build), unless the caller says.
+      DIB_BOOTSTACK_AGENTS_DIR: passed.DIB_BOOTSTACK_AGENTS_DIR ?? AGENTS_DIR,
+      DIB_BOOTSTACK_SERVER_DIR: passed.DIB_BOOTSTACK_SERVER_DIR ?? SERVER_DIR,
+      DIB_BOOTSTACK_NODE: passed.DIB_BOOTSTACK_NODE ?? process.execPath,
     };
     if (opts.imageSize !== undefined) baseEnv.DIB_IMAGE_SIZE = String(opts.imageSize / 1024 ** 3);
     const evaluated = await evaluateEnvironment(hooks, baseEnv, envFiles);

@@ -5,9 +5,10 @@
 // rebuilds and an unchanged one costs a hash. What it cannot see is a newer Debian package on the
 // mirror: `force` rebuilds. The lab, the demo and the tests call this instead of the CLI.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from '../common/child-process.js';
+import { AGENTS_DIR, BUNDLED } from '../common/paths.js';
 import { ValidationError } from '../common/errors.js';
 import { cacheDir } from './base.js';
 import { BUILTIN_ELEMENTS, buildImage, type BuildOptions, type BuildResult } from './build.js';
@@ -77,9 +78,14 @@ export function deployRamdiskInputsHash(o: { elementsPath: string[]; agentBundle
  * Bundles the in-instance tools from src/agents into dir (scripts/bundle-agents.mjs, ~1 s). Images
  * that carry agents bundle afresh into a scratch directory for every build or cache check, so
  * they never pick up a stale or missing dist/agents; the output is deterministic, so its content
- * can be part of an inputs hash.
+ * can be part of an inputs hash. The production build (dist/server) has neither the sources nor
+ * the bundler: it copies the bundles made from the same sources when it was built.
  */
 export async function bundleAgents(dir: string): Promise<void> {
+  if (BUNDLED) {
+    cpSync(AGENTS_DIR, dir, { recursive: true });
+    return;
+  }
   await run(process.execPath, [BUNDLER, '--outdir', dir], { timeoutMs: 120_000 });
 }
 

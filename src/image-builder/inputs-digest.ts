@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUILD } from '../common/paths.js';
 
 export type Hash = ReturnType<typeof createHash>;
 
@@ -39,7 +40,12 @@ export function isBuildCode(rel: string): boolean {
   return !NOT_BUILD_CODE.has(basename(rel).replace(/\.[jt]s$/, ''));
 }
 
-/** The image builder's code (ts from source, js when built to dist) that a build runs. */
+/**
+ * The image builder's code (ts from source, js when built to dist) that a build runs. The
+ * production build (dist/server) has no sources to read: it carries the same lines, digested from
+ * them when it was built, so the sources and their bundle hash alike and share the caches.
+ */
 export function digestBuilderCode(h: Hash): void {
-  digestTree(h, dirname(fileURLToPath(import.meta.url)), isBuildCode);
+  if (BUILD) h.update(BUILD.builderCode);
+  else digestTree(h, dirname(fileURLToPath(import.meta.url)), isBuildCode);
 }

@@ -5,6 +5,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { BootstackError, ConflictError } from '../common/errors.js';
+import { bundledEntry } from '../common/paths.js';
 import { sleep } from './qemu.js';
 import type { LabPaths } from './state.js';
 import type { LabRecord } from './spec.js';
@@ -76,9 +77,11 @@ export async function ensureBmc(lab: LabRecord, paths: LabPaths): Promise<number
   const existing = await pidOf(paths);
   if (existing && (await bmcAnswers(lab))) return existing;
   if (existing) await stopBmc(paths);
+  // From the production build, bmc-main is a second program beside bootstack.mjs (common/paths.ts).
+  const bundled = bundledEntry('bmc-main');
   const self = fileURLToPath(import.meta.url);
-  const ts = self.endsWith('.ts');
-  const entry = self.replace(/bmc-process\.(ts|js)$/, `bmc-main.${ts ? 'ts' : 'js'}`);
+  const ts = !bundled && self.endsWith('.ts');
+  const entry = bundled ?? self.replace(/bmc-process\.(ts|js)$/, `bmc-main.${ts ? 'ts' : 'js'}`);
   const loader = ts ? ['--import', import.meta.resolve('tsx')] : [];
   const log = openSync(paths.bmcLog, 'a');
   const child = spawn(process.execPath, [...loader, entry, paths.dir], { detached: true, stdio: ['ignore', log, log] });
