@@ -5,6 +5,8 @@ import { registerLab } from './lab.js';
 import { registerServe } from './serve.js';
 import { registerImage } from './image.js';
 import { registerNode } from './node.js';
+import { registerDevtest } from './devtest.js';
+import { registerPivot } from './pivot.js';
 
 export const commandModules: Array<(program: Command) => void> = [
   registerVersion,
@@ -12,4 +14,6 @@ export const commandModules: Array<(program: Command) => void> = [
   registerServe,
   registerImage,
   registerNode,
+  registerPivot,
+  registerDevtest,
 ];
