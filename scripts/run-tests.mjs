@@ -42,7 +42,8 @@ if (process.env.BOOTSTACK_TEST_NO_BUILD !== '1') {
 // neighbour, not the server.
 // test/metadata-network.test.ts takes 169.254.169.254:80 on this host, which the lab test of the
 // configuration loop (test/config-loop-lab.test.ts) also needs for its seed: one at a time.
-const SOLO = new Set(['test/security-watchdog.test.ts', 'test/metadata-network.test.ts']);
+// test/devtest-lab.test.ts runs five lab machines under TCG for half an hour: alone, last.
+const SOLO = new Set(['test/security-watchdog.test.ts', 'test/metadata-network.test.ts', 'test/devtest-lab.test.ts']);
 
 function runNodeTest(list, parallel) {
   return new Promise((resolve) => {

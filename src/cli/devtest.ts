@@ -231,7 +231,7 @@ function printSummary(summary: DevtestSummary, format: OutputFormat): void {
 const STAGE_HELP = `
 Stages, in order (each records its completion in <dir>/devtest-state.json; a re-run resumes at the
 first stage that is not done):
-${STAGES.map((s) => `  ${s.name.padEnd(11)} ${s.description}`).join('\n')}
+${STAGES.map((s) => `  ${s.name.padEnd(18)} ${s.description}`).join('\n')}
 
 Runs as root (network namespaces, QEMU, image builds). Without --keep, a run that finishes the
 last stage tears everything down again (the image cache stays); a failed run leaves everything for
@@ -272,7 +272,7 @@ export function registerDevtest(program: Command): void {
     .option('--only <stage>', 'run this stage alone')
     .option('--keep', 'leave everything running at the end and write <dir>/clouds.yaml (seed, undercloud, overcloud)')
     .option('--web-count <n>', 'web machines of the overcloud demo (default 2)')
-    .option('--nodes <n>', 'lab machines (default: the undercloud, the database and the web machines: 2 + web count)')
+    .option('--nodes <n>', 'lab machines (default: the undercloud, the database, the web machines and a spare for the replace stage: 3 + web count)')
     .option('--memory <MiB>', 'memory per lab machine in MiB (default 2048)')
     .option('--disk <GiB>', 'disk per lab machine in GiB (default 10)')
     .option('--cpus <n>', 'vCPUs per lab machine (default 1)')
@@ -288,7 +288,7 @@ export function registerDevtest(program: Command): void {
       const layout = new DevtestLayout(f.dir ?? defaultDevtestDir());
       const webCount = intOption('--web-count', f.webCount, 2, 1, 20);
       const nodes = intOption('--nodes', f.nodes, machinesNeeded(webCount), 1, 64);
-      if (nodes < machinesNeeded(webCount)) throw new UsageError(`--nodes ${nodes}: devtest needs ${machinesNeeded(webCount)} machines (the undercloud, the database and ${webCount} web machines)`);
+      if (nodes < machinesNeeded(webCount)) throw new UsageError(`--nodes ${nodes}: devtest needs ${machinesNeeded(webCount)} machines (the undercloud, the database, ${webCount} web machines and a spare for the replace stage)`);
       const selected = selectStages(STAGE_NAMES, await readState(layout.state), { from: f.from, only: f.only });
       if (selected.some((s) => ROOT_STAGES.has(s as never)) && process.getuid?.() !== 0) {
         throw new BootstackError(403, 'needs_root', `devtest stages ${selected.filter((s) => ROOT_STAGES.has(s as never)).join(', ')} need root (network namespaces, QEMU, image builds, dnsmasq): run it as root`);

@@ -5,7 +5,7 @@
 import { mkdir, chmod } from 'node:fs/promises';
 import { cleanDevtest } from './clean.js';
 import type { DevtestLayout } from './layout.js';
-import { STAGE_NAMES, type DevtestDeps } from './pipeline.js';
+import type { DevtestDeps } from './pipeline.js';
 import type { Reporter } from './progress.js';
 import { readState } from './state.js';
 import { runStages, type RunSummary, type Selection, type Stage, type StageSummary } from './runner.js';
@@ -44,7 +44,9 @@ export function reachLines(layout: DevtestLayout, outputs: Record<string, unknow
     lines.push(`openstack --os-cloud overcloud stack show overcloud     # the overcloud demo's stack (the undercloud's admin project)`);
     for (const u of oc.web_urls) lines.push(`curl ${u}`);
     if (oc.web_urls.length > 1) lines.push(`curl -X PUT --data hello ${oc.web_urls[0]}kv/greeting; curl ${oc.web_urls[1]}kv/greeting`);
-    lines.push(`ssh -i ${layout.key} root@${oc.db_address}               # the database machine`);
+    // After the replace stage the database is another machine.
+    const db = (outputs.replace as { db_address?: string } | undefined)?.db_address || oc.db_address;
+    lines.push(`ssh -i ${layout.key} root@${db}               # the database machine`);
   }
   if (lab) lines.push(`bootstack lab console --dir ${layout.lab} ${lab.machines[0]?.name ?? '<machine>'}    # a machine's serial console (${lab.machines.map((m) => m.name).join(', ')})`);
   lines.push(`bootstack devtest clean --dir ${layout.dir}               # stop everything and remove it (the image cache stays)`);
@@ -72,7 +74,7 @@ export async function runDevtest(layout: DevtestLayout, stages: readonly Stage[]
   }
   const state = await readState(layout.state);
   const outputs = Object.fromEntries(Object.entries(state.stages).filter(([, r]) => r.status === 'done').map(([k, r]) => [k, r.output]));
-  const finishedLast = summary.stages.find((s) => s.name === STAGE_NAMES.at(-1))?.ran === true && o.only === undefined;
+  const finishedLast = summary.stages.at(-1)?.ran === true && o.only === undefined;
   if (o.keep || !finishedLast) {
     if (outputs.undercloud && outputs.seed) await writeAllClouds(layout, outputs.seed as SeedOutput, outputs.undercloud as UndercloudOutput);
     const head = summary.result === 'nothing to do' ? [`# every stage is done; \`--from <stage>\` runs stages again`] : [];

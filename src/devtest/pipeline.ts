@@ -9,11 +9,14 @@ import type { SeedControl } from './seed-process.js';
 import { runImagesStage, type ImagesOutput } from './stage-images.js';
 import { runLabStage, type LabOutput } from './stage-lab.js';
 import { runOvercloudStage, type OvercloudOutput } from './stage-overcloud.js';
-import { runPivotStage } from './stage-pivot.js';
+import { runHandoverStage } from './stage-handover.js';
+import { runPivotStage, type PivotOutput } from './stage-pivot.js';
+import { runReplaceStage } from './stage-replace.js';
 import { runSeedStopStage } from './stage-seed-stop.js';
 import { runSeedStage, type SeedOutput } from './stage-seed.js';
 import { runSmokeStage, type SmokeFn } from './stage-smoke.js';
 import { runUndercloudStage, type UndercloudOutput } from './stage-undercloud.js';
+import { runUndercloudUpdateStage } from './stage-undercloud-update.js';
 
 export const STAGES = [
   { name: 'lab', description: 'the virtual lab: QEMU machines behind a Redfish BMC on a private network' },
@@ -22,8 +25,11 @@ export const STAGES = [
   { name: 'undercloud', description: 'the seed deploys the undercloud (stack undercloud)' },
   { name: 'pivot', description: "the seed's records move to the undercloud" },
   { name: 'seed-stop', description: 'the seed stops; the undercloud owns the lab' },
+  { name: 'handover', description: "the undercloud lists the seed's nodes, images, servers and stacks; its own machine active" },
   { name: 'overcloud', description: 'the undercloud deploys the overcloud demo (stack overcloud)' },
   { name: 'smoke', description: 'the overcloud demo answers: hostnames, a value written and read back' },
+  { name: 'replace', description: 'the undercloud replaces the database machine (a stack update); the smoke test again' },
+  { name: 'undercloud-update', description: 'the undercloud updates its own stack (log_level): re-rendered, restarted, every record kept' },
 ] as const;
 
 export type StageName = (typeof STAGES)[number]['name'];
@@ -80,6 +86,8 @@ export function devtestStages(s: DevtestSettings, deps: DevtestDeps): Stage[] {
       ),
     pivot: (ctx) =>
       runPivotStage({ layout: s.layout, seed: need<SeedOutput>(ctx, 'seed', 'pivot'), undercloud: need<UndercloudOutput>(ctx, 'undercloud', 'pivot') }, deps, ctx),
+    handover: (ctx) =>
+      runHandoverStage({ layout: s.layout, pivot: need<PivotOutput>(ctx, 'pivot', 'handover'), undercloud: need<UndercloudOutput>(ctx, 'undercloud', 'handover') }, deps, ctx),
     'seed-stop': (ctx) => runSeedStopStage({ layout: s.layout, undercloud: ctx.outputs.undercloud as UndercloudOutput | undefined }, deps, ctx),
     overcloud: (ctx) =>
       runOvercloudStage(
@@ -95,6 +103,9 @@ export function devtestStages(s: DevtestSettings, deps: DevtestDeps): Stage[] {
         ctx,
       ),
     smoke: (ctx) => runSmokeStage({ overcloud: need<OvercloudOutput>(ctx, 'overcloud', 'smoke') }, deps, ctx),
+    replace: (ctx) => runReplaceStage({ overcloud: need<OvercloudOutput>(ctx, 'overcloud', 'replace'), timeoutMinutes: s.stackTimeoutMinutes }, deps, ctx),
+    'undercloud-update': (ctx) =>
+      runUndercloudUpdateStage({ layout: s.layout, undercloud: need<UndercloudOutput>(ctx, 'undercloud', 'undercloud-update'), timeoutMinutes: s.stackTimeoutMinutes }, deps, ctx),
   };
   return STAGES.map((st) => ({ name: st.name, description: st.description, run: run[st.name] }));
 }

@@ -44,28 +44,36 @@ export function templateParameters(path: string): string[] {
   return Object.keys(doc?.parameters ?? {});
 }
 
+async function showStack(clients: Clients, cloud: CloudName, name: string, signal: AbortSignal): Promise<StackShow | undefined> {
+  const r = await clients.openstack(cloud, ['stack', 'show', name, '-f', 'json'], { allowFailure: true, signal, timeoutMs: 120_000 });
+  if (r.code !== 0) {
+    if (/not found|could not be found/i.test(r.stderr)) return undefined;
+    throw new StackError(`openstack stack show ${name} (cloud ${cloud}) failed: ${r.stderr.trim().slice(-1000)}`, { stack: name });
+  }
+  return JSON.parse(r.stdout) as StackShow;
+}
+
+const lookHint = (cloud: CloudName, name: string) =>
+  `look with: openstack --os-cloud ${cloud} stack event list ${name}; openstack --os-cloud ${cloud} stack resource list -n 5 ${name}`;
+
+const result = (s: StackShow, created: boolean): StackResult => ({
+  id: s.id,
+  status: s.stack_status,
+  outputs: Object.fromEntries((s.outputs ?? []).map((x) => [x.output_key, x.output_value])),
+  created,
+});
+
+/** Waits `ms`, or rejects when `signal` aborts (the listener is removed either way: polls are long). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export async function ensureStack(clients: Clients, spec: StackSpec, o: { progress: (m: string) => void; signal: AbortSignal }): Promise<StackResult> {
-  const show = async (): Promise<StackShow | undefined> => {
-    const r = await clients.openstack(spec.cloud, ['stack', 'show', spec.name, '-f', 'json'], { allowFailure: true, signal: o.signal, timeoutMs: 120_000 });
-    if (r.code !== 0) {
-      if (/not found|could not be found/i.test(r.stderr)) return undefined;
-      throw new StackError(`openstack stack show ${spec.name} (cloud ${spec.cloud}) failed: ${r.stderr.trim().slice(-1000)}`, { stack: spec.name });
-    }
-    return JSON.parse(r.stdout) as StackShow;
-  };
-  const hint = `look with: openstack --os-cloud ${spec.cloud} stack event list ${spec.name}; openstack --os-cloud ${spec.cloud} stack resource list -n 5 ${spec.name}`;
-  const result = (s: StackShow, created: boolean): StackResult => ({
-    id: s.id,
-    status: s.stack_status,
-    outputs: Object.fromEntries((s.outputs ?? []).map((x) => [x.output_key, x.output_value])),
-    created,
-  });
+  const show = () => showStack(clients, spec.cloud, spec.name, o.signal);
+  const hint = lookHint(spec.cloud, spec.name);
 
   let existing = await show();
   const end = Date.now() + (spec.timeoutMinutes + 5) * 60_000;
@@ -110,4 +118,69 @@ export function requireOutputs<K extends string>(stack: string, outputs: Record<
   }
   for (const n of names) out[n] = outputs[n] as string;
   return out;
+}
+
+export interface StackUpdate {
+  cloud: CloudName;
+  name: string;
+  /** Parameters to change; the rest (template, environments, other parameters) are kept (--existing). */
+  parameters?: Record<string, string | number>;
+  timeoutMinutes: number;
+  /** Polling interval, ms (default 10 s). */
+  intervalMs?: number;
+}
+
+/**
+ * `openstack stack update --existing` and waited for by polling — not with the CLI's --wait: the
+ * stack's own server may restart during the update (the undercloud updating itself), and a
+ * refused connection is then waited out rather than fatal. The stack's new events are progress.
+ */
+export async function updateStack(clients: Clients, spec: StackUpdate, o: { progress: (m: string) => void; signal: AbortSignal }): Promise<StackResult> {
+  const args = ['stack', 'update', '--existing'];
+  for (const [k, v] of Object.entries(spec.parameters ?? {})) args.push('--parameter', `${k}=${v}`);
+  args.push('--timeout', String(spec.timeoutMinutes), spec.name);
+  const seen = new Set<string>();
+  let seeded = false;
+  const events = async () => {
+    const r = await clients.openstack(spec.cloud, ['stack', 'event', 'list', spec.name, '-f', 'json'], { allowFailure: true, signal: o.signal, timeoutMs: 60_000 });
+    if (r.code !== 0) return;
+    for (const e of JSON.parse(r.stdout) as Array<Record<string, unknown>>) {
+      const key = String(e.id ?? e.ID ?? JSON.stringify(e));
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (seeded) o.progress(`${String(e.event_time ?? '')} [${String(e.resource_name ?? '')}]: ${String(e.resource_status ?? '')}  ${String(e.resource_status_reason ?? '')}`);
+    }
+  };
+  await events(); // the events before this update are not news
+  seeded = true;
+  o.progress(`openstack --os-cloud ${spec.cloud} ${args.join(' ')}`);
+  await clients.openstack(spec.cloud, args, { signal: o.signal, timeoutMs: 120_000 });
+  const end = Date.now() + (spec.timeoutMinutes + 5) * 60_000;
+  let unreachable = '';
+  for (;;) {
+    await sleep(spec.intervalMs ?? 10_000, o.signal);
+    let s: StackShow | undefined;
+    try {
+      s = await showStack(clients, spec.cloud, spec.name, o.signal);
+      if (unreachable) o.progress(`the ${spec.cloud} answers again`);
+      unreachable = '';
+    } catch (err) {
+      if (o.signal.aborted) throw err;
+      const why = (err as Error).message.split('\n').at(-1) ?? '';
+      if (!unreachable) o.progress(`the ${spec.cloud} does not answer (${why.slice(-200)}): waiting (it may be restarting)`);
+      unreachable = why;
+    }
+    if (s) {
+      await events();
+      if (!s.stack_status.endsWith('_IN_PROGRESS')) {
+        if (s.stack_status !== 'UPDATE_COMPLETE') {
+          throw new StackError(`stack ${spec.name} is ${s.stack_status}: ${s.stack_status_reason ?? ''}\n${lookHint(spec.cloud, spec.name)}`, { stack: spec.name, status: s.stack_status });
+        }
+        return result(s, false);
+      }
+    } else if (!unreachable) {
+      throw new StackError(`stack ${spec.name} went away during its update`, { stack: spec.name });
+    }
+    if (Date.now() > end) throw new StackError(`stack ${spec.name} is still updating after ${spec.timeoutMinutes + 5} minutes (${unreachable || s?.stack_status}); ${lookHint(spec.cloud, spec.name)}`, { stack: spec.name });
+  }
 }

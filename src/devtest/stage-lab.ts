@@ -10,9 +10,12 @@ export interface LabStageInput extends LabRequestInput {
 
 export type LabOutput = LabInfo;
 
-/** Machines the devtest needs: the undercloud, one database and `webCount` web machines. */
+/**
+ * Machines the devtest needs: the undercloud, one database, `webCount` web machines and one spare
+ * (the `replace` stage makes the new database server before it deletes the old one, as Heat does).
+ */
 export function machinesNeeded(webCount: number): number {
-  return 2 + webCount;
+  return 3 + webCount;
 }
 
 export async function runLabStage(input: LabStageInput, deps: { lab: LabApi }, io: StageIo): Promise<LabOutput> {

@@ -4,6 +4,7 @@
 // serves names the undercloud, and the machine's os-collect-config re-renders its configuration
 // from it (docs/pivot.md). Stopping the seed before that would leave the undercloud's own
 // configuration loop polling a server that is gone.
+import { readFileSync } from 'node:fs';
 import { BootstackError } from '../common/errors.js';
 import type { Clients } from './clients.js';
 import type { DevtestLayout } from './layout.js';
@@ -11,11 +12,14 @@ import type { SeedControl, StopResult } from './seed-process.js';
 import { seedFiles } from './stage-seed.js';
 import type { StageIo } from './stage-io.js';
 import type { UndercloudOutput } from './stage-undercloud.js';
+import { parseProcStatus, sshArgs, type ProcessMemory } from './ssh.js';
 
 export interface SeedStopOutput {
   result: StopResult;
   /** Seconds until the undercloud's os-collect-config named the undercloud. */
   followed_after_s?: number;
+  /** The seed's server process just before it stopped (its dnsmasq not counted). */
+  seed_memory?: ProcessMemory;
 }
 
 export interface SeedStopInput {
@@ -28,7 +32,18 @@ export interface SeedStopInput {
 export async function runSeedStopStage(input: SeedStopInput, deps: { seed: SeedControl; clients?: Clients }, io: StageIo): Promise<SeedStopOutput> {
   let followed: number | undefined;
   if (input.undercloud && deps.clients) followed = await waitFollowed(input, deps.clients, io);
-  const result = await deps.seed.stop(seedFiles(input.layout));
+  const files = seedFiles(input.layout);
+  const pid = deps.seed.running(files);
+  let memory: ProcessMemory | undefined;
+  if (pid !== undefined) {
+    try {
+      memory = parseProcStatus(pid, readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      memory = undefined; // it stopped on its own meanwhile
+    }
+    if (memory) io.progress(`the seed's server (pid ${pid}): RSS ${memory.rss_mib} MiB, peak ${memory.peak_rss_mib} MiB`);
+  }
+  const result = await deps.seed.stop(files);
   io.progress(
     result === 'not running'
       ? 'the seed was not running'
@@ -36,7 +51,7 @@ export async function runSeedStopStage(input: SeedStopInput, deps: { seed: SeedC
         ? 'the seed did not stop within 10 s of SIGTERM: killed it and its dnsmasq'
         : 'the seed stopped',
   );
-  return { result, ...(followed !== undefined ? { followed_after_s: followed } : {}) };
+  return { result, ...(followed !== undefined ? { followed_after_s: followed } : {}), ...(memory ? { seed_memory: memory } : {}) };
 }
 
 /** Until /etc/os-collect-config.conf on the undercloud names the undercloud's own Keystone. */
@@ -51,7 +66,7 @@ async function waitFollowed(input: SeedStopInput, clients: Clients, io: StageIo)
   for (;;) {
     const r = await clients.command(
       'ssh',
-      ['-i', input.layout.key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', '-o', 'BatchMode=yes', `root@${host}`, 'grep', '^auth_url', '/etc/os-collect-config.conf'],
+      sshArgs(input.layout.key, host, ['grep', '^auth_url', '/etc/os-collect-config.conf']),
       { allowFailure: true, signal: io.signal, timeoutMs: 30_000 },
     );
     last = (r.stdout || r.stderr).trim();

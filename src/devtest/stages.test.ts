@@ -4,14 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { RunOptions, RunResult } from '../common/child-process.js';
 import { TEMPLATES_DIR } from '../common/paths.js';
 import { Clients } from './clients.js';
-import type { CommandRunner } from './deps.js';
+import { fakeRunner, io, json, os, tempDir, type Answer } from './fake-runner.js';
 import { DevtestLayout } from './layout.js';
 import { ensureStack, requireOutputs, templateParameters } from './stacks.js';
 import { undercloudParameters } from './stage-undercloud.js';
@@ -24,38 +22,6 @@ import { cachedBuild } from './image-cache.js';
 import { cleanDevtest } from './clean.js';
 import { identityUrl, renderClouds } from './clouds.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'devtest-stages-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-interface Call {
-  command: string;
-  args: string[];
-  cloud?: string;
-}
-
-type Answer = Partial<RunResult> | undefined;
-
-/** A CommandRunner that records each call and answers with `answer(call)` (exit 0, no output by default). */
-function fakeRunner(answer: (c: Call) => Answer): { run: CommandRunner; calls: Call[] } {
-  const calls: Call[] = [];
-  const run: CommandRunner = async (command, args, o: RunOptions = {}) => {
-    const c: Call = { command, args: [...args], cloud: o.env?.OS_CLOUD };
-    calls.push(c);
-    const a = answer(c) ?? {};
-    const r: RunResult = { code: a.code ?? 0, signal: null, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
-    if (r.stdout) o.onStdout?.(Buffer.from(r.stdout));
-    if (r.code !== 0 && !o.allowFailure) throw new Error(`${command} ${args.join(' ')} exited with code ${r.code}: ${r.stderr}`);
-    return r;
-  };
-  return { run, calls };
-}
-
-const io = (lines: string[] = []) => ({ progress: (m: string) => void lines.push(m), signal: new AbortController().signal });
-const os = (c: Call) => (c.command === 'openstack' ? c.args.join(' ') : '');
-const json = (v: unknown): Answer => ({ stdout: JSON.stringify(v) });
 const notFound: Answer = { code: 1, stderr: 'Stack not found: undercloud' };
 
 test('ensureStack: creates a missing stack with the template, environments and parameters, and reads its outputs', async (t) => {

@@ -850,9 +850,12 @@ export class Engine {
     const replaceAll = !typeChanged && type?.replaceOnUpdate?.(props) === true;
     const inPlace = !typeChanged && !!plugin.update && !replaceAll && (nested || changed.every((k) => schema?.[k]?.updateAllowed === true)) && !(row.status === 'FAILED' && (row.action === 'CREATE' || row.action === 'CHECK'));
     const act = action === 'ROLLBACK' ? 'ROLLBACK' : 'UPDATE';
+    // Why a replacement: the type, properties that cannot change in place, or the resource's own
+    // failure (e.g. marked unhealthy: CHECK_FAILED) with nothing changed.
+    const why = typeChanged ? 'type changed' : changed.length ? `changed ${changed.join(', ')} (not updatable in place)` : `it was ${row.action}_${row.status}${row.status_reason ? ` (${row.status_reason})` : ''}`;
     await this.steps.run(async () => {
-      await this.saveResource(row, { action: act, status: 'IN_PROGRESS', status_reason: inPlace ? 'state changed' : `replacing: ${typeChanged ? 'type changed' : `changed ${changed.join(', ')}`}` });
-      await this.event(stack.id, row, act, 'IN_PROGRESS', inPlace ? 'state changed' : `UpdateReplace: ${typeChanged ? 'type changed' : `changed ${changed.join(', ')} (not updatable in place)`}`);
+      await this.saveResource(row, { action: act, status: 'IN_PROGRESS', status_reason: inPlace ? 'state changed' : `replacing: ${why}` });
+      await this.event(stack.id, row, act, 'IN_PROGRESS', inPlace ? 'state changed' : `UpdateReplace: ${why}`);
     });
     try {
       if (inPlace) {
