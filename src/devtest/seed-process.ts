@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { BootstackError } from '../common/errors.js';
+import { join } from 'node:path';
+import { INSTALL_ROOT, SERVER_DIR } from '../common/paths.js';
 import { BOOTSTACK_BIN } from './clients.js';
 
 export interface SeedFiles {
@@ -39,8 +41,16 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Does `pid` run `<node> <bin> serve -c <config>` (nothing more)? */
-export function isSeedProcess(pid: number, config: string, bin = BOOTSTACK_BIN): boolean {
+/**
+ * The programs a seed of this installation may run as: the one this process would start, and the
+ * other form of it (a checkout runs dist/server/bootstack.mjs when the build is up to date, else
+ * bin/bootstack.js; a clean run while the build is stale must still find a seed the build started).
+ */
+export const SEED_ENTRIES: readonly string[] = [...new Set([BOOTSTACK_BIN, join(SERVER_DIR, 'bootstack.mjs'), join(INSTALL_ROOT, 'bin', 'bootstack.js')])];
+
+/** Does `pid` run `<node> <bin> serve -c <config>` (nothing more), with `bin` one of `bins`? */
+export function isSeedProcess(pid: number, config: string, bins: string | readonly string[] = SEED_ENTRIES): boolean {
+  const accepted = typeof bins === 'string' ? [bins] : bins;
   let argv: string[];
   try {
     argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -48,7 +58,7 @@ export function isSeedProcess(pid: number, config: string, bin = BOOTSTACK_BIN):
     return false;
   }
   if (argv.at(-1) === '') argv.pop();
-  return argv.length === 5 && argv[1] === bin && argv[2] === 'serve' && argv[3] === '-c' && argv[4] === config;
+  return argv.length === 5 && accepted.includes(argv[1]!) && argv[2] === 'serve' && argv[3] === '-c' && argv[4] === config;
 }
 
 function readPid(path: string): number | undefined {
@@ -63,7 +73,7 @@ function readPid(path: string): number | undefined {
 export function seedProcess(bin = BOOTSTACK_BIN): SeedControl {
   const running = (files: SeedFiles): number | undefined => {
     const pid = readPid(files.pid);
-    return pid !== undefined && processAlive(pid) && isSeedProcess(pid, files.config, bin) ? pid : undefined;
+    return pid !== undefined && processAlive(pid) && isSeedProcess(pid, files.config, bin === BOOTSTACK_BIN ? SEED_ENTRIES : bin) ? pid : undefined;
   };
   const stop: SeedControl['stop'] = async (files, o = {}) => {
     const pid = running(files);

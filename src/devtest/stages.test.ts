@@ -300,6 +300,8 @@ test('the seed process: started detached with a pid file, stopped by it; a stale
   assert.equal(seed.running(files), started.pid);
   assert.ok(isSeedProcess(started.pid, files.config, join(dir, 'fake-bootstack.mjs')));
   assert.ok(!isSeedProcess(started.pid, join(dir, 'other.yaml'), join(dir, 'fake-bootstack.mjs')), 'another config is another seed');
+  assert.ok(!isSeedProcess(started.pid, files.config, ['/opt/other/bootstack.mjs']), 'another program is not this seed');
+  assert.ok(isSeedProcess(started.pid, files.config, ['/opt/other/bootstack.mjs', join(dir, 'fake-bootstack.mjs')]), 'either form of the installation\'s program');
   assert.equal(await seed.stop(files), 'stopped');
   assert.ok(!processAlive(started.pid));
   assert.ok(!existsSync(files.pid));
