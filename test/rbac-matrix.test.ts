@@ -9,6 +9,10 @@
 //   401   no token                      403  forbidden (the caller may see the record)
 //   404   hidden: the record is reported missing to a caller who may not see it
 //   deny  any of 401/403/404 (credential-in-URL routes, and where OpenStack allows either)
+//   409   allowed, but the route's precondition does not hold in this world (the pivot's source
+//         routes before a pivot began)
+//   past  let through authorisation: any answer but 401/403/404 (what follows depends on the
+//         world's state at that moment)
 //
 // Columns:  anon  adminA  memberA  readerA  memberB  readerB
 //
@@ -30,8 +34,8 @@ import {
   type Fixtures, type FreshKind, type Who, type World,
 } from './support/rbac-fixtures.js';
 
-type Outcome = 'ok' | 'none' | '401' | '403' | '404' | 'deny';
-const OUTCOMES: readonly string[] = ['ok', 'none', '401', '403', '404', 'deny'];
+type Outcome = 'ok' | 'none' | '401' | '403' | '404' | '409' | 'deny' | 'past';
+const OUTCOMES: readonly string[] = ['ok', 'none', '401', '403', '404', '409', 'deny', 'past'];
 
 interface Cell {
   f: Fixtures;
@@ -389,7 +393,29 @@ const COMPUTE: Row[] = [
   row('GET /compute/v2.1/servers/:id/os-instance-actions/:requestId', READ_A),
 ];
 
-const MATRIX: Row[] = [row('GET /', PUBLIC), ...IDENTITY, ...IMAGES, ...BAREMETAL, ...BOOT, ...ORCHESTRATION, ...NETWORK, ...COMPUTE];
+// The pivot (ours, not OpenStack's: docs/pivot.md). The source routes are the cloud admin's
+// ('pivot:source'); export, files, blobs and complete need a begun pivot (409 before one).
+// The receiver routes take no Keystone token but X-Pivot-Token, and this world's server is not
+// configured to receive (no pivot.token): refused for everybody.
+const ADMIN_AFTER_BEGIN = '401  409 403 403 403 403';
+const PIVOT: Row[] = [
+  row('GET /pivot/v1', ADMIN),
+  row('GET /pivot/v1/export', ADMIN_AFTER_BEGIN),
+  row('GET /pivot/v1/files/:name', ADMIN_AFTER_BEGIN),
+  row('GET /pivot/v1/blobs/:id', ADMIN_AFTER_BEGIN),
+  row('POST /pivot/v1/complete', ADMIN_AFTER_BEGIN, { body: { pivot_id: 'rbac', counts: {} } }),
+  row('GET /pivot/v1/receiver', REFUSED),
+  row('HEAD /pivot/v1/receiver/blobs/:id', REFUSED),
+  row('PUT /pivot/v1/receiver/blobs/:id', REFUSED, { raw: { type: 'application/octet-stream', data: 'rbac' } }),
+  row('HEAD /pivot/v1/receiver/files/:name', REFUSED),
+  row('PUT /pivot/v1/receiver/files/:name', REFUSED, { raw: { type: 'application/octet-stream', data: 'rbac' } }),
+  row('POST /pivot/v1/receiver/import', REFUSED, { body: { pivot_id: 'rbac' } }),
+  // Last of all rows: the admin's begin, once let through, either waits for the world's stack in
+  // progress (409) or begins and turns this world read-only.
+  row('POST /pivot/v1/begin', '401 past 403 403 403 403', { body: { to: 'http://192.0.2.1:6385' } }),
+];
+
+const MATRIX: Row[] = [row('GET /', PUBLIC), ...IDENTITY, ...IMAGES, ...BAREMETAL, ...BOOT, ...ORCHESTRATION, ...NETWORK, ...COMPUTE, ...PIVOT];
 
 /** Default parameter values, by "<previous path segment>/:<param>". */
 const PARAMS: Record<string, (f: Fixtures) => string> = {
@@ -440,6 +466,8 @@ const PARAMS: Record<string, (f: Fixtures) => string> = {
   'servers/:id': (f) => f.novaServer,
   'os-instance-actions/:requestId': (f) => f.instanceAction,
   'os-hypervisors/:id': (f) => f.hypervisor,
+  'blobs/:id': (f) => f.image,
+  'files/:name': () => 'deploy.kernel',
 };
 
 function fill(url: string, f: Fixtures): string {
@@ -479,6 +507,8 @@ function judge(expected: Outcome, status: number, text: string): string | undefi
     }
     case 'deny':
       return [401, 403, 404].includes(status) ? undefined : 'not refused';
+    case 'past':
+      return [401, 403, 404].includes(status) ? 'refused' : undefined;
     default:
       return String(status) === expected ? undefined : 'other status';
   }
