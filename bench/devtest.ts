@@ -26,13 +26,17 @@ export default async function devtest(args: string[]): Promise<unknown> {
   const cold = args.includes('--cold');
   const env = { ...process.env, ...(cold ? { BOOTSTACK_CACHE_DIR: join(base, 'cache') } : {}) };
   const started = performance.now();
-  const r = await run(process.execPath, [BIN, 'devtest', '--dir', dir, '--keep', '-f', 'json'], { env, allowFailure: true, onStderr: (b) => void process.stderr.write(b) });
-  const wall = Math.round((performance.now() - started) / 100) / 10;
-  const summary = JSON.parse(r.stdout || '{}') as { result?: string; failed?: unknown };
-  const figures = devtestFigures(await readState(join(dir, STATE_FILE)));
-  if (!args.includes('--keep')) {
-    await run(process.execPath, [BIN, 'devtest', 'clean', '--dir', dir], { env, allowFailure: true });
-    rmSync(base, { recursive: true, force: true });
+  try {
+    const r = await run(process.execPath, [BIN, 'devtest', '--dir', dir, '--keep', '-f', 'json'], { env, allowFailure: true, onStderr: (b) => void process.stderr.write(b) });
+    const wall = Math.round((performance.now() - started) / 100) / 10;
+    const summary = JSON.parse(r.stdout || '{}') as { result?: string; failed?: unknown };
+    const figures = devtestFigures(await readState(join(dir, STATE_FILE)));
+    return { cache: cold ? 'cold' : 'warm', result: summary.result, ...(summary.failed ? { failed: summary.failed } : {}), wall_s: wall, machine, ...figures };
+  } finally {
+    // Whatever happened (a crash, a summary that is not JSON), nothing of the run is left behind.
+    if (!args.includes('--keep')) {
+      await run(process.execPath, [BIN, 'devtest', 'clean', '--dir', dir], { env, allowFailure: true });
+      rmSync(base, { recursive: true, force: true });
+    }
   }
-  return { cache: cold ? 'cold' : 'warm', result: summary.result, ...(summary.failed ? { failed: summary.failed } : {}), wall_s: wall, machine, ...figures };
 }

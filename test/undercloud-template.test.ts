@@ -15,7 +15,7 @@ import { main as applyMain } from '../src/agents/os-apply-config/cli.js';
 import { requestEnvironment } from '../src/orchestration/engine.js';
 import { createRegistry } from '../src/orchestration/resources/index.js';
 import { loadTemplate } from '../src/orchestration/template.js';
-import { testEngine, type TestEngine } from '../src/orchestration/test-support.js';
+import { until, withEngine, type TestEngine } from '../src/orchestration/test-support.js';
 import { validateStack } from '../src/orchestration/validate.js';
 import type { Json, JsonMap } from '../src/orchestration/yaml-source.js';
 import { BUILTIN_ELEMENTS } from '../src/image-builder/build.js';
@@ -31,22 +31,7 @@ function validate(params: JsonMap = {}, env: string = ENV): void {
   validateStack(loadTemplate(TEMPLATE, 'undercloud.yaml'), { registry: createRegistry(), env: environment, files: {}, params: { ...environment.parameters, ...params } });
 }
 
-async function withEngine(fn: (t: TestEngine) => Promise<void>): Promise<void> {
-  const t = await testEngine();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
-async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('the template validates with the lab environment', () => {
   validate();

@@ -2,7 +2,7 @@
 // wired here to the settings, the injected dependencies and the outputs of the stages before it.
 import { BootstackError } from '../common/errors.js';
 import type { Clients } from './clients.js';
-import type { ImagesApi, LabApi, PivotFn } from './deps.js';
+import type { ImagesApi, LabApi, LabRequestInput, PivotFn } from './deps.js';
 import type { DevtestLayout } from './layout.js';
 import type { Stage, StageContext } from './runner.js';
 import type { SeedControl } from './seed-process.js';
@@ -37,16 +37,11 @@ export const STAGE_NAMES: readonly StageName[] = STAGES.map((s) => s.name);
 /** Stages that need root (network namespaces, QEMU, image builds, a seed with dnsmasq). */
 export const ROOT_STAGES: ReadonlySet<StageName> = new Set(['lab', 'images', 'seed', 'seed-stop']);
 
-export interface DevtestSettings {
+/** The lab's request (nodes, memory, disk, cpus, firmware, accel) and the rest of devtest's settings. */
+export interface DevtestSettings extends LabRequestInput {
   layout: DevtestLayout;
   /** templates/ of this checkout (undercloud.yaml, undercloud-env.yaml, overcloud-demo.yaml). */
   templatesDir: string;
-  nodes: number;
-  memoryMiB: number;
-  diskGiB: number;
-  cpus: number;
-  firmware: string;
-  accel: string;
   seedPort: number;
   webCount: number;
   stackTimeoutMinutes: number;

@@ -4,25 +4,10 @@
 import { test } from 'node:test';
 import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { testEngine, type TestEngine } from './test-support.js';
+import { testEngine, until, withEngine } from './test-support.js';
 import type { JsonMap } from './yaml-source.js';
 
-async function withEngine(fn: (t: TestEngine) => Promise<void>, opts: { buildMs?: number } = {}): Promise<void> {
-  const t = await testEngine(opts);
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
-async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const SERVERS = `
 heat_template_version: 2015-04-30

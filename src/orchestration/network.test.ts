@@ -3,17 +3,9 @@
 // OS::Nova::ServerGroup through the compute provider. The real network service: test/orchestration-network.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testEngine, type TestEngine } from './test-support.js';
+import { withEngine, type TestEngine } from './test-support.js';
 import type { Json } from './yaml-source.js';
 
-async function withEngine(fn: (t: TestEngine) => Promise<void>): Promise<void> {
-  const t = await testEngine();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 async function outputs(t: TestEngine, id: string): Promise<Record<string, Json>> {
   const row = (await t.engine.getStack(id))!;

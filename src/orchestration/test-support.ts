@@ -61,3 +61,22 @@ export async function testEngine(options: { buildMs?: number; dir?: string; publ
     },
   };
 }
+
+/** Runs `fn` with a fresh test engine, closed afterwards whatever happens. */
+export async function withEngine(fn: (t: TestEngine) => Promise<void>, opts: { buildMs?: number } = {}): Promise<void> {
+  const t = await testEngine(opts);
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}
+
+/** Polls `check` until it holds, failing after `ms`. */
+export async function until(check: () => Promise<boolean>, ms = 10_000, intervalMs = 50): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
