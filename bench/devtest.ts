@@ -4,7 +4,7 @@
 // updates. --cold uses an empty image cache (BOOTSTACK_CACHE_DIR in a temporary directory: every
 // image built, the Debian base fetched); --keep leaves the run up. `--state <dir>` only reads the
 // figures of a run already made in <dir>.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/common/child-process.js';
@@ -19,6 +19,7 @@ export default async function devtest(args: string[]): Promise<unknown> {
   if (stateAt >= 0) {
     const dir = args[stateAt + 1];
     if (!dir) throw new Error('--state needs a devtest directory');
+    if (!existsSync(join(dir, STATE_FILE))) throw new Error(`--state ${dir}: no ${STATE_FILE} there (not a devtest directory, or cleaned)`);
     return { source: dir, machine, ...devtestFigures(await readState(join(dir, STATE_FILE))) };
   }
   const base = mkdtempSync(join(tmpdir(), 'bench-devtest-'));
