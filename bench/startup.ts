@@ -11,7 +11,12 @@
 //   setting that slows the server shows), with RSS and the peak (VmHWM) after it.
 // The ways are taken in turn within each run, so a busy neighbour hits all alike. Each way has its
 // own state directory: its first run starts empty (migrations, admin bootstrap), the others
-// restart on it. The build is brought up to date first.
+// restart on it. The build is brought up to date first. `--ways bundle,bundleAsService` picks ways.
+//
+// Then, unless --fleet-nodes 0, a fleet phase for each bundle way, on a state directory of its
+// own: one server enrols --fleet-nodes (1,000) fake-hardware nodes and creates --fleet-stacks (100)
+// stacks of 5 OS::Heat::TestResource each through the API; RSS 2 s after the last stack is
+// complete, then a restart on that state: first answer, idle RSS, RSS after listing the nodes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +25,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
 import { adminToken } from '../test/support/serve-process.js';
-import { arg } from './support/args.js';
+import { arg, option, pool } from './support/args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BUNDLE = join(REPO, 'dist', 'server', 'bootstack.mjs');
@@ -35,8 +40,8 @@ const WAYS: Way[] = [
   { name: 'tsx', argv: [join(REPO, 'bin', 'bootstack.js')], env: { BOOTSTACK_FROM_SOURCE: '1' } },
   { name: 'bundle', argv: [BUNDLE], env: {} },
   // As bootstack.service runs it (elements/bootstack-server): V8's young generation at 2 MiB
-  // semi-spaces instead of 16.
-  { name: 'bundleAsService', argv: [BUNDLE], env: { NODE_OPTIONS: '--max-semi-space-size=2' } },
+  // semi-spaces instead of 16, and two glibc malloc arenas instead of one per thread.
+  { name: 'bundleAsService', argv: [BUNDLE], env: { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2' } },
 ];
 
 interface Run {
@@ -119,11 +124,16 @@ async function load(url: string, token: string, seconds: number): Promise<number
   return Math.round(n / ((performance.now() - started) / 1000));
 }
 
-async function once_(way: Way, stateDir: string, fresh: boolean, warmupCount: number, loadSeconds: number): Promise<Run> {
-  const v0 = performance.now();
-  const version = spawnSync(process.execPath, [...way.argv, '--version'], { cwd: REPO, env: { ...process.env, ...way.env }, encoding: 'utf8' });
-  if (version.status !== 0) throw new Error(`${way.name}: --version failed:\n${version.stderr}`);
-  const versionMs = Math.round(performance.now() - v0);
+interface Served {
+  child: ChildProcess;
+  url: string;
+  firstAnswerMs: number;
+  cpuMsAtFirstAnswer: number;
+  servingLineMs: () => number;
+}
+
+/** Spawns `serve` on a free port and waits for the first 200 of GET /identity/v3. */
+async function serve(way: Way, stateDir: string): Promise<Served> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
@@ -140,9 +150,9 @@ async function once_(way: Way, stateDir: string, fresh: boolean, warmupCount: nu
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err = (err + d).slice(-4000)));
+  let firstAnswerMs = NaN;
+  let cpuMsAtFirstAnswer = NaN;
   try {
-    let firstAnswerMs = NaN;
-    let cpuMsAtFirstAnswer = NaN;
     while (Number.isNaN(firstAnswerMs)) {
       if (child.exitCode !== null) throw new Error(`${way.name}: serve exited (${child.exitCode}):\n${err}`);
       try {
@@ -156,6 +166,20 @@ async function once_(way: Way, stateDir: string, fresh: boolean, warmupCount: nu
         await sleep(5);
       }
     }
+  } catch (e) {
+    await stop(child);
+    throw e;
+  }
+  return { child, url, firstAnswerMs: Math.round(firstAnswerMs), cpuMsAtFirstAnswer, servingLineMs: () => Math.round(servingLineMs) };
+}
+
+async function once_(way: Way, stateDir: string, fresh: boolean, warmupCount: number, loadSeconds: number): Promise<Run> {
+  const v0 = performance.now();
+  const version = spawnSync(process.execPath, [...way.argv, '--version'], { cwd: REPO, env: { ...process.env, ...way.env }, encoding: 'utf8' });
+  if (version.status !== 0) throw new Error(`${way.name}: --version failed:\n${version.stderr}`);
+  const versionMs = Math.round(performance.now() - v0);
+  const { child, url, firstAnswerMs, cpuMsAtFirstAnswer, servingLineMs } = await serve(way, stateDir);
+  try {
     await sleep(2000);
     const idleRssMiB = procStatus(child.pid!, 'VmRSS');
     const token = await adminToken(url, stateDir);
@@ -166,9 +190,9 @@ async function once_(way: Way, stateDir: string, fresh: boolean, warmupCount: nu
     return {
       fresh,
       versionMs,
-      firstAnswerMs: Math.round(firstAnswerMs),
+      firstAnswerMs,
       cpuMsAtFirstAnswer,
-      servingLineMs: Math.round(servingLineMs),
+      servingLineMs: servingLineMs(),
       idleRssMiB,
       afterWarmupRssMiB,
       warmupStatuses,
@@ -181,20 +205,137 @@ async function once_(way: Way, stateDir: string, fresh: boolean, warmupCount: nu
   }
 }
 
+/** A small stack: five test resources that complete at once. */
+const STACK_TEMPLATE = {
+  heat_template_version: '2015-04-30',
+  resources: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`r${i}`, { type: 'OS::Heat::TestResource', properties: { value: `v${i}` } }])),
+};
+
+async function api(url: string, token: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'x-auth-token': token, 'x-openstack-ironic-api-version': 'latest', ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/** On a fresh state the admin is bootstrapped just after the server starts answering: retry. */
+async function freshAdminToken(url: string, stateDir: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    try {
+      return await adminToken(url, stateDir);
+    } catch (err) {
+      if (i >= 100) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+interface Fleet {
+  nodes: number;
+  stacks: number;
+  /** Seconds to enrol the nodes, and to create the stacks until all are CREATE_COMPLETE. */
+  enrolSeconds: number;
+  stacksSeconds: number;
+  /** The server that made them: RSS 2 s after the last stack completed (anonymous, file), 15 s after, and its peak. */
+  idleRssMiB: number;
+  idleRssAnonFileMiB: number[];
+  idle15sRssMiB: number;
+  peakRssMiB: number;
+  /** A restart on that state: first answer, idle RSS 2 s later, RSS 2 s after listing the nodes. */
+  restartFirstAnswerMs: number;
+  restartCpuMsAtFirstAnswer: number;
+  restartIdleRssMiB: number;
+  restartAfterListRssMiB: number;
+}
+
+/** 1,000 nodes and 100 stacks through the API, then RSS with them, and after a restart on them. */
+async function fleet(way: Way, stateDir: string, nodes: number, stacks: number): Promise<Fleet> {
+  let { child, url } = await serve(way, stateDir);
+  try {
+    const token = await freshAdminToken(url, stateDir);
+    const auth = (await (await fetch(`${url}/identity/v3/auth/tokens`, { headers: { 'x-auth-token': token, 'x-subject-token': token } })).json()) as { token: { project: { id: string } } };
+    const project = auth.token.project.id;
+    let t = performance.now();
+    await pool([...Array(nodes).keys()], 8, async (i) => {
+      await api(url, token, 'POST', '/baremetal/v1/nodes', { name: `fleet-${i}`, driver: 'fake-hardware' });
+    });
+    const enrolSeconds = (performance.now() - t) / 1000;
+    t = performance.now();
+    await pool([...Array(stacks).keys()], 4, async (i) => {
+      await api(url, token, 'POST', `/orchestration/v1/${project}/stacks`, { stack_name: `fleet-${i}`, template: STACK_TEMPLATE });
+    });
+    for (;;) {
+      const list = (await api(url, token, 'GET', `/orchestration/v1/${project}/stacks`)) as { stacks: Array<{ stack_status: string }> };
+      const failed = list.stacks.filter((x) => x.stack_status.endsWith('FAILED'));
+      if (failed.length) throw new Error(`${failed.length} stacks failed: ${failed[0]!.stack_status}`);
+      if (list.stacks.length === stacks && list.stacks.every((x) => x.stack_status === 'CREATE_COMPLETE')) break;
+      await sleep(200);
+    }
+    const stacksSeconds = (performance.now() - t) / 1000;
+    await sleep(2000);
+    const idleRssMiB = procStatus(child.pid!, 'VmRSS');
+    const peakRssMiB = procStatus(child.pid!, 'VmHWM');
+    // Anonymous memory (heaps) against file pages (code, mapped files); and again once idle longer.
+    const idleRssAnonFileMiB = [procStatus(child.pid!, 'RssAnon'), procStatus(child.pid!, 'RssFile')];
+    await sleep(13_000);
+    const idle15sRssMiB = procStatus(child.pid!, 'VmRSS');
+    await stop(child);
+    const again = await serve(way, stateDir);
+    ({ child, url } = again);
+    await sleep(2000);
+    const restartIdleRssMiB = procStatus(child.pid!, 'VmRSS');
+    const listed = (await api(url, await adminToken(url, stateDir), 'GET', '/baremetal/v1/nodes?limit=0')) as { nodes: unknown[] };
+    if (listed.nodes.length !== Math.min(nodes, 1000)) throw new Error(`listed ${listed.nodes.length} nodes, enrolled ${nodes}`);
+    await sleep(2000);
+    return {
+      nodes,
+      stacks,
+      enrolSeconds: +enrolSeconds.toFixed(1),
+      stacksSeconds: +stacksSeconds.toFixed(1),
+      idleRssMiB,
+      idleRssAnonFileMiB,
+      idle15sRssMiB,
+      peakRssMiB,
+      restartFirstAnswerMs: again.firstAnswerMs,
+      restartCpuMsAtFirstAnswer: again.cpuMsAtFirstAnswer,
+      restartIdleRssMiB,
+      restartAfterListRssMiB: procStatus(child.pid!, 'VmRSS'),
+    };
+  } finally {
+    await stop(child);
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 export default async function startup(args: string[]) {
   const runs = arg(args, 'runs', 5);
   const warmupCount = arg(args, 'warmup', 200);
   const loadSeconds = arg(args, 'load-seconds', 3);
+  const fleetNodes = arg(args, 'fleet-nodes', 1000);
+  const fleetStacks = arg(args, 'fleet-stacks', 100);
+  const names = option(args, '--ways', WAYS.map((w) => w.name).join(',')).split(',');
+  const ways = WAYS.filter((w) => names.includes(w.name));
+  if (ways.length !== names.length) throw new Error(`--ways: choose among ${WAYS.map((w) => w.name).join(', ')}`);
   const build = spawnSync(process.execPath, [join(REPO, 'scripts', 'build-server.mjs')], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`build failed:\n${build.stderr}`);
-  const dirs = new Map(WAYS.map((w) => [w.name, mkdtempSync(join(tmpdir(), `bootstack-bench-startup-${w.name}-`))]));
-  const results = new Map<string, Run[]>(WAYS.map((w) => [w.name, []]));
+  const dirs = new Map(ways.map((w) => [w.name, mkdtempSync(join(tmpdir(), `bootstack-bench-startup-${w.name}-`))]));
+  const results = new Map<string, Run[]>(ways.map((w) => [w.name, []]));
+  const fleets: Record<string, Fleet> = {};
   const load = [loadavg()[0]!];
   try {
     for (let i = 0; i < runs; i++) {
-      for (const way of WAYS) results.get(way.name)!.push(await once_(way, dirs.get(way.name)!, i === 0, warmupCount, loadSeconds));
+      for (const way of ways) results.get(way.name)!.push(await once_(way, dirs.get(way.name)!, i === 0, warmupCount, loadSeconds));
+      load.push(loadavg()[0]!);
+    }
+    for (const way of fleetNodes > 0 ? ways.filter((w) => w.name !== 'tsx') : []) {
+      const dir = mkdtempSync(join(tmpdir(), `bootstack-bench-fleet-${way.name}-`));
+      dirs.set(`fleet-${way.name}`, dir);
+      fleets[way.name] = await fleet(way, dir, fleetNodes, fleetStacks);
       load.push(loadavg()[0]!);
     }
   } finally {
@@ -223,10 +364,11 @@ export default async function startup(args: string[]) {
   );
   return {
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverage1m: load.map((l) => Math.round(l * 100) / 100) },
-    goals: { firstAnswerMs: 500, idleRssMiB: 100 },
+    goals: { firstAnswerMs: 500, idleRssMiB: 100, fleetIdleRssMiB: 130 },
     build: JSON.parse(readFileSync(join(REPO, 'dist', 'server', 'build.json'), 'utf8')) as unknown,
-    bundleBytes: readFileSync(BUNDLE).length,
+    bundleBytes: readFileSync(join(REPO, 'dist', 'server', 'bootstack.cjs')).length,
     ...summary,
-    note: 'spawn → first 200 from GET /identity/v3; tsx = bin/bootstack.js with BOOTSTACK_FROM_SOURCE=1, bundle = node dist/server/bootstack.mjs, bundleAsService = the same with NODE_OPTIONS=--max-semi-space-size=2 as bootstack.service sets it',
+    fleet: fleets,
+    note: 'spawn → first 200 from GET /identity/v3; tsx = bin/bootstack.js with BOOTSTACK_FROM_SOURCE=1, bundle = node dist/server/bootstack.mjs, bundleAsService = the same with NODE_OPTIONS=--max-semi-space-size=2 and MALLOC_ARENA_MAX=2 as bootstack.service sets them',
   };
 }

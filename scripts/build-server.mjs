@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // The production build of Bootstack: the whole CLI (serve included) bundled by esbuild into one
 // self-contained directory that runs with plain `node`, no tsx, no repository:
-//   <out>/bootstack.mjs       the CLI (ESM, node20), run as `node <out>/bootstack.mjs serve ...`
+//   <out>/bootstack.mjs       the CLI, run as `node <out>/bootstack.mjs serve ...`: a small ESM
+//                             loader that runs bootstack.cjs through a V8 code cache (below)
+//   <out>/bootstack.cjs       the CLI's code (CommonJS, node20), the bundle itself
+//   <out>/bootstack.cjs.cache V8's code cache of it, made by running the build once at build time
 //   <out>/bmc-main.mjs        the lab's detached Redfish BMC, which `lab up` starts as a process
 //   <out>/*.mjs.map, *.mjs.LEGAL.txt   source maps (node --enable-source-maps), licence notices
 //   <out>/package.json        type module, the version
@@ -54,6 +57,95 @@ const BANNER = [
   'const __filename = __bootstackFileURLToPath(import.meta.url);',
   'const __dirname = __bootstackDirname(__filename);',
 ].join('\n');
+
+/**
+ * Why the CLI is CommonJS behind a loader: V8 can cache the code it compiled for a script and
+ * reuse it on the next start, but Node 20 offers that only for vm.Script (cachedData), not for ES
+ * modules (module.enableCompileCache is Node 22). Parsing and compiling the 4 MiB bundle was ~15 %
+ * of a start's CPU (docs/benchmarks/startup.md). The loader wraps the CommonJS bundle in a
+ * function as Node's CommonJS loader would, strict like the ES module it replaces, and passes the
+ * loader's own import.meta for the sources' import.meta (same directory, so same paths). A cache
+ * that does not fit (another V8, other flags, a changed bundle) is rejected by V8 and the code is
+ * compiled as without one. BOOTSTACK_WRITE_CODE_CACHE=1 writes the cache when the process exits,
+ * with every function compiled by then; the build does that with `serve` until it answers.
+ */
+const LOADER = `#!/usr/bin/env node
+// Bootstack's CLI, made by scripts/build-server.mjs: runs bootstack.cjs with V8's code cache.
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+
+const dir = dirname(fileURLToPath(import.meta.url));
+const file = join(dir, 'bootstack.cjs');
+// V8 takes a cache only from a process with the same flags: one file per set of Node options.
+const options = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\\s+/)].filter(Boolean).sort().join(' ');
+const cacheFile = join(dir, options ? 'bootstack.cjs.' + createHash('sha256').update(options).digest('hex').slice(0, 12) + '.cache' : 'bootstack.cjs.cache');
+const writeCache = process.env.BOOTSTACK_WRITE_CODE_CACHE === '1';
+let cachedData;
+try {
+  if (!writeCache) cachedData = readFileSync(cacheFile);
+} catch {
+  // No cache: V8 compiles the code as it runs.
+}
+// The bundle is ASCII only (the build makes it so), so latin1 is the cheapest exact decoding.
+const source = readFileSync(file, 'latin1');
+const script = new vm.Script('(function (exports, require, module, __filename, __dirname, __bootstackImportMeta) {"use strict";' + source + '\\n})', {
+  // V8 (Node 20) keeps the name a cache was made under for the code it gives: made as plain
+  // bootstack.cjs, stack traces name the file, not the directory the build was made in.
+  filename: writeCache ? 'bootstack.cjs' : file,
+  cachedData,
+  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
+if (writeCache) process.once('exit', () => writeFileSync(cacheFile, script.createCachedData()));
+const module = { exports: {} };
+script.runInThisContext()(module.exports, createRequire(file), module, file, dir, import.meta);
+`;
+
+/**
+ * The Node options caches are made for: none, and those of bootstack.service
+ * (elements/bootstack-server). A start with other options compiles without a cache.
+ */
+const CACHED_NODE_OPTIONS = ['', '--max-semi-space-size=2'];
+
+/** The loader's name for the cache of these options (the same rule as in LOADER). */
+function cacheName(options) {
+  const key = options.split(/\s+/).filter(Boolean).sort().join(' ');
+  return key ? `bootstack.cjs.${createHash('sha256').update(key).digest('hex').slice(0, 12)}.cache` : 'bootstack.cjs.cache';
+}
+
+/** Runs `serve` from the new build until it answers, so the loader writes the code cache. */
+async function writeCodeCache(work, nodeOptions) {
+  const state = join(work, '.cache-state');
+  const env = { ...process.env, BOOTSTACK_WRITE_CODE_CACHE: '1', NODE_OPTIONS: nodeOptions };
+  if (!nodeOptions) delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [join(work, 'bootstack.mjs'), 'serve', '--state-dir', state, '--port', '0', '--host', '127.0.0.1'], {
+    cwd: work,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  const exited = new Promise((res) => child.once('exit', res));
+  const url = await new Promise((res, rej) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /serving on (\S+)/.exec(out);
+      if (m) res(m[1]);
+    });
+    child.once('exit', (code) => rej(new BuildError(`the build's serve exited (${code}) before serving:\n${err}`)));
+  });
+  // One answered request: the functions that answer it are compiled, and cached, too.
+  await fetch(`${url}/identity/v3`).then((r) => r.arrayBuffer());
+  child.kill('SIGTERM');
+  const code = await exited;
+  rmSync(state, { recursive: true, force: true });
+  if (code !== 0) fail(`the build's serve exited with ${code} after SIGTERM:\n${err}`);
+  if (!existsSync(join(work, cacheName(nodeOptions)))) fail(`the code cache for NODE_OPTIONS='${nodeOptions}' was not written`);
+}
 
 class BuildError extends Error {}
 function fail(message) {
@@ -171,7 +263,9 @@ try {
     setup(b) {
       b.onResolve({ filter: /^bootstack:cli$/ }, () => ({ path: 'cli', namespace: 'bootstack' }));
       b.onLoad({ filter: /.*/, namespace: 'bootstack' }, () => ({
-        contents: "import { main } from './src/cli/main.ts';\nawait main(process.argv);\n",
+        // CommonJS has no top-level await: a rejection is an unhandled one, which ends the
+        // process with the error and status 1, as the awaited one did.
+        contents: "import { main } from './src/cli/main.ts';\nvoid main(process.argv);\n",
         resolveDir: repo,
         loader: 'ts',
       }));
@@ -181,13 +275,24 @@ try {
     agents,
     build({
       ...common,
-      entryPoints: { bootstack: 'bootstack:cli', 'bmc-main': join(repo, 'src', 'lab', 'bmc-main.ts') },
+      format: 'cjs',
+      // The loader gives require, __filename, __dirname and its import.meta (LOADER above).
+      banner: undefined,
+      define: { ...define, 'import.meta': '__bootstackImportMeta' },
+      entryPoints: { bootstack: 'bootstack:cli' },
       outdir: work,
-      outExtension: { '.js': '.mjs' },
+      outExtension: { '.js': '.cjs' },
       plugins: [cliEntry],
     }),
+    build({
+      ...common,
+      entryPoints: { 'bmc-main': join(repo, 'src', 'lab', 'bmc-main.ts') },
+      outdir: work,
+      outExtension: { '.js': '.mjs' },
+    }),
   ]);
-  for (const name of ['bootstack.mjs', 'bmc-main.mjs']) asciiOnly(join(work, name));
+  for (const name of ['bootstack.cjs', 'bmc-main.mjs']) asciiOnly(join(work, name));
+  writeFileSync(join(work, 'bootstack.mjs'), LOADER);
   chmodSync(join(work, 'bootstack.mjs'), 0o755);
   writeFileSync(
     join(work, 'package.json'),
@@ -210,11 +315,15 @@ try {
 
   for (const dir of ['elements', 'templates']) cpSync(join(repo, dir), join(work, dir), { recursive: true, verbatimSymlinks: true });
 
-  const inputs = treeDigest(work, new Set(['build.json']));
+  // One after the other: each is a start of the server, timed by nothing but the build.
+  for (const options of CACHED_NODE_OPTIONS) await writeCodeCache(work, options);
+  // The caches are made from the rest (and need not come out byte for byte the same each time).
+  const inputs = treeDigest(work, new Set(['build.json', ...CACHED_NODE_OPTIONS.map(cacheName)]));
   const info = { name: pkg.name, version: pkg.version, node: process.version, modules: process.versions.modules, platform: process.platform, arch: process.arch, inputs };
   writeFileSync(join(work, 'build.json'), `${JSON.stringify(info, null, 2)}\n`);
 
-  const size = (statSync(join(work, 'bootstack.mjs')).size / 2 ** 20).toFixed(1);
+  const size = (statSync(join(work, 'bootstack.cjs')).size / 2 ** 20).toFixed(1);
+  const cacheSize = (statSync(join(work, 'bootstack.cjs.cache')).size / 2 ** 20).toFixed(1);
   const ms = Math.round(performance.now() - started);
   utimesSync(join(work, 'build.json'), startedAt, startedAt);
   const current = readInfo(outdir);
@@ -233,7 +342,7 @@ try {
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
     }
     rmSync(old, { recursive: true, force: true });
-    process.stdout.write(`${where}: built bootstack.mjs (${size} MiB) for Node ${process.version} in ${ms} ms\n`);
+    process.stdout.write(`${where}: built bootstack.mjs (loader) and bootstack.cjs (${size} MiB, code caches ${cacheSize} MiB each) for Node ${process.version} in ${ms} ms\n`);
   }
 } catch (err) {
   if (!(err instanceof BuildError)) throw err;

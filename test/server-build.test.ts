@@ -36,7 +36,9 @@ before(async () => {
 after(() => rmSync(work, { recursive: true, force: true }));
 
 test('the build directory: the bundles, package.json, build.json and only the native addon with what it requires', () => {
-  for (const f of ['bootstack.mjs', 'bmc-main.mjs', 'package.json', 'build.json']) assert.ok(existsSync(join(copy, f)), f);
+  for (const f of ['bootstack.mjs', 'bootstack.cjs', 'bmc-main.mjs', 'package.json', 'build.json']) assert.ok(existsSync(join(copy, f)), f);
+  // V8 code caches of bootstack.cjs: for Node's defaults and for bootstack.service's NODE_OPTIONS.
+  assert.equal(readdirSync(copy).filter((f) => f.endsWith('.cache')).length, 2);
   for (const d of ['elements', 'templates', 'agents']) assert.ok(statSync(join(copy, d)).isDirectory(), d);
   assert.ok(existsSync(join(copy, 'agents', 'deploy-agent')));
   assert.deepEqual(readdirSync(join(copy, 'node_modules')).sort(), ['better-sqlite3', 'bindings', 'file-uri-to-path']);
@@ -49,7 +51,7 @@ test('the build directory: the bundles, package.json, build.json and only the na
   assert.equal(info.modules, process.versions.modules);
   assert.match(info.inputs, /^[0-9a-f]{64}$/);
   // One "’" in a comment would make V8 keep the whole source as UTF-16.
-  assert.ok(!/[^\x00-\x7f]/.test(readFileSync(join(copy, 'bootstack.mjs'), 'latin1')), 'bootstack.mjs is ASCII');
+  assert.ok(!/[^\x00-\x7f]/.test(readFileSync(join(copy, 'bootstack.cjs'), 'latin1')), 'bootstack.cjs is ASCII');
 });
 
 test('the copy answers --version and --help without the repository', async () => {
@@ -119,7 +121,7 @@ test('bmc-main.mjs, the lab BMC the CLI starts as its own process, runs from the
 });
 
 test("the bundle hashes the image builder's code as the sources do (the image caches are shared)", () => {
-  const text = readFileSync(join(copy, 'bootstack.mjs'), 'utf8');
+  const text = readFileSync(join(copy, 'bootstack.cjs'), 'utf8');
   const m = /builderCode:("(?:[^"\\]|\\.)*")/.exec(text);
   assert.ok(m, 'the build embeds the builder code digest');
   const embedded = JSON.parse(m[1]!) as string;
@@ -195,6 +197,7 @@ test('bootstack-server hook: installs the build, its Node, the command and the e
     'WorkingDirectory=/var/lib/bootstack',
     'Restart=on-failure',
     'Environment=NODE_OPTIONS=--max-semi-space-size=2',
+    'Environment=MALLOC_ARENA_MAX=2',
     'KillSignal=SIGTERM',
     'WantedBy=multi-user.target',
   ]) {

@@ -9,6 +9,10 @@ import type { FaultStyle } from './http-fault.js';
 import { UnauthorizedError } from './errors.js';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Compiles every route's request schemas now (they compile lazily, on first use); returns how many. */
+    compileAllSchemas(): number;
+  }
   interface FastifyRequest {
     /** Set by the server's auth hook for every route not marked public. */
     auth?: AuthContext;

@@ -12,9 +12,14 @@ export interface PatchOp {
   value?: unknown;
 }
 
-const ajv = new Ajv({ strict: false });
-const validators = new Map<string, ValidateFunction>(Object.entries(IMAGE_PROPERTIES).map(([k, s]) => [k, ajv.compile(s)]));
-const customValidator = ajv.compile(CUSTOM_PROPERTY);
+// Compiled on first use, not at module load: every server start loads this module, few patch.
+let ajv: Ajv | undefined;
+const validators = new Map<string, ValidateFunction>();
+function validatorFor(name: string, schema: object): ValidateFunction {
+  let v = validators.get(name);
+  if (!v) validators.set(name, (v = (ajv ??= new Ajv({ strict: false })).compile(schema)));
+  return v;
+}
 
 /** Attributes with a fixed meaning that a patch may change. */
 const MUTABLE = ['name', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags'] as const;
@@ -49,7 +54,7 @@ export function applyPatch(image: Image, ops: readonly PatchOp[]): { image: Imag
         throw new ForbiddenError(`Attribute '${key}' is a base attribute and cannot be removed.`, { fields: { path } });
       }
       if (!('value' in op)) throw new ValidationError('is required', { path: `body[${index}].value` });
-      const validate = validators.get(k)!;
+      const validate = validatorFor(k, IMAGE_PROPERTIES[k]);
       if (!validate(op.value)) {
         throw new ValidationError(`${key} ${validate.errors?.[0]?.message ?? 'is invalid'}`, { path: `body[${index}].value` });
       }
@@ -67,7 +72,7 @@ export function applyPatch(image: Image, ops: readonly PatchOp[]): { image: Imag
     }
     if (op.op === 'replace' && !exists) throw new ConflictError(`Property ${key} does not exist.`, { fields: { path } });
     if (!('value' in op)) throw new ValidationError('is required', { path: `body[${index}].value` });
-    if (!customValidator(op.value)) throw new ValidationError(`custom property ${key} must be a string of at most 65535 characters`, { path: `body[${index}].value` });
+    if (!validatorFor('custom property', CUSTOM_PROPERTY)(op.value)) throw new ValidationError(`custom property ${key} must be a string of at most 65535 characters`, { path: `body[${index}].value` });
     next.properties = { ...next.properties, [key]: op.value as string };
   });
   // Only growth is refused: an image over the quota (a lowered quota) can still be trimmed.

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { Ajv } from 'ajv';
 import { buildApp } from './app.js';
 import type { ApiService } from '../common/service.js';
 import { requireAuth } from '../common/service.js';
@@ -108,6 +109,53 @@ test('bad bodies are 400 naming the field', async () => {
     assert.equal(r.statusCode, 400, JSON.stringify(payload));
     assert.match(JSON.parse(r.json().error_message).faultstring, expected);
   }
+});
+
+test('schemas are compiled on a route\'s first request, once: a bad first body is the same 400', async () => {
+  // Count Ajv compilations of the widget body schema: none while the server starts, one at most.
+  const compile = Ajv.prototype.compile;
+  let compiles = 0;
+  Ajv.prototype.compile = function (this: Ajv, schema: unknown, meta?: boolean) {
+    if ((schema as { required?: string[] }).required?.includes('name')) compiles++;
+    return compile.call(this, schema as object, meta);
+  } as typeof compile;
+  try {
+    const { a } = await app();
+    await a.ready();
+    assert.equal(compiles, 0, 'no schema is compiled before a request needs it');
+    const first = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload: { name: 'x', colour: 'red' } });
+    assert.equal(first.statusCode, 400);
+    assert.equal(JSON.parse(first.json().error_message).faultcode, 'Client');
+    assert.match(JSON.parse(first.json().error_message).faultstring, /body\.colour: is not an allowed field/);
+    const second = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload: { size: 3 } });
+    assert.match(JSON.parse(second.json().error_message).faultstring, /body\.name: is required/);
+    const good = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload: { name: 'x' } });
+    assert.equal(good.statusCode, 200);
+    assert.equal(compiles, 1, 'the schema is compiled once, not per request');
+  } finally {
+    Ajv.prototype.compile = compile;
+  }
+});
+
+test('query strings are still coerced and checked on a route\'s first request', async () => {
+  const lister: ApiService = {
+    name: 'lister', prefix: '/lister', faultStyle: 'ironic', migrations: [],
+    routes(r) {
+      r.get(
+        '/items',
+        { config: { public: true }, schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', default: 10 } } } } },
+        async (request) => request.query,
+      );
+    },
+  };
+  const { log } = capture();
+  const fresh = async () => buildApp({ services: [lister], log, bodyLimit: 1024 });
+  const bad = await (await fresh()).inject({ method: 'GET', url: '/lister/items?limit=ten' });
+  assert.equal(bad.statusCode, 400);
+  assert.match(JSON.parse(bad.json().error_message).faultstring, /querystring\.limit: must be integer/);
+  const a = await fresh();
+  assert.deepEqual((await a.inject({ method: 'GET', url: '/lister/items?limit=5' })).json(), { limit: 5 });
+  assert.deepEqual((await a.inject({ method: 'GET', url: '/lister/items' })).json(), { limit: 10 });
 });
 
 test('malformed JSON is 400 and an oversized body is 413', async () => {

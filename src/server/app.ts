@@ -1,7 +1,7 @@
 // Builds the one HTTP server that carries every service under its path prefix:
 // request ids, access logs, authentication, schema validation and OpenStack fault rendering.
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -26,15 +26,43 @@ function allowedWhileReadOnly(request: FastifyRequest): boolean {
   return path.startsWith('/pivot/') || (request.method === 'POST' && path.replace(/\/+$/, '') === '/identity/v3/auth/tokens');
 }
 
+/** What Fastify calls to validate a request part: Ajv's signature, errors left on the function. */
+interface LazyValidator {
+  (data: unknown, ctx?: object): boolean;
+  errors?: ValidateFunction['errors'];
+  /** Fastify passes Ajv's data context (parentData, so a root value can be coerced) only to functions that have this. */
+  schemaEnv?: unknown;
+}
+
 /**
  * Bodies are validated strictly (no type coercion, unknown fields refused where the schema says
  * additionalProperties: false); query strings and path parameters are coerced from text.
+ *
+ * Fastify asks for every route's validators while the server starts, and compiling all the
+ * schemas with Ajv was a fifth of the CPU time before the first answer
+ * (docs/benchmarks/startup.md). So each schema is compiled on the first request that needs it,
+ * once: Ajv keeps the compiled function per schema object, and the wrapper keeps it too.
+ * The wrapper behaves like Ajv's function for Fastify (same call, `errors` set after a failure),
+ * so a failed check still takes the error handler's path (toBootstackError).
  */
-function validatorCompiler() {
+function validatorCompiler(pending: Array<() => void>) {
   const body = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
   const query = new Ajv({ allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? body : query).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }): LazyValidator => {
+    const ajv = httpPart === 'body' ? body : query;
+    let compiled: ValidateFunction | undefined;
+    pending.push(() => void (compiled ??= ajv.compile(schema)));
+    const validate: LazyValidator = (data, ctx) => {
+      compiled ??= ajv.compile(schema);
+      // No route schema is $async, so Ajv's answer is a boolean.
+      const ok = compiled(data, ctx as Parameters<ValidateFunction>[1]) as boolean;
+      validate.errors = compiled.errors;
+      return ok;
+    };
+    // Every Ajv function has a schemaEnv, so Fastify gave them all the data context: keep that.
+    validate.schemaEnv = true;
+    return validate;
+  };
 }
 
 interface AjvIssue {
@@ -97,7 +125,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;
-  app.setValidatorCompiler(validatorCompiler());
+  // A schema that Ajv cannot compile would only show on its route's first request: the tests
+  // compile them all through this (src/server/server.test.ts), so a broken one fails there.
+  const schemas: Array<() => void> = [];
+  app.setValidatorCompiler(validatorCompiler(schemas));
+  app.decorate('compileAllSchemas', () => {
+    for (const compile of schemas) compile();
+    return schemas.length;
+  });
   // One JSON parser for every service (src/common/json-body.ts: empty bodies, nesting depth,
   // prototype keys); services add parsers only for other media types.
   app.removeContentTypeParser('application/json');

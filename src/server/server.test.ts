@@ -19,3 +19,14 @@ test('stop() ends even when a client left a request half-sent (a machine powered
   assert.ok(seconds < 15, `stop() took ${seconds} s`);
   socket.destroy();
 });
+
+test('every route schema of every service compiles (they compile lazily, so a broken one would only fail on first use)', async () => {
+  const seed = await startSeed();
+  try {
+    // Fastify builds the validators once the routes are ready, i.e. after listen.
+    const count = seed.server.app.compileAllSchemas();
+    assert.ok(count > 0, "no route schema was registered");
+  } finally {
+    await seed.stop();
+  }
+});
