@@ -17,6 +17,7 @@ import type { ProjectScope } from './resources/software.js';
 import { loadTemplate, parameterValues } from './template.js';
 import { validateStack } from './validate.js';
 import { eventView, resourceView, stackView, validationView } from './views.js';
+import { eventList, requiredByMap, resourceList, stackDescription, stackShow } from './listing.js';
 import type { Json, JsonMap } from './yaml-source.js';
 import type { ResourceTable, StackTable } from './migrations.js';
 import { maskDeploymentInputs } from './resources/software.js';
@@ -167,13 +168,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         .execute();
       return rows.some((x) => x.type === 'OS::Nova::Server' && fromJson<JsonMap>(x.data, {}).stack_user_id === auth.userId);
     };
-    const description = (row: StackTable) => {
-      try {
-        return engine.prepare(row, false).tmpl.description;
-      } catch {
-        return '';
-      }
-    };
+    const description = (row: StackTable) => stackDescription(engine, row);
     const stackRequest = (body: JsonMap): StackRequest => {
       if (body.template === undefined || body.template === null) {
         if (body.template_url) throw new BadRequestError('template_url is not supported: send the template itself (heatclient does this for local files).');
@@ -260,31 +255,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       return reply.redirect(`${link(req)}/stacks/${row.name}/${row.id}`, 302);
     });
     for (const sb of [`${base}/stacks/:stack_name`, `${base}/stacks/:stack_name/:stack_id`]) {
-      if (sb.endsWith(':stack_id')) app.get(sb, async (req: Req) => {
-        const row = await stackFor(req, 'stacks:show');
-        const view = stackView(row, link(req), description(row));
-        const outputs = row.status === 'COMPLETE' || row.status === 'FAILED' ? await engine.outputs(row) : [];
-        let parameters: JsonMap = {};
-        try {
-          const p = engine.prepare(row, false);
-          for (const [k, v] of p.params) parameters[k] = p.tmpl.params.get(k)?.hidden ? '******' : typeof v === 'string' ? v : JSON.stringify(v);
-        } catch {
-          parameters = {};
-        }
-        Object.assign(parameters, { 'OS::stack_name': row.name, 'OS::stack_id': row.id, 'OS::project_id': row.project_id });
-        return {
-          stack: {
-            ...view,
-            parameters,
-            outputs,
-            template_description: view.description,
-            disable_rollback: row.disable_rollback === 1,
-            timeout_mins: row.timeout_mins,
-            capabilities: [],
-            notification_topics: [],
-          },
-        };
-      });
+      if (sb.endsWith(':stack_id')) app.get(sb, async (req: Req) => ({ stack: await stackShow(engine, await stackFor(req, 'stacks:show'), link(req)) }));
       const update = (existing: boolean) => async (req: Req, reply: FastifyReply) => {
         const row = await stackFor(req, 'stacks:update');
         const b = req.body ?? {};
@@ -335,29 +306,12 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       });
       app.get(`${sb}/resources`, async (req: Req) => {
         const row = await stackFor(req, 'stacks:show');
-        const depth = Number(req.query.nested_depth ?? 0);
-        const out: JsonMap[] = [];
-        const visit = async (s: StackTable, level: number, parentName?: string) => {
-          const rows = await engine.resources(s.id);
-          for (const r of rows) {
-            const requiredBy = rows.filter((x) => fromJson<string[]>(x.requires, []).includes(r.name)).map((x) => x.name);
-            const v = resourceView(r, s, link(req), requiredBy);
-            if (parentName) v.parent_resource = parentName;
-            out.push(v);
-            if (level < depth && r.physical_id) {
-              const child = await engine.getStack(r.physical_id);
-              if (child && child.owner_id === s.id) await visit(child, level + 1, r.name);
-            }
-          }
-        };
-        await visit(row, 0);
-        return { resources: out };
+        return { resources: await resourceList(engine, row, Number(req.query.nested_depth ?? 0), link(req)) };
       });
       app.get(`${sb}/resources/:res`, async (req: Req) => {
         const row = await stackFor(req, 'stacks:show');
         const r = await engine.resourceRow(row.id, req.params.res!);
-        const rows = await engine.resources(row.id);
-        const requiredBy = rows.filter((x) => fromJson<string[]>(x.requires, []).includes(r.name)).map((x) => x.name);
+        const requiredBy = requiredByMap(await engine.resources(row.id)).get(r.name) ?? [];
         return {
           resource: {
             ...resourceView(r, row, link(req), requiredBy),
@@ -393,15 +347,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       });
       const events = async (req: Req) => {
         const row = await stackFor(req, 'stacks:show');
-        let list = await engine.events(row.id, req.params.res);
-        if (req.query.resource_status) list = list.filter((e) => `${e.action}_${e.status}`.includes(String(req.query.resource_status)));
-        if (req.query.sort_dir === 'desc') list = list.reverse();
-        if (req.query.marker) {
-          const i = list.findIndex((e) => e.id === req.query.marker);
-          if (i >= 0) list = list.slice(i + 1);
-        }
-        if (req.query.limit) list = list.slice(0, Number(req.query.limit));
-        return { events: list.map((e) => eventView(e, row, link(req))) };
+        return { events: await eventList(engine, row, req.params.res, req.query, link(req)) };
       };
       app.get(`${sb}/events`, events);
       app.get(`${sb}/resources/:res/events`, events);

@@ -62,6 +62,12 @@ export interface EngineServices {
   software: SoftwareStore;
   /** The signals a wait condition handle (by physical id) received; undefined if there is no such handle. */
   handleSignals(handleId: string): Promise<JsonMap[] | undefined>;
+  /**
+   * Resolves when the resource with this physical id is next signalled, after `ms` at the latest,
+   * or at once when `signal` aborts (waiters are woken, not polling the database). Subscribe
+   * before reading the state a signal would change, so a signal in between is not missed.
+   */
+  nextSignal(physicalId: string, ms: number, signal: AbortSignal): { changed: Promise<boolean>; cancel(): void };
   /** Keystone users for machines (fails with the reason when identity is not available). */
   stackUsers: StackUsers;
   /** Absolute URL on this server (for signal URLs). */

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { fromJson, now, toJson } from '../common/db.js';
+import { ChangeNotifier } from '../common/long-poll.js';
 import type { OrchestrationDB, SoftwareConfigTable, SoftwareDeploymentTable } from './migrations.js';
 import type { DeploymentRecord, ProjectScope, SoftwareConfigRecord, SoftwareStore } from './resources/software.js';
 import type { Json, JsonMap } from './yaml-source.js';
@@ -40,7 +41,14 @@ export function deploymentFromRow(row: SoftwareDeploymentTable): DeploymentRecor
 }
 
 export class DbSoftwareStore implements SoftwareStore {
+  /** Wakes resources waiting for a deployment's signal (keyed by deployment id). */
+  private readonly changes = new ChangeNotifier();
+
   constructor(private readonly db: Kysely<OrchestrationDB>) {}
+
+  nextChange(id: string, ms: number, signal: AbortSignal) {
+    return this.changes.subscribe(id, ms, signal);
+  }
 
   async createConfig(projectId: string, c: SoftwareConfigRecord): Promise<string> {
     const id = randomUUID();
@@ -118,6 +126,7 @@ export class DbSoftwareStore implements SoftwareStore {
     if (p.inputValues !== undefined) set.input_values = toJson(p.inputValues);
     if (p.outputValues !== undefined) set.output_values = toJson(p.outputValues);
     await this.db.updateTable('orchestration_software_deployments').set(set).where('id', '=', id).execute();
+    this.changes.notify(id);
   }
 
   async deleteDeployment(id: string): Promise<void> {

@@ -9,6 +9,7 @@ import type { Environment } from './environment.js';
 import type { ValidationError } from '../common/errors.js';
 import { MAX_RESOURCES_PER_STACK } from './limits.js';
 import { PatternBudget } from './user-regex.js';
+import { cachedTemplate } from './template-cache.js';
 
 export interface ResourceDefn {
   name: string;
@@ -60,14 +61,15 @@ export function failer(doc: SourceDoc): Fail {
 }
 
 export function loadTemplate(text: string | JsonMap, file: string): ParsedTemplate {
+  // Text is parsed once per content (template-cache.ts); a map is the caller's own object.
+  if (typeof text === 'string') return cachedTemplate('text', file, text, () => parseText(text, file));
+  checkDepth(text, file);
+  return parseTemplate({ file, data: text, lines: new Map() });
+}
+
+function parseText(text: string, file: string): ParsedTemplate {
   // heatclient sends nested templates as one-line JSON: its "line 1" would be noise.
-  const doc: SourceDoc =
-    typeof text === 'string'
-      ? text.includes('\n') || !text.trimStart().startsWith('{')
-        ? parseSource(text, file)
-        : { ...parseSource(text, file), lines: new Map() }
-      : { file, data: text, lines: new Map() };
-  if (typeof text !== 'string') checkDepth(text, file);
+  const doc: SourceDoc = text.includes('\n') || !text.trimStart().startsWith('{') ? parseSource(text, file) : { ...parseSource(text, file), lines: new Map() };
   return parseTemplate(doc);
 }
 

@@ -21,6 +21,11 @@ export interface SoftwareStore {
   getDeployment(id: string, scope: ProjectScope): Promise<(DeploymentRecord & { id: string; createdAt?: string; updatedAt?: string | null }) | undefined>;
   updateDeployment(id: string, patch: Partial<DeploymentRecord>): Promise<void>;
   deleteDeployment(id: string): Promise<void>;
+  /**
+   * Resolves when the deployment is next updated, after `ms` at the latest or when `signal`
+   * aborts; subscribe before reading. Absent: waiters read the deployment every 200 ms.
+   */
+  nextChange?(id: string, ms: number, signal: AbortSignal): { changed: Promise<boolean>; cancel(): void };
 }
 
 export interface SoftwareConfigRecord {
@@ -207,11 +212,19 @@ async function waitForSignal(r: RuntimeResource): Promise<void> {
   const s = store(r);
   const id = String(r.data.deployment_id);
   for (;;) {
-    const d = await s.getDeployment(id, r.projectId);
-    if (!d) throw new Error(`deployment ${id} disappeared`);
-    if (d.status === 'COMPLETE') return;
-    if (d.status === 'FAILED') throw new Error(`Deployment to server failed: ${d.statusReason}`);
-    await r.engine.sleep(200, r.signal);
+    // Woken by the machine's signal (any update of the deployment); every second regardless.
+    const next = s.nextChange?.(id, 1000, r.signal);
+    try {
+      const d = await s.getDeployment(id, r.projectId);
+      if (!d) throw new Error(`deployment ${id} disappeared`);
+      if (d.status === 'COMPLETE') return;
+      if (d.status === 'FAILED') throw new Error(`Deployment to server failed: ${d.statusReason}`);
+      if (next) await next.changed;
+      // Aborted (cancel, timeout, delete) or no notifications: fail or wait as before.
+      await r.engine.sleep(next ? 0 : 200, r.signal);
+    } finally {
+      next?.cancel();
+    }
   }
 }
 

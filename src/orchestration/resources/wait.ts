@@ -65,19 +65,29 @@ export const waitConditionType: ResourceType = {
   },
 };
 
+/** Checks the handle whenever it is signalled (and every WAKE_MS, for the deadline), not in a polling loop. */
+const WAKE_MS = 1000;
+
 async function waitFor(r: RuntimeResource): Promise<void> {
   const handle = String(r.properties.handle ?? '');
   const count = Number(r.properties.count ?? 1);
   for (;;) {
-    const signals = await r.engine.handleSignals(handle);
-    if (!signals) throw new Error(`wait condition handle ${handle} not found`);
-    const failure = signals.find((s) => s.status === 'FAILURE');
-    if (failure) throw new Error(`WaitCondition failed: ${String(failure.reason)}`);
-    if (signals.filter((s) => s.status === 'SUCCESS').length >= count) {
-      r.data.signals = signals;
-      return;
+    const next = r.engine.nextSignal(handle, Math.max(0, Math.min(WAKE_MS, Number(r.data.deadline ?? 0) - Date.now() + 1)), r.signal);
+    try {
+      const signals = await r.engine.handleSignals(handle);
+      if (!signals) throw new Error(`wait condition handle ${handle} not found`);
+      const failure = signals.find((s) => s.status === 'FAILURE');
+      if (failure) throw new Error(`WaitCondition failed: ${String(failure.reason)}`);
+      if (signals.filter((s) => s.status === 'SUCCESS').length >= count) {
+        r.data.signals = signals;
+        return;
+      }
+      if (Date.now() > Number(r.data.deadline ?? 0)) throw new Error(`WaitCondition timed out: ${signals.length} of ${count} signals received`);
+      await next.changed;
+      // Aborted (cancel, timeout, delete): fail as the engine's sleep does.
+      if (r.signal.aborted) await r.engine.sleep(0, r.signal);
+    } finally {
+      next.cancel();
     }
-    if (Date.now() > Number(r.data.deadline ?? 0)) throw new Error(`WaitCondition timed out: ${signals.length} of ${count} signals received`);
-    await r.engine.sleep(200, r.signal);
   }
 }
