@@ -4,7 +4,9 @@
 // its own maxRSS) next to the image size: the image must never be held in memory.
 // With --memory-limit-mib N the writer runs in a cgroup (v1 memory controller) limited to N MiB,
 // page cache included: it must still finish.
-// `npm run bench -- boot-deploy [--size-mib N] [--memory-limit-mib N]`
+// The server answers the agent's sparse request as the seed does (src/boot/extent-map.ts: data
+// extents only, the agent zeroes the rest); --full makes the agent ask for every byte instead.
+// `npm run bench -- boot-deploy [--size-mib N] [--memory-limit-mib N] [--full]`
 import { createServer } from 'node:http';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,6 +16,8 @@ import { tmpdir, totalmem, cpus } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { scanExtents, sparseResponse } from '../src/boot/extent-map.js';
+import { SPARSE, TRANSFER_HEADER } from '../src/common/sparse-image.js';
 
 const MiB = 1024 * 1024;
 
@@ -32,6 +36,7 @@ export default async function bench(args: string[]) {
   const sizeMiB = at >= 0 ? Number(args[at + 1]) : 2048;
   const lim = args.indexOf('--memory-limit-mib');
   const limitMiB = lim >= 0 ? Number(args[lim + 1]) : undefined;
+  const full = args.includes('--full');
   const cgroup = limitMiB ? `/sys/fs/cgroup/memory/bootstack-bench-${process.pid}` : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'bench-boot-deploy-'));
   try {
@@ -49,7 +54,16 @@ export default async function bench(args: string[]) {
     await writeFile(disk, '');
     await truncate(disk, (sizeMiB + 64) * MiB);
 
-    const server = createServer((_req, res) => {
+    const mapStarted = Date.now();
+    const map = await scanExtents(image);
+    const mapSeconds = (Date.now() - mapStarted) / 1000;
+    const server = createServer((req, res) => {
+      if (req.headers[TRANSFER_HEADER] === SPARSE) {
+        const r = sparseResponse(image, map);
+        res.writeHead(200, r.headers);
+        r.stream.pipe(res);
+        return;
+      }
       res.writeHead(200, { 'content-length': sizeMiB * MiB });
       createReadStream(image, { highWaterMark: MiB }).pipe(res);
     });
@@ -59,7 +73,7 @@ export default async function bench(args: string[]) {
     const code = `
       const { writeImage } = await import(${JSON.stringify(mod)});
       const before = process.memoryUsage().rss;
-      const r = await writeImage({ url: ${JSON.stringify(url)}, device: ${JSON.stringify(disk)}, checksum: ${JSON.stringify(sha)}, algo: 'sha256' });
+      const r = await writeImage({ url: ${JSON.stringify(url)}, device: ${JSON.stringify(disk)}, checksum: ${JSON.stringify(sha)}, algo: 'sha256', sparse: ${!full} });
       process.stdout.write(JSON.stringify({ ...r, rssBeforeMiB: before / ${MiB}, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
     `;
     if (cgroup) {
@@ -83,11 +97,16 @@ export default async function bench(args: string[]) {
     server.close();
     if (exitCode !== 0) throw new Error(`writer exited with ${exitCode}: ${out}`);
     const cgroupPeak = cgroup ? Number(await readFile(join(cgroup, 'memory.max_usage_in_bytes'), 'utf8')) / MiB : undefined;
-    const r = JSON.parse(out) as { bytes: number; seconds: number; mb_per_s: number; rssBeforeMiB: number; maxRssMiB: number };
+    const r = JSON.parse(out) as { bytes: number; seconds: number; mb_per_s: number; rssBeforeMiB: number; maxRssMiB: number; transfer: string; downloaded_bytes: number; zero_bytes: number; zeroed_with: string[] };
     return {
       machine: { cpus: cpus().length, memory_gib: Math.round(totalmem() / 1024 ** 3), node: process.version },
       image_mib: sizeMiB,
       bytes_written: r.bytes,
+      transfer: r.transfer,
+      downloaded_bytes: r.downloaded_bytes,
+      zero_bytes: r.zero_bytes,
+      zeroed_with: r.zeroed_with,
+      seed_map_seconds: Number(mapSeconds.toFixed(2)),
       seconds: Number(r.seconds.toFixed(2)),
       mb_per_s: Number(r.mb_per_s.toFixed(1)),
       writer_rss_before_write_mib: Number(r.rssBeforeMiB.toFixed(1)),

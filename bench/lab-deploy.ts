@@ -145,6 +145,8 @@ export default async function bench(args: string[]) {
           active_s: at(/-> active/),
           first_contact_s: at(/first contact/),
           login_prompt_s: upAt.has(name) ? (upAt.get(name)! - t0) / 1000 : null,
+          // The fetches (image: bytes sent, sparse or full) and the write's own report, as logged.
+          transfer_events: rows.filter((r) => /fetched|write_image succeeded/.test(r.event)).map((r) => `${((Date.parse(r.created_at) - t0) / 1000).toFixed(1)} s ${r.event}`),
         });
       }
       const oneNodeS = perNode[0]?.login_prompt_s ?? null;

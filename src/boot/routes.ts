@@ -11,6 +11,8 @@ import type { BootEventBus } from './boot-events.js';
 import type { AgentReport } from './deploy-commands.js';
 import { normalizeMac } from './dhcp-hosts.js';
 import { clientAddress, type FetchLimiter } from './address-binding.js';
+import { ExtentMapCache, sparseResponse } from './extent-map.js';
+import { SPARSE, TRANSFER_HEADER } from '../common/sparse-image.js';
 
 export interface BootRouteOptions {
   manager: BootManager;
@@ -55,6 +57,7 @@ function agentToken(request: FastifyRequest): string {
 
 export function bootRoutes(o: BootRouteOptions) {
   return async (app: FastifyInstance): Promise<void> => {
+    const extentMaps = new ExtentMapCache();
     const text = 'text/plain; charset=utf-8';
     // The server listens before services init: nothing is answered from a half-loaded state
     // (an agent refused its token because the sessions were not read yet would give up).
@@ -107,6 +110,21 @@ export function bootRoutes(o: BootRouteOptions) {
       if (!source) throw new BootstackError(503, 'no_image_service', 'The image service is not enabled in this server; deploy images cannot be served.');
       const { path, size } = await source(grant.imageId);
       const started = Date.now();
+      // An agent that asks gets only the data extents (zero runs it zeroes itself); others the full file.
+      if (req.headers[TRANSFER_HEADER] === SPARSE) {
+        const map = await extentMaps.get(path);
+        const { headers, bytes, stream } = sparseResponse(path, map);
+        stream.on('end', () => {
+          const seconds = (Date.now() - started) / 1000;
+          o.events.emit({
+            kind: 'file_fetched',
+            at: new Date(),
+            nodeId: grant.nodeId,
+            detail: { file: `image ${grant.imageId}`, bytes, seconds, from: req.ip, transfer: SPARSE, image_bytes: map.size, extents: map.extents.length, map_seconds: map.seconds },
+          });
+        });
+        return reply.type('application/octet-stream').headers(headers).send(stream);
+      }
       const stream = createReadStream(path);
       stream.on('end', () => {
         const seconds = (Date.now() - started) / 1000;

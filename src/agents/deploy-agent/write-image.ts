@@ -2,11 +2,17 @@
 // bounded buffer (so a 2 GiB image deploys on a 768 MiB machine) and throughput reported.
 // Raw images only: a qcow2 image is refused with a clear error, because the seed converts
 // qcow2 to raw in its conversion cache before offering it to the agent (docs/boot-deploy.md).
+// Sparse transfer (src/common/sparse-image.ts): when the seed sends only the data extents with their map,
+// the zero runs between them are not downloaded; they are zeroed on the disk (BLKZEROOUT through
+// `blkdiscard --zeroout` on a block device, written zeros otherwise) and hashed from one reused
+// zero buffer, so the checksum still covers the whole logical image in order.
 import { createHash, type Hash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { open } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { run } from '../../common/child-process.js';
 import { deviceSize, MiB, zeroRange } from './disk.js';
+import { MAP_BYTES_HEADER, SPARSE, TRANSFER_HEADER, dataBytes, validateExtentMap, type ExtentMap } from '../../common/sparse-image.js';
 
 export type ChecksumAlgo = 'md5' | 'sha256' | 'sha512';
 
@@ -25,9 +31,12 @@ export interface WriteImageOptions {
   progressEveryBytes?: number;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Ask for the sparse transfer (default true); false always downloads the full image. */
+  sparse?: boolean;
 }
 
 export interface WriteProgress {
+  /** Bytes of the image on the disk so far (data written plus zero runs zeroed). */
   bytes: number;
   total: number | null;
   seconds: number;
@@ -39,6 +48,13 @@ export interface WriteImageResult extends WriteProgress {
   offset: number;
   checksum: string;
   algo: ChecksumAlgo;
+  /** 'sparse': only the data extents were downloaded; 'full': every byte was. */
+  transfer: 'sparse' | 'full';
+  /** Bytes that came over the network (the map included). */
+  downloaded_bytes: number;
+  /** Bytes of zero runs not downloaded, and how they were zeroed on the disk. */
+  zero_bytes: number;
+  zeroed_with: Array<'blkdiscard' | 'write'>;
 }
 
 export class ImageWriteError extends Error {
@@ -53,14 +69,22 @@ export class ImageWriteError extends Error {
 /** How much we gather before one write(2): large enough to stream fast, small enough to not matter. */
 const WRITE_BATCH = 4 * MiB;
 
+/** Zero runs at least this long on a block device go to BLKZEROOUT (one process each); shorter ones are written. */
+const ZEROOUT_MIN = MiB;
+
+/** The longest extent map accepted (about 600,000 extents): it is held in memory. */
+const MAX_MAP_BYTES = 16 * MiB;
+
 /** A download that sends nothing for this long is dead (the seed restarted, the link went away). */
 const IDLE_TIMEOUT_MS = 60_000;
 
-function get(url: string, signal?: AbortSignal): Promise<IncomingMessage> {
+const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
+
+function get(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const impl = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = impl(u, { method: 'GET', signal }, (res) => {
+    const req = impl(u, { method: 'GET', signal, headers }, (res) => {
       if ((res.statusCode ?? 0) >= 300) {
         res.resume();
         reject(new ImageWriteError(`GET ${url} answered HTTP ${res.statusCode}`, 'download_failed'));
@@ -72,73 +96,228 @@ function get(url: string, signal?: AbortSignal): Promise<IncomingMessage> {
   });
 }
 
+/**
+ * Puts image bytes on the disk at image positions. Contiguous data is gathered into 4 MiB
+ * batches; one batch is being written while the next one is received (fetch and write overlap),
+ * so at most two batches are in memory. Zero runs wait for the writes before them.
+ */
+class DiskWriter {
+  private batch: Buffer[] = [];
+  private batched = 0;
+  private batchAt = 0;
+  private inflight: Promise<void> = Promise.resolve();
+  private failed: Error | undefined;
+  private zeroBuf: Buffer | undefined;
+  private blkdiscardWorks: boolean;
+  /** Image bytes put on the disk (written or zeroed), for progress. */
+  done = 0;
+  readonly zeroedWith = new Set<'blkdiscard' | 'write'>();
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly device: string,
+    private readonly base: number,
+    isBlockDevice: boolean,
+    private readonly onDone: () => void,
+  ) {
+    this.blkdiscardWorks = isBlockDevice;
+  }
+
+  async data(pos: number, chunk: Buffer): Promise<void> {
+    if (this.batched && this.batchAt + this.batched !== pos) await this.flush();
+    if (!this.batched) this.batchAt = pos;
+    this.batch.push(chunk);
+    this.batched += chunk.length;
+    if (this.batched >= WRITE_BATCH) await this.flush();
+  }
+
+  /** Hands the batch to the disk; waits only for the previous batch's write. */
+  async flush(): Promise<void> {
+    if (!this.batched) return;
+    const buf = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batched);
+    const at = this.base + this.batchAt;
+    this.batch = [];
+    this.batched = 0;
+    await this.settle();
+    // Rejections are kept, not left unhandled: the next flush, zero or finish reports them.
+    this.inflight = this.writeFully(buf, at).catch((err: Error) => {
+      this.failed ??= err;
+    });
+  }
+
+  async zero(pos: number, length: number): Promise<void> {
+    await this.flush();
+    await this.settle();
+    const at = this.base + pos;
+    // BLKZEROOUT needs sector alignment; 4 KiB keeps it clear of the page cache's partial pages.
+    if (this.blkdiscardWorks && length >= ZEROOUT_MIN && at % 4096 === 0 && length % 4096 === 0) {
+      const r = await run('blkdiscard', ['--zeroout', '--offset', String(at), '--length', String(length), this.device], { allowFailure: true, timeoutMs: 600_000 }).catch(
+        (err: Error) => ({ code: -1, stderr: err.message }),
+      );
+      if (r.code === 0) {
+        this.zeroedWith.add('blkdiscard');
+        this.done += length;
+        this.onDone();
+        return;
+      }
+      // Not supported here (old kernel, device without write-zeroes, no util-linux): write zeros from now on.
+      this.blkdiscardWorks = false;
+    }
+    this.zeroBuf ??= Buffer.alloc(MiB);
+    for (let off = 0; off < length; off += this.zeroBuf.length) {
+      await this.writeFully(this.zeroBuf.subarray(0, Math.min(this.zeroBuf.length, length - off)), at + off);
+    }
+    this.zeroedWith.add('write');
+    this.onDone();
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.settle();
+  }
+
+  /** After a failure: drops what is batched and waits for the write in flight, whatever its outcome. */
+  async abandon(): Promise<void> {
+    this.batch = [];
+    this.batched = 0;
+    await this.inflight;
+  }
+
+  private async settle(): Promise<void> {
+    await this.inflight;
+    if (this.failed) throw this.failed;
+  }
+
+  private async writeFully(buf: Buffer, at: number): Promise<void> {
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, n, buf.length - n, at + n);
+      n += bytesWritten;
+    }
+    this.done += buf.length;
+    this.onDone();
+  }
+}
+
+/** Hashes `length` zero bytes from one reused buffer (never `length` bytes of memory). */
+const HASH_ZEROS = Buffer.alloc(MiB);
+function hashZeros(hash: Hash, length: number): void {
+  for (let left = length; left > 0; left -= HASH_ZEROS.length) hash.update(left >= HASH_ZEROS.length ? HASH_ZEROS : HASH_ZEROS.subarray(0, left));
+}
+
 export async function writeImage(o: WriteImageOptions): Promise<WriteImageResult> {
   const offset = o.offset ?? 0;
   const room = (o.limit ?? (await deviceSize(o.device)) - offset);
   const started = Date.now();
-  const res = await get(o.url, o.signal);
+  const res = await get(o.url, o.sparse === false ? {} : { [TRANSFER_HEADER]: SPARSE }, o.signal);
+  const sparse = res.headers[TRANSFER_HEADER] === SPARSE;
   const lengthHeader = res.headers['content-length'];
-  const total = lengthHeader === undefined ? null : Number(lengthHeader);
+  const bodyBytes = lengthHeader === undefined ? null : Number(lengthHeader);
+  const mapBytes = sparse ? Number(res.headers[MAP_BYTES_HEADER]) : 0;
+  if (sparse && !(Number.isSafeInteger(mapBytes) && mapBytes > 0 && mapBytes <= MAX_MAP_BYTES)) {
+    res.destroy();
+    throw new ImageWriteError(`GET ${o.url}: the sparse answer has no usable ${MAP_BYTES_HEADER} header (${String(res.headers[MAP_BYTES_HEADER])})`, 'download_failed');
+  }
+  // The full transfer's size is its body; the sparse one's is in its map (checked once read).
+  let total: number | null = sparse ? null : bodyBytes;
   if (total !== null && total > room) {
     res.destroy();
     throw new ImageWriteError(`the image is ${total} bytes but only ${room} bytes are available on ${o.device} at offset ${offset}`, 'image_too_large');
   }
   const hash: Hash = createHash(o.algo);
   const fh = await open(o.device, 'r+');
-  let written = 0;
   let nextReport = o.progressEveryBytes ?? 64 * MiB;
   const progress = (): WriteProgress => {
     const seconds = (Date.now() - started) / 1000;
-    return { bytes: written, total, seconds, mb_per_s: seconds > 0 ? written / MiB / seconds : 0 };
+    return { bytes: writer.done, total, seconds, mb_per_s: seconds > 0 ? writer.done / MiB / seconds : 0 };
   };
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const flush = async () => {
-    if (!batched) return;
-    const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-    batch = [];
-    batched = 0;
-    let at = 0;
-    while (at < buf.length) {
-      const { bytesWritten } = await fh.write(buf, at, buf.length - at, offset + written);
-      at += bytesWritten;
-      written += bytesWritten;
-    }
-    if (written >= nextReport) {
+  const writer: DiskWriter = new DiskWriter(fh, o.device, offset, (await stat(o.device)).isBlockDevice(), () => {
+    if (writer.done >= nextReport) {
       o.onProgress?.(progress());
-      nextReport = written + (o.progressEveryBytes ?? 64 * MiB);
+      nextReport = writer.done + (o.progressEveryBytes ?? 64 * MiB);
     }
-  };
-  let first = true;
+  });
   let received = 0;
+  let zeroBytes = 0;
   try {
     const timer = o.timeoutMs ? setTimeout(() => res.destroy(new Error(`no end after ${o.timeoutMs} ms`)), o.timeoutMs) : undefined;
     try {
-      // for-await pulls one chunk at a time: the socket is paused while we write (backpressure).
-      for await (const chunk of res as AsyncIterable<Buffer>) {
-        if (first) {
-          first = false;
-          if (chunk.subarray(0, 4).equals(Buffer.from([0x51, 0x46, 0x49, 0xfb]))) {
-            throw new ImageWriteError('the image is qcow2; the agent writes raw images only (the seed converts qcow2 to raw before deploy)', 'unsupported_format');
-          }
+      // Where the next body byte goes: map bytes first (sparse), then each extent in turn.
+      let mapParts: Buffer[] | undefined = sparse ? [] : undefined;
+      let map: ExtentMap | undefined;
+      let extent = 0; // index of the current extent (sparse)
+      let pos = 0; // image position of the next data byte
+      let extentLeft = sparse ? 0 : Infinity;
+      const data = async (chunk: Buffer) => {
+        if (pos === 0 && chunk.length >= 4 && chunk.subarray(0, 4).equals(QCOW2_MAGIC)) {
+          throw new ImageWriteError('the image is qcow2; the agent writes raw images only (the seed converts qcow2 to raw before deploy)', 'unsupported_format');
         }
-        received += chunk.length;
-        if (received > room) throw new ImageWriteError(`the image is larger than the ${room} bytes available on ${o.device}`, 'image_too_large');
+        if (pos + chunk.length > room) throw new ImageWriteError(`the image is larger than the ${room} bytes available on ${o.device}`, 'image_too_large');
         hash.update(chunk);
-        batch.push(chunk);
-        batched += chunk.length;
-        if (batched >= WRITE_BATCH) await flush();
+        await writer.data(pos, chunk);
+        pos += chunk.length;
+      };
+      // The zero run up to `to` (the next extent, or the image's end): hashed and zeroed, not downloaded.
+      const zerosUpTo = async (to: number) => {
+        if (to <= pos) return;
+        hashZeros(hash, to - pos);
+        await writer.zero(pos, to - pos);
+        zeroBytes += to - pos;
+        pos = to;
+      };
+      const nextExtent = async () => {
+        while (map && extentLeft === 0 && extent < map.extents.length) {
+          const [at, length] = map.extents[extent++]!;
+          await zerosUpTo(at);
+          extentLeft = length;
+        }
+      };
+      // for-await pulls one chunk at a time: the socket is paused while we hash and queue it (backpressure).
+      for await (const c of res as AsyncIterable<Buffer>) {
+        received += c.length;
+        let chunk = c;
+        if (mapParts) {
+          const take = Math.min(chunk.length, mapBytes - mapParts.reduce((s, b) => s + b.length, 0));
+          mapParts.push(chunk.subarray(0, take));
+          chunk = chunk.subarray(take);
+          if (mapParts.reduce((s, b) => s + b.length, 0) < mapBytes) continue;
+          try {
+            map = validateExtentMap(JSON.parse(Buffer.concat(mapParts).toString('utf8')));
+          } catch (err) {
+            throw new ImageWriteError(`GET ${o.url}: bad extent map: ${(err as Error).message}`, 'download_failed');
+          }
+          mapParts = undefined;
+          total = map.size;
+          if (total > room) throw new ImageWriteError(`the image is ${total} bytes but only ${room} bytes are available on ${o.device} at offset ${offset}`, 'image_too_large');
+          if (bodyBytes !== null && bodyBytes !== mapBytes + dataBytes(map)) {
+            throw new ImageWriteError(`GET ${o.url}: the body is ${bodyBytes} bytes but the map announces ${mapBytes + dataBytes(map)}`, 'download_failed');
+          }
+          await nextExtent();
+        }
+        while (chunk.length) {
+          if (extentLeft === 0) throw new ImageWriteError(`GET ${o.url}: more data than the extent map announces`, 'download_failed');
+          const n = Math.min(chunk.length, extentLeft);
+          await data(chunk.subarray(0, n));
+          chunk = chunk.subarray(n);
+          extentLeft -= n;
+          if (extentLeft === 0) await nextExtent();
+        }
       }
-      await flush();
+      if (bodyBytes !== null && received !== bodyBytes) {
+        throw new ImageWriteError(`download ended after ${received} of ${bodyBytes} bytes`, 'download_failed');
+      }
+      if (sparse) {
+        if (!map || extentLeft !== 0 || extent < map.extents.length) throw new ImageWriteError(`download ended before the last data extent of ${o.url}`, 'download_failed');
+        await zerosUpTo(map.size);
+      }
+      await writer.finish();
     } finally {
       if (timer) clearTimeout(timer);
-    }
-    if (total !== null && received !== total) {
-      throw new ImageWriteError(`download ended after ${received} of ${total} bytes`, 'download_failed');
     }
     await fh.sync();
   } catch (err) {
     res.destroy();
+    await writer.abandon(); // no write still running when the file closes
     if (err instanceof ImageWriteError) throw err;
     throw new ImageWriteError(`writing ${o.url} to ${o.device}: ${(err as Error).message}`, 'download_failed');
   } finally {
@@ -147,8 +326,18 @@ export async function writeImage(o: WriteImageOptions): Promise<WriteImageResult
   const digest = hash.digest('hex');
   if (digest !== o.checksum.toLowerCase()) {
     // Leave nothing that could boot: wipe the start of what we wrote.
-    await zeroRange(o.device, offset, Math.min(MiB, written));
+    await zeroRange(o.device, offset, Math.min(MiB, writer.done));
     throw new ImageWriteError(`${o.algo} checksum mismatch: expected ${o.checksum}, image has ${digest}`, 'checksum_mismatch');
   }
-  return { ...progress(), device: o.device, offset, checksum: digest, algo: o.algo };
+  return {
+    ...progress(),
+    device: o.device,
+    offset,
+    checksum: digest,
+    algo: o.algo,
+    transfer: sparse ? 'sparse' : 'full',
+    downloaded_bytes: received,
+    zero_bytes: zeroBytes,
+    zeroed_with: [...writer.zeroedWith],
+  };
 }
