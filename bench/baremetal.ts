@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { spawnSeed, adminToken } from '../test/support/serve-process.js';
 import { startBaremetal } from '../test/baremetal-helpers.js';
 import type { FakePower } from '../src/baremetal/drivers/fake-power.js';
-import { arg, percentile, pool } from './support/args.js';
+import { arg, pool } from './support/args.js';
+import { baremetalClient, enrol, latency, transition } from './support/baremetal-workload.js';
 
 export default async function (args: string[]) {
   const nodes = arg(args, 'nodes', 10_000);
@@ -24,62 +25,20 @@ export default async function (args: string[]) {
   let phase1;
   try {
     const token = await adminToken(seed.url, stateDir);
-    const call = async (method: string, path: string, body?: unknown, version = '1.78') => {
-      const res = await fetch(`${seed.url}/baremetal/v1${path}`, {
-        method,
-        headers: { 'x-auth-token': token, 'x-openstack-ironic-api-version': version, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    };
+    const call = baremetalClient(`${seed.url}/baremetal/v1`, { 'x-auth-token': token });
     const idleRss = seed.rssMiB();
 
     // Enrol. The first D nodes are created at API 1.9, which puts them straight into
     // "available" (Ironic before 1.11), ready to deploy; the rest start in "enroll".
-    const ids: string[] = new Array(nodes);
-    const t0 = performance.now();
-    await pool(
-      Array.from({ length: nodes }, (_, i) => i),
-      concurrency,
-      async (i) => {
-        const res = await call(
-          'POST',
-          '/nodes',
-          { name: `bench-${i}`, driver: 'fake-hardware', resource_class: 'bench', properties: { cpus: 8, memory_mb: 32768, local_gb: 400 } },
-          i < deploys ? '1.9' : '1.78',
-        );
-        if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
-        ids[i] = res.body.uuid;
-      },
-    );
-    const enrolSeconds = (performance.now() - t0) / 1000;
+    const { ids, seconds: enrolSeconds } = await enrol(call, nodes, concurrency, (i) => (i < deploys ? '1.9' : '1.78'));
 
-    const lat: number[] = [];
-    for (let i = 0; i < lists; i++) {
-      const s = performance.now();
-      const res = await call('GET', '/nodes/detail?limit=1000');
-      if (res.status !== 200 || res.body.nodes.length !== Math.min(1000, nodes)) throw new Error('bad list');
-      lat.push(performance.now() - s);
-    }
-    lat.sort((a, b) => a - b);
+    const list = await latency(call, lists, () => '/nodes/detail?limit=1000', (r) => r.status === 200 && r.body.nodes.length === Math.min(1000, nodes));
 
-    const t1 = performance.now();
-    const accepted = await Promise.all(ids.slice(0, deploys).map((id) => call('PUT', `/nodes/${id}/states/provision`, { target: 'active' })));
-    if (accepted.some((r) => r.status !== 202)) throw new Error(`a deploy was refused: ${JSON.stringify(accepted.find((r) => r.status !== 202))}`);
-    const acceptSeconds = (performance.now() - t1) / 1000;
-    let active = 0;
-    for (;;) {
-      const res = await call('GET', `/nodes?provision_state=active&fields=uuid&limit=1000`);
-      active = res.body.nodes.length;
-      if (active >= deploys) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const deploySeconds = (performance.now() - t1) / 1000;
+    const deploy = await transition(call, ids.slice(0, deploys), 'active', 'active', 3600);
     phase1 = {
-      enrol: { nodes, seconds: +enrolSeconds.toFixed(2), per_second: Math.round(nodes / enrolSeconds), client_concurrency: concurrency },
-      node_list_detail_1000: { requests: lists, p50_ms: +percentile(lat, 50).toFixed(1), p99_ms: +percentile(lat, 99).toFixed(1), max_ms: +lat.at(-1)!.toFixed(1) },
-      fake_deploy: { nodes: deploys, all_requests_accepted_seconds: +acceptSeconds.toFixed(2), until_all_active_seconds: +deploySeconds.toFixed(2) },
+      enrol: { nodes, seconds: enrolSeconds, per_second: Math.round(nodes / enrolSeconds), client_concurrency: concurrency },
+      node_list_detail_1000: list,
+      fake_deploy: { nodes: deploys, all_requests_accepted_seconds: deploy.all_accepted_seconds, until_all_active_seconds: deploy.until_all_done_seconds },
       server_rss_mib: { idle_before: Math.round(idleRss), with_nodes: Math.round(seed.rssMiB()), peak: Math.round(seed.peakRssMiB()) },
     };
   } finally {
