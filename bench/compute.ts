@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSeed, adminToken } from '../test/support/serve-process.js';
 import { arg, percentile, pool } from './support/args.js';
+import { callJson } from './support/http.js';
 
 export default async function (args: string[]) {
   const n = arg(args, 'servers', 1000);
@@ -18,22 +19,8 @@ export default async function (args: string[]) {
   const seed = await spawnSeed(stateDir);
   try {
     const token = await adminToken(seed.url, stateDir);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> => {
-      const res = await fetch(`${seed.url}${path}`, {
-        method,
-        headers: { 'x-auth-token': token, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        /* not JSON */
-      }
-      return { status: res.status, body: parsed };
-    };
+    const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      callJson(`${seed.url}${path}`, method, body, { 'x-auth-token': token, ...headers });
     const nova = { 'openstack-api-version': 'compute 2.73' };
     const idleRss = seed.rssMiB();
 

@@ -20,12 +20,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
 import { adminToken } from '../test/support/serve-process.js';
 import { arg, option, pool } from './support/args.js';
+import { freePort } from './support/http.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BUNDLE = join(REPO, 'dist', 'server', 'bootstack.mjs');
@@ -65,16 +65,6 @@ function procStatus(pid: number, field: string): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))));
-    });
-  });
-}
 
 /** utime + stime of a process in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
 function cpuMs(pid: number): number {

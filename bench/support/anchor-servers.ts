@@ -4,9 +4,9 @@
 // (for /proc figures), the API base URL and a stop() that kills the whole process group.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { adminToken } from '../../test/support/serve-process.js';
+import { freePort } from './http.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 export const BUNDLE = join(REPO, 'dist', 'server', 'bootstack.mjs');
@@ -19,16 +19,6 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,29 +3,14 @@
 // manage + provide them, deploy and undeploy them, time node list and show. Only the Ironic API
 // is used, so the same calls go to both.
 import { percentile, pool } from './args.js';
+import { callJson, type JsonReply } from './http.js';
 
-export interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Ironic JSON, checked where used
-}
+export type Reply = JsonReply;
 
 /** Calls the bare-metal API at `base` (ending in /v1) with the given extra headers (token, if any). */
 export function baremetalClient(base: string, headers: Record<string, string> = {}) {
-  return async (method: string, path: string, body?: unknown, version = '1.78'): Promise<Reply> => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...headers, 'x-openstack-ironic-api-version': version, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON (an HTML error page); kept as text for the error message
-    }
-    return { status: res.status, body: parsed };
-  };
+  return (method: string, path: string, body?: unknown, version = '1.78'): Promise<Reply> =>
+    callJson(`${base}${path}`, method, body, { ...headers, 'x-openstack-ironic-api-version': version });
 }
 export type Call = ReturnType<typeof baremetalClient>;
 

@@ -3,6 +3,7 @@
 // ResourceGroup of OS::Heat::TestResource, create/delete a stack of nested stacks.
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { callJson } from './http.js';
 
 export interface HeatPayload {
   path: string;
@@ -32,21 +33,7 @@ type Http = (method: string, path: string, body?: unknown) => Promise<{ status: 
 
 /** Calls a Heat v1 API rooted at `base` (…/v1/{project} for Heat, …/orchestration for Bootstack). */
 export function heatClient(base: string, headers: Record<string, string>): Http {
-  return async (method, path, body) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...headers, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // an HTML or text error page, kept for the message
-    }
-    return { status: res.status, body: parsed };
-  };
+  return (method, path, body) => callJson(`${base}${path}`, method, body, { ...headers, accept: 'application/json' });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
