@@ -14,6 +14,10 @@ test('describe: DHCP, fetches and agent commands in operator words; heartbeats a
   assert.equal(describe({ kind: 'dhcp', at, mac: 'x', detail: { message: 'DHCPDISCOVER', ignored: true, reason: 'no address available' } })?.severity, 'WARNING');
   assert.equal(describe({ kind: 'file_fetched', at, detail: { file: 'deploy.kernel', bytes: 8 * 1024 * 1024, seconds: 0.5 } })?.text, 'deploy.kernel fetched: 8.0 MiB in 0.50 s');
   assert.equal(
+    describe({ kind: 'file_fetched', at, detail: { file: 'image x', bytes: 4.1 * 1024 * 1024, seconds: 0.14, transfer: 'sparse', image_bytes: 24 * 1024 * 1024, extents: 3 } })?.text,
+    'image x fetched: 24.0 MiB in 0.14 s, sparse: 4.1 MiB sent in 3 data extents',
+  );
+  assert.equal(
     describe({ kind: 'command_finished', at, detail: { name: 'write_image', status: 'succeeded', result: { bytes: 3 * 1024 * 1024, seconds: 1.5, mb_per_s: 2.1 } } })?.text,
     'agent command write_image succeeded: 3.0 MiB in 1.50 s (2.1 MB/s)',
   );

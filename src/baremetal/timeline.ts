@@ -1,6 +1,7 @@
 // The boot timeline: boot events (DHCP seen, iPXE script and ramdisk fetched, agent lookup, each
 // agent command with bytes and MB/s) written into the node's history as event type "boot", in
 // arrival order, and the hint a phase timeout gives from the last step a machine reached.
+import { SPARSE } from '../common/sparse-image.js';
 import type { Logger } from 'pino';
 import type { BaremetalKysely } from './db.js';
 import { recordHistory, type Severity } from './node-store.js';
@@ -37,7 +38,10 @@ export function describe(e: BootTimelineEvent): { text: string; severity: Severi
     case 'file_fetched': {
       const bytes = Number(d.bytes ?? 0);
       const secs = Number(d.seconds ?? 0);
-      return { text: `${s(d.file)} fetched: ${(bytes / MiB).toFixed(1)} MiB in ${secs.toFixed(2)} s`, severity: 'INFO' };
+      const line = `${s(d.file)} fetched: ${(Number(d.image_bytes ?? bytes) / MiB).toFixed(1)} MiB in ${secs.toFixed(2)} s`;
+      // The sparse transfer names the image's size first (what was deployed), then what crossed the wire.
+      if (d.transfer === SPARSE) return { text: `${line}, sparse: ${(bytes / MiB).toFixed(1)} MiB sent in ${Number(d.extents ?? 0)} data extents`, severity: 'INFO' };
+      return { text: line, severity: 'INFO' };
     }
     case 'agent_lookup':
       return { text: `deploy agent looked up (${Array.isArray(d.macs) ? d.macs.join(', ') : ''})`, severity: 'INFO' };
