@@ -130,7 +130,8 @@ export default async function bench(args: string[]) {
           return row ? (Date.parse(row.created_at) - t0) / 1000 : null;
         };
         for (const r of rows) {
-          const m = /fetched: ([\d.]+) MiB/.exec(r.event);
+          // A sparse fetch's row names the image's size first, then what was sent.
+          const m = /sparse: ([\d.]+) MiB sent/.exec(r.event) ?? /fetched: ([\d.]+) MiB/.exec(r.event);
           if (m) seedSentBytes += Number(m[1]) * MiB;
         }
         const write = rows.find((r) => /write_image succeeded/.test(r.event))?.event ?? '';
