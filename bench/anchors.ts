@@ -145,15 +145,19 @@ export default async function anchors(args: string[]) {
   for (const anchor of which) {
     if (anchor !== 'ironic' && anchor !== 'heat') throw new Error(`unknown anchor "${anchor}" (ironic, heat)`);
     ensureInstalled(anchor);
-    const ours: Metrics[] = [];
-    const theirs: Metrics[] = [];
-    if (anchor === 'ironic') {
-      const work = baremetalWork(nodes, concurrency, lists, shows);
+    // Bootstack then the anchor, `runs` times: a busy neighbour hits both alike.
+    const alternate = async (work: Parameters<typeof measure>[1], start: Parameters<typeof measure>[0]) => {
+      const ours: Metrics[] = [];
+      const theirs: Metrics[] = [];
       for (let i = 0; i < runs; i++) {
         ours.push(await measure(startBootstack, work));
-        theirs.push(await measure(startIronic, work));
+        theirs.push(await measure(start, work));
         load.push(loadavg()[0]!);
       }
+      return { ours, theirs };
+    };
+    if (anchor === 'ironic') {
+      const { ours, theirs } = await alternate(baremetalWork(nodes, concurrency, lists, shows), startIronic);
       result.ironic = {
         anchor: `Debian ironic ${debVersion('python3-ironic')}: \`ironic\` single process (API + conductor, rpc_transport none), SQLite, noauth, fake-hardware`,
         workload: { nodes, concurrency, lists, shows, runs },
@@ -163,12 +167,7 @@ export default async function anchors(args: string[]) {
     } else {
       const payloads = corpusPayloads(corpus, join(corpus, 'overcloud-resource-registry-puppet.yaml'));
       const validation: Record<string, Record<string, string>> = {};
-      const work = heatWork(payloads, groupSize, nested, validation);
-      for (let i = 0; i < runs; i++) {
-        ours.push(await measure(startBootstack, work));
-        theirs.push(await measure(startHeat, work));
-        load.push(loadavg()[0]!);
-      }
+      const { ours, theirs } = await alternate(heatWork(payloads, groupSize, nested, validation), startHeat);
       result.heat = {
         anchor: `Debian heat ${debVersion('python3-heat')}: heat-all (api + engine), SQLite, transport fake://, paste flavor noauth, fake keystone client; Keystone not run`,
         workload: { corpus_templates: payloads.length, env: 'overcloud-resource-registry-puppet.yaml', payloads: 'built by python3-heatclient template_utils', group: groupSize, nested, runs },

@@ -116,7 +116,13 @@ function cacheName(options) {
   return key ? `bootstack.cjs.${createHash('sha256').update(key).digest('hex').slice(0, 12)}.cache` : 'bootstack.cjs.cache';
 }
 
-/** Runs `serve` from the new build until it answers, so the loader writes the code cache. */
+/** How long the build's own `serve` may take to answer before the build gives up. */
+const CACHE_SERVE_TIMEOUT_MS = 120_000;
+
+/**
+ * Runs `serve` from the new build until it answers, so the loader writes the code cache. The
+ * process is stopped however this ends (answered, failed, timed out): a build leaves no server.
+ */
 async function writeCodeCache(work, nodeOptions) {
   const state = join(work, '.cache-state');
   const env = { ...process.env, BOOTSTACK_WRITE_CODE_CACHE: '1', NODE_OPTIONS: nodeOptions };
@@ -129,21 +135,31 @@ async function writeCodeCache(work, nodeOptions) {
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-  const exited = new Promise((res) => child.once('exit', res));
-  const url = await new Promise((res, rej) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /serving on (\S+)/.exec(out);
-      if (m) res(m[1]);
+  const exited = new Promise((res) => child.once('exit', (code) => res(code)));
+  let timer;
+  try {
+    const url = await new Promise((res, rej) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /serving on (\S+)/.exec(out);
+        if (m) res(m[1]);
+      });
+      child.once('exit', (code) => rej(new BuildError(`the build's serve exited (${code}) before serving:\n${err}`)));
+      timer = setTimeout(() => rej(new BuildError(`the build's serve did not answer within ${CACHE_SERVE_TIMEOUT_MS / 1000} s:\n${err}`)), CACHE_SERVE_TIMEOUT_MS);
     });
-    child.once('exit', (code) => rej(new BuildError(`the build's serve exited (${code}) before serving:\n${err}`)));
-  });
-  // One answered request: the functions that answer it are compiled, and cached, too.
-  await fetch(`${url}/identity/v3`).then((r) => r.arrayBuffer());
-  child.kill('SIGTERM');
-  const code = await exited;
-  rmSync(state, { recursive: true, force: true });
-  if (code !== 0) fail(`the build's serve exited with ${code} after SIGTERM:\n${err}`);
+    // One answered request: the functions that answer it are compiled, and cached, too.
+    await fetch(`${url}/identity/v3`).then((r) => r.arrayBuffer());
+    child.kill('SIGTERM');
+    const code = await exited;
+    if (code !== 0) fail(`the build's serve exited with ${code} after SIGTERM:\n${err}`);
+  } finally {
+    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(state, { recursive: true, force: true });
+  }
   if (!existsSync(join(work, cacheName(nodeOptions)))) fail(`the code cache for NODE_OPTIONS='${nodeOptions}' was not written`);
 }
 

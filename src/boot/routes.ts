@@ -111,26 +111,17 @@ export function bootRoutes(o: BootRouteOptions) {
       const { path, size } = await source(grant.imageId);
       const started = Date.now();
       // An agent that asks gets only the data extents (zero runs it zeroes itself); others the full file.
-      if (req.headers[TRANSFER_HEADER] === SPARSE) {
-        const map = await extentMaps.get(path);
-        const { headers, bytes, stream } = sparseResponse(path, map);
-        stream.on('end', () => {
-          const seconds = (Date.now() - started) / 1000;
-          o.events.emit({
-            kind: 'file_fetched',
-            at: new Date(),
-            nodeId: grant.nodeId,
-            detail: { file: `image ${grant.imageId}`, bytes, seconds, from: req.ip, transfer: SPARSE, image_bytes: map.size, extents: map.extents.length, map_seconds: map.seconds },
-          });
-        });
-        return reply.type('application/octet-stream').headers(headers).send(stream);
-      }
-      const stream = createReadStream(path);
-      stream.on('end', () => {
+      const sparse = req.headers[TRANSFER_HEADER] === SPARSE;
+      const map = sparse ? await extentMaps.get(path) : undefined;
+      const answer = map
+        ? sparseResponse(path, map)
+        : { headers: { 'content-length': size }, bytes: size, stream: createReadStream(path) };
+      const transfer = map ? { transfer: SPARSE, image_bytes: map.size, extents: map.extents.length, map_seconds: map.seconds } : {};
+      answer.stream.on('end', () => {
         const seconds = (Date.now() - started) / 1000;
-        o.events.emit({ kind: 'file_fetched', at: new Date(), nodeId: grant.nodeId, detail: { file: `image ${grant.imageId}`, bytes: size, seconds, from: req.ip } });
+        o.events.emit({ kind: 'file_fetched', at: new Date(), nodeId: grant.nodeId, detail: { file: `image ${grant.imageId}`, bytes: answer.bytes, seconds, from: req.ip, ...transfer } });
       });
-      return reply.type('application/octet-stream').header('content-length', size).send(stream);
+      return reply.type('application/octet-stream').headers(answer.headers).send(answer.stream);
     });
 
     app.post<{ Body: { macs: string[]; boot_secret: string } }>(

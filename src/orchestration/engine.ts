@@ -89,6 +89,12 @@ interface Prepared {
 
 class Cancelled extends Error {}
 
+/** One transition's transaction, and the resources whose metadata it changed (woken after the commit). */
+interface Transition {
+  db: Kysely<OrchestrationDB>;
+  changed: string[];
+}
+
 /** The notifier's key for "this resource was signalled" (its metadata uses the bare resource id). */
 function signalKey(physicalId: string): string {
   return `signal:${physicalId}`;
@@ -700,10 +706,14 @@ export class Engine {
     return rr;
   }
 
-  private async saveResource(row: ResourceTable, set: Partial<ResourceTable>, db: Kysely<OrchestrationDB> = this.db): Promise<void> {
+  private async saveResource(row: ResourceTable, set: Partial<ResourceTable>, tx?: Transition): Promise<void> {
     Object.assign(row, set, { updated_at: now() });
-    await db.updateTable('orchestration_resources').set({ ...set, updated_at: row.updated_at }).where('id', '=', row.id).execute();
-    if (set.metadata !== undefined) this.notifier.notify(row.id);
+    await (tx?.db ?? this.db).updateTable('orchestration_resources').set({ ...set, updated_at: row.updated_at }).where('id', '=', row.id).execute();
+    // Inside a transition the metadata's readers are woken after the commit, so they read the change.
+    if (set.metadata !== undefined) {
+      if (tx) tx.changed.push(row.id);
+      else this.notifier.notify(row.id);
+    }
   }
 
   private withDefaults(props: Json, schema?: Record<string, PropSchema>): JsonMap {
@@ -725,7 +735,7 @@ export class Engine {
         const metadata = await this.evaluate(stack, p, defn.metadata);
         const data = resuming ? fromJson<JsonMap>(row.data, {}) : {};
         if (type?.usesUpdatePolicy) data.update_policy = (await this.evaluate(stack, p, defn.updatePolicy)) as JsonMap;
-        await this.transition(async (db) => {
+        await this.transition(async (tx) => {
           await this.saveResource(row, {
             action: 'CREATE',
             status: 'IN_PROGRESS',
@@ -737,8 +747,8 @@ export class Engine {
             data: toJson(data),
             physical_id: resuming ? row.physical_id : null,
             requires: toJson(p.deps.get(name) ?? []),
-          }, db);
-          await this.event(stack.id, row, 'CREATE', 'IN_PROGRESS', resuming ? 'Resuming after a server restart' : 'state changed', db);
+          }, tx);
+          await this.event(stack.id, row, 'CREATE', 'IN_PROGRESS', resuming ? 'Resuming after a server restart' : 'state changed', tx.db);
         });
         return { plugin, rr: this.runtime(stack, row, signal) };
       });
@@ -746,9 +756,9 @@ export class Engine {
       else await plugin.create(rr);
       await this.steps.run(async () => {
         if (plugin.reference) rr.data.__ref = plugin.reference(rr);
-        await this.transition(async (db) => {
-          await this.saveResource(row, { action: 'CREATE', status: 'COMPLETE', status_reason: 'state changed', physical_id: rr.physicalId, data: toJson(rr.data) }, db);
-          await this.event(stack.id, row, 'CREATE', 'COMPLETE', 'state changed', db);
+        await this.transition(async (tx) => {
+          await this.saveResource(row, { action: 'CREATE', status: 'COMPLETE', status_reason: 'state changed', physical_id: rr.physicalId, data: toJson(rr.data) }, tx);
+          await this.event(stack.id, row, 'CREATE', 'COMPLETE', 'state changed', tx.db);
         });
       });
     } catch (err) {
@@ -953,9 +963,9 @@ export class Engine {
       }
       const retain = p?.tmpl.resources.get(name)?.deletionPolicy === 'Retain';
       await this.steps.run(() =>
-        this.transition(async (db) => {
-          await this.saveResource(row, { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed' }, db);
-          await this.event(stack.id, row, 'DELETE', 'IN_PROGRESS', retain ? 'deletion_policy Retain: the resource is kept' : 'state changed', db);
+        this.transition(async (tx) => {
+          await this.saveResource(row, { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed' }, tx);
+          await this.event(stack.id, row, 'DELETE', 'IN_PROGRESS', retain ? 'deletion_policy Retain: the resource is kept' : 'state changed', tx.db);
         }),
       );
       try {
@@ -967,10 +977,10 @@ export class Engine {
         throw await this.resourceFailed(stack, row, 'DELETE', err);
       }
       await this.steps.run(async () => {
-        await this.transition(async (db) => {
-          await this.saveResource(row, { action: 'DELETE', status: 'COMPLETE', status_reason: retain ? 'Retained' : 'state changed' }, db);
-          await this.event(stack.id, row, 'DELETE', 'COMPLETE', retain ? 'Retained' : 'state changed', db);
-          await db.deleteFrom('orchestration_resources').where('id', '=', row.id).execute();
+        await this.transition(async (tx) => {
+          await this.saveResource(row, { action: 'DELETE', status: 'COMPLETE', status_reason: retain ? 'Retained' : 'state changed' }, tx);
+          await this.event(stack.id, row, 'DELETE', 'COMPLETE', retain ? 'Retained' : 'state changed', tx.db);
+          await tx.db.deleteFrom('orchestration_resources').where('id', '=', row.id).execute();
         });
         this.notifier.notify(row.id);
       });
@@ -1167,8 +1177,10 @@ export class Engine {
    * commit writes its pages to the WAL; at 20,000 resources the commits were most of the time).
    * `fn` must write through the handle it is given only: the connection is the transaction's.
    */
-  private async transition(fn: (db: Kysely<OrchestrationDB>) => Promise<void>): Promise<void> {
-    await this.db.transaction().execute(fn);
+  private async transition(fn: (tx: Transition) => Promise<void>): Promise<void> {
+    const changed: string[] = [];
+    await this.db.transaction().execute((db) => fn({ db, changed }));
+    for (const id of changed) this.notifier.notify(id);
   }
 
   private async insertEvent(e: Omit<EventTable, 'id' | 'seq' | 'created_at'>, db: Kysely<OrchestrationDB> = this.db): Promise<void> {

@@ -69,16 +69,18 @@ export async function eventList(engine: Engine, stack: StackTable, resourceName:
 
 /** GET .../stacks/<name>/<id>: the stack with its parameters and (when settled) outputs. */
 export async function stackShow(engine: Engine, row: StackTable, base: string): Promise<JsonMap> {
-  const description = stackDescription(engine, row);
-  const view = stackView(row, base, description);
-  const outputs = row.status === 'COMPLETE' || row.status === 'FAILED' ? await engine.outputs(row) : [];
+  // One preparation for the description and the parameters ('' and none when it no longer parses).
+  let description = '';
   let parameters: JsonMap = {};
   try {
     const p = engine.prepare(row, false);
+    description = p.tmpl.description;
     for (const [k, v] of p.params) parameters[k] = p.tmpl.params.get(k)?.hidden ? '******' : typeof v === 'string' ? v : JSON.stringify(v);
   } catch {
     parameters = {};
   }
+  const view = stackView(row, base, description);
+  const outputs = row.status === 'COMPLETE' || row.status === 'FAILED' ? await engine.outputs(row) : [];
   Object.assign(parameters, { 'OS::stack_name': row.name, 'OS::stack_id': row.id, 'OS::project_id': row.project_id });
   return {
     ...view,

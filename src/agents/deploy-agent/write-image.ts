@@ -80,6 +80,9 @@ const IDLE_TIMEOUT_MS = 60_000;
 
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
 
+/** Zeros for the zero runs' hash and for the writes where BLKZEROOUT is not available; never written to. */
+const ZEROS = Buffer.alloc(MiB);
+
 function get(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
@@ -107,7 +110,6 @@ class DiskWriter {
   private batchAt = 0;
   private inflight: Promise<void> = Promise.resolve();
   private failed: Error | undefined;
-  private zeroBuf: Buffer | undefined;
   private blkdiscardWorks: boolean;
   /** Image bytes put on the disk (written or zeroed), for progress. */
   done = 0;
@@ -163,12 +165,10 @@ class DiskWriter {
       // Not supported here (old kernel, device without write-zeroes, no util-linux): write zeros from now on.
       this.blkdiscardWorks = false;
     }
-    this.zeroBuf ??= Buffer.alloc(MiB);
-    for (let off = 0; off < length; off += this.zeroBuf.length) {
-      await this.writeFully(this.zeroBuf.subarray(0, Math.min(this.zeroBuf.length, length - off)), at + off);
+    for (let off = 0; off < length; off += ZEROS.length) {
+      await this.writeFully(ZEROS.subarray(0, Math.min(ZEROS.length, length - off)), at + off);
     }
     this.zeroedWith.add('write');
-    this.onDone();
   }
 
   async finish(): Promise<void> {
@@ -199,10 +199,9 @@ class DiskWriter {
   }
 }
 
-/** Hashes `length` zero bytes from one reused buffer (never `length` bytes of memory). */
-const HASH_ZEROS = Buffer.alloc(MiB);
+/** Hashes `length` zero bytes from the one zero buffer (never `length` bytes of memory). */
 function hashZeros(hash: Hash, length: number): void {
-  for (let left = length; left > 0; left -= HASH_ZEROS.length) hash.update(left >= HASH_ZEROS.length ? HASH_ZEROS : HASH_ZEROS.subarray(0, left));
+  for (let left = length; left > 0; left -= ZEROS.length) hash.update(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
 }
 
 export async function writeImage(o: WriteImageOptions): Promise<WriteImageResult> {
@@ -244,6 +243,7 @@ export async function writeImage(o: WriteImageOptions): Promise<WriteImageResult
     try {
       // Where the next body byte goes: map bytes first (sparse), then each extent in turn.
       let mapParts: Buffer[] | undefined = sparse ? [] : undefined;
+      let mapGot = 0;
       let map: ExtentMap | undefined;
       let extent = 0; // index of the current extent (sparse)
       let pos = 0; // image position of the next data byte
@@ -277,10 +277,11 @@ export async function writeImage(o: WriteImageOptions): Promise<WriteImageResult
         received += c.length;
         let chunk = c;
         if (mapParts) {
-          const take = Math.min(chunk.length, mapBytes - mapParts.reduce((s, b) => s + b.length, 0));
+          const take = Math.min(chunk.length, mapBytes - mapGot);
           mapParts.push(chunk.subarray(0, take));
+          mapGot += take;
           chunk = chunk.subarray(take);
-          if (mapParts.reduce((s, b) => s + b.length, 0) < mapBytes) continue;
+          if (mapGot < mapBytes) continue;
           try {
             map = validateExtentMap(JSON.parse(Buffer.concat(mapParts).toString('utf8')));
           } catch (err) {
@@ -335,7 +336,7 @@ export async function writeImage(o: WriteImageOptions): Promise<WriteImageResult
     offset,
     checksum: digest,
     algo: o.algo,
-    transfer: sparse ? 'sparse' : 'full',
+    transfer: sparse ? SPARSE : 'full',
     downloaded_bytes: received,
     zero_bytes: zeroBytes,
     zeroed_with: [...writer.zeroedWith],
