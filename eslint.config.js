@@ -2,12 +2,15 @@
 // - a service folder under src/ imports only itself and src/common;
 // - src/agents (code that runs on deployed machines) imports only itself and src/common;
 // - src/common imports no service;
-// - src/server and src/cli are composition roots and may import any service.
+// - src/server and src/cli are composition roots and may import any service;
+// - nothing under src/ but its *.test.ts files imports test/ or bench/ (test support lives in
+//   test/support, so the server and the agents' bundles never carry it).
 // Import cycles are checked by scripts/check-import-cycles.ts (run by `npm run lint`).
 import tseslint from 'typescript-eslint';
 import { dirname, relative, resolve, sep } from 'node:path';
 
 const SRC = resolve('src');
+const TEST_ONLY = [resolve('test'), resolve('bench')];
 const ROOTS = new Set(['server', 'cli']);
 
 /** The top-level folder under src/ that a path is in, or undefined outside src/. */
@@ -25,10 +28,19 @@ const boundaries = {
   },
   create(context) {
     const from = area(context.filename);
-    if (!from || ROOTS.has(from)) return {};
+    if (!from) return {};
+    const isTest = context.filename.endsWith('.test.ts');
     const check = (node, source) => {
       if (typeof source !== 'string' || !source.startsWith('.')) return;
-      const to = area(resolve(dirname(context.filename), source));
+      const target = resolve(dirname(context.filename), source);
+      const outside = TEST_ONLY.find((dir) => !relative(dir, target).startsWith('..'));
+      if (outside && !isTest) {
+        const message = `src/ code may not import ${relative(resolve('.'), outside)}/ (only *.test.ts files may): move what both need into src/.`;
+        context.report({ node, message });
+        return;
+      }
+      if (ROOTS.has(from)) return;
+      const to = area(target);
       if (!to || to === from) return;
       if (to === 'common' && from !== 'common') return;
       const message =

@@ -13,7 +13,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { run } from '../src/common/child-process.js';
-import { LongPollDocument, serveLongPoll } from '../src/agents/os-collect-config/long-poll-server.js';
+import { LongPollDocument, serveLongPoll } from '../test/support/agents/long-poll-server.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/common/child-process.js';
-import { devtestFigures } from '../src/devtest/figures.js';
+import { devtestFigures } from '../test/support/devtest/figures.js';
 import { readState, STATE_FILE } from '../src/devtest/state.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'bootstack.js');

@@ -4,7 +4,7 @@
 // Nested scale (issue 17): `npm run bench -- orchestration nested [stacks=1000] [per=20] [list=1000] [calls=50]`
 import { MAX_RESOURCES_PER_STACK } from '../src/orchestration/limits.js';
 import { eventList, resourceList, stackShow } from '../src/orchestration/listing.js';
-import { testEngine } from '../src/orchestration/test-support.js';
+import { testEngine } from '../test/support/orchestration/test-support.js';
 import type { JsonMap } from '../src/orchestration/yaml-source.js';
 
 interface Run {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { run } from '../src/common/child-process.js';
-import { LongPollDocument, serveLongPoll } from '../src/agents/os-collect-config/long-poll-server.js';
+import { LongPollDocument, serveLongPoll } from './support/agents/long-poll-server.js';
 
 test('collect → refresh → apply + deploy → signal, and again on change', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'agents-converge-'));

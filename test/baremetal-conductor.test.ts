@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { startBaremetal, waitForNode, faultMessage, type Harness, type Loose } from './baremetal-helpers.js';
 import { defaultRegistry } from '../src/baremetal/drivers/default-registry.js';
 import { FakePower } from '../src/baremetal/drivers/fake-power.js';
-import { FixtureBmc, loadFixture } from '../src/baremetal/drivers/redfish-fixture-bmc.js';
+import { FixtureBmc, loadFixture } from './support/baremetal/redfish-fixture-bmc.js';
 import type { DeployInterface, DriverNode, StepResult } from '../src/baremetal/drivers/interfaces.js';
 
 /** A deploy interface whose deploy hands over to an agent (returns "wait"), like the real one will. */

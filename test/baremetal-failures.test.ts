@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { startBaremetal, waitForNode, type Harness, type Loose } from './baremetal-helpers.js';
-import { FixtureBmc, loadFixture } from '../src/baremetal/drivers/redfish-fixture-bmc.js';
+import { FixtureBmc, loadFixture } from './support/baremetal/redfish-fixture-bmc.js';
 
 const PASSWORD = 'Very-Secret-BMC-pw-1';
 let h: Harness;

@@ -3,9 +3,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRedfishApp } from '../src/lab/redfish.js';
-import { FakeSystems } from '../src/lab/fake-systems.js';
+import { FakeSystems } from './support/lab/fake-systems.js';
 import type { MachineRecord } from '../src/lab/spec.js';
-import { redfishContractSuite, redfishNode } from '../src/baremetal/drivers/redfish-contract.js';
+import { redfishContractSuite, redfishNode } from './support/baremetal/redfish-contract.js';
 import { RedfishInspect } from '../src/baremetal/drivers/redfish-inspect.js';
 import { RedfishClientPool } from '../src/baremetal/drivers/redfish-client.js';
 import { createLogger } from '../src/common/logging.js';

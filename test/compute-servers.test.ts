@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type { TestSeed } from './support/seed.js';
 import { FAKE_CONSOLE_LOG } from '../src/baremetal/drivers/fake-management.js';
-import { FixtureBmc, loadFixture } from '../src/baremetal/drivers/redfish-fixture-bmc.js';
+import { FixtureBmc, loadFixture } from './support/baremetal/redfish-fixture-bmc.js';
 import { IRONIC, NOVA, claimed, computeSeed, makeFlavor, makeImage, makeNodes, nodeIn, server, waitFor, waitGone, waitServer } from './compute-support.js';
 
 let seed: TestSeed;

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/common/child-process.js';
-import { devtestFigures } from '../src/devtest/figures.js';
+import { devtestFigures } from './support/devtest/figures.js';
 import type { DevtestState } from '../src/devtest/state.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'bootstack-devtest-')), 'run');

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../src/common/child-process.js';
 import { buildSampleImage, type SampleImage } from '../src/image-builder/sample-image.js';
-import { OVMF_CODE, OVMF_VARS } from '../src/image-builder/qemu-boot.js';
+import { OVMF_CODE, OVMF_VARS } from './support/image-builder/qemu-boot.js';
 import { COMMANDS } from '../src/agents/deploy-agent/commands.js';
 import { readPartitionTable } from '../src/agents/deploy-agent/disk.js';
 

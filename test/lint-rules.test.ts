@@ -31,6 +31,15 @@ test('a service may import itself and common; server may import services', async
   assert.deepEqual(await messages('src/server/x.ts', "import { Instances } from '../baremetal/instances.js';\nexport const i = Instances;\n"), []);
 });
 
+test('src/ code importing test/ or bench/ is refused; a test file beside the code may', async () => {
+  const m = await messages('src/server/x.ts', "import { testEngine } from '../../test/support/orchestration/test-support.js';\nexport const t = testEngine;\n");
+  assert.equal(m.length, 1);
+  assert.match(m[0]!, /src\/ code may not import test\//);
+  const b = await messages('src/baremetal/x.ts', "import { freePort } from '../../bench/support/http.js';\nexport const p = freePort;\n");
+  assert.match(b[0] ?? '', /may not import bench\//);
+  assert.deepEqual(await messages('src/baremetal/x.test.ts', "import { FixtureBmc } from '../../test/support/baremetal/redfish-fixture-bmc.js';\nexport const f = FixtureBmc;\n"), []);
+});
+
 test('an import cycle is refused with the cycle named; type-only imports do not count', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bootstack-cycles-'));
   mkdirSync(join(dir, 'a'));

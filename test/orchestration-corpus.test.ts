@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleFromDisk } from '../src/orchestration/bundle.js';
+import { bundleFromDisk } from './support/orchestration/bundle.js';
 import { loadTemplate } from '../src/orchestration/template.js';
 import { validateStack } from '../src/orchestration/validate.js';
 import { createRegistry } from '../src/orchestration/resources/index.js';

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
-import { testEngine, type TestEngine } from '../src/orchestration/test-support.js';
+import { testEngine, type TestEngine } from './support/orchestration/test-support.js';
 
 let pg: TestPostgres;
 let t: TestEngine;

@@ -15,7 +15,7 @@ import { main as applyMain } from '../src/agents/os-apply-config/cli.js';
 import { requestEnvironment } from '../src/orchestration/engine.js';
 import { createRegistry } from '../src/orchestration/resources/index.js';
 import { loadTemplate } from '../src/orchestration/template.js';
-import { until, withEngine, type TestEngine } from '../src/orchestration/test-support.js';
+import { until, withEngine, type TestEngine } from './support/orchestration/test-support.js';
 import { validateStack } from '../src/orchestration/validate.js';
 import type { Json, JsonMap } from '../src/orchestration/yaml-source.js';
 import { BUILTIN_ELEMENTS } from '../src/image-builder/build.js';

@@ -11,7 +11,8 @@ import { FAILURE_STATE, TRANSIENT_STATES, WAITING_STATES, provisionMachine, targ
 import { driverNode, findNode, lockedError, recordHistory, reserve, type Severity } from './node-store.js';
 import type { DriverRegistry } from './drivers/registry.js';
 import type { BootDevice, CleanStep, DriverContext, InterfaceKind, PowerState, PowerTarget } from './drivers/interfaces.js';
-import { INTERFACE_KINDS, sleep } from './drivers/interfaces.js';
+import { INTERFACE_KINDS } from './drivers/interfaces.js';
+import { sleep } from '../common/sleep.js';
 import { Semaphore } from './semaphore.js';
 import type { BootTimeline } from './timeline.js';
 import { armFirstContact } from './first-contact.js';

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { ServiceUnavailableError } from '../common/errors.js';
+import { sleep } from '../common/sleep.js';
 import { parseDnsmasqLine, type DnsmasqEvent } from './dnsmasq-log.js';
 
 export interface DnsmasqSupervisorOptions {
@@ -95,7 +96,7 @@ export class DnsmasqSupervisor {
         { exitCode: code, signal: sig, ranMs, restartInMs: delay, lastLines: this.tail.slice(-5) },
         `dnsmasq ${code === null ? `was killed by ${sig}` : `exited with code ${code}`}; restarting in ${delay} ms`,
       );
-      await sleep(delay, signal);
+      await sleep(delay, signal).catch(() => undefined); // woken by a stop: the loop checks the signal
       delay = Math.min(delay * 2, maxDelay);
     }
   }
@@ -139,16 +140,4 @@ export class DnsmasqSupervisor {
       child.on('close', (code, sig) => done(code, sig));
     });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(finish, ms);
-    function finish() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', finish);
-      resolve();
-    }
-    signal.addEventListener('abort', finish, { once: true });
-  });
 }

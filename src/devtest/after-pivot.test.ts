@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Clients } from './clients.js';
-import { fakeRunner, io, json, os, tempDir, type Call } from './fake-runner.js';
+import { fakeRunner, io, json, os, tempDir, type Call } from '../../test/support/devtest/fake-runner.js';
 import { compareInventories, type Inventory } from './inventory.js';
 import { DevtestLayout } from './layout.js';
 import type { SeedControl } from './seed-process.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { DEMO_PROGRAMS_DIR, startDemoProgram, startDemoServices } from './test-support.js';
+import { DEMO_PROGRAMS_DIR, startDemoProgram, startDemoServices } from '../../test/support/devtest/test-support.js';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'overcloud-demo-'));

@@ -9,6 +9,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { BootstackError } from '../common/errors.js';
 import { join } from 'node:path';
 import { INSTALL_ROOT, SERVER_DIR } from '../common/paths.js';
+import { sleep } from '../common/sleep.js';
 import { BOOTSTACK_BIN } from './clients.js';
 
 export interface SeedFiles {
@@ -29,8 +30,6 @@ export interface SeedControl {
 
 /** `stopped` by SIGTERM; `killed` after the grace period; `not running` (also: the pid file named another process). */
 export type StopResult = 'stopped' | 'killed' | 'not running';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Alive and not a zombie. */
 export function processAlive(pid: number): boolean {

@@ -1,4 +1,4 @@
-// The smoke test against the overcloud demo's real programs on loopback (src/devtest/test-support.ts):
+// The smoke test against the overcloud demo's real programs on loopback (test/support/devtest/test-support.ts):
 // the good path, and each failure naming the URL that failed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { smokeTest, SmokeError } from './smoke.js';
-import { startDemoServices } from './test-support.js';
+import { startDemoServices } from '../../test/support/devtest/test-support.js';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'devtest-smoke-'));

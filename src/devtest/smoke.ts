@@ -5,6 +5,7 @@
 // answered.
 import { randomBytes } from 'node:crypto';
 import { BootstackError } from '../common/errors.js';
+import { sleep } from '../common/sleep.js';
 
 export interface SmokeOptions {
   /** Tries per step (default 30). */
@@ -80,7 +81,7 @@ async function retry(what: string, url: string, step: () => Promise<Answer>, acc
     }
     if (i < o.attempts) {
       o.log?.(`${what}: try ${i}/${o.attempts} failed (${last}); again in ${o.delayMs / 1000} s`);
-      await new Promise((r) => setTimeout(r, o.delayMs));
+      await sleep(o.delayMs);
     }
   }
   throw new SmokeError(`${what} failed at ${url} after ${o.attempts} tries: ${last}`, url);

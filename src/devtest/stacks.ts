@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { BootstackError } from '../common/errors.js';
+import { sleep } from '../common/sleep.js';
 import type { CloudName, Clients } from './clients.js';
 
 export interface StackSpec {
@@ -62,14 +63,6 @@ const result = (s: StackShow, created: boolean): StackResult => ({
   outputs: Object.fromEntries((s.outputs ?? []).map((x) => [x.output_key, x.output_value])),
   created,
 });
-
-/** Waits `ms`, or rejects when `signal` aborts (the listener is removed either way: polls are long). */
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
-    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 export async function ensureStack(clients: Clients, spec: StackSpec, o: { progress: (m: string) => void; signal: AbortSignal }): Promise<StackResult> {
   const show = () => showStack(clients, spec.cloud, spec.name, o.signal);

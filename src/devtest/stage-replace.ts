@@ -10,6 +10,7 @@ import type { SmokeReport } from './smoke.js';
 import { OVERCLOUD_STACK, type OvercloudOutput } from './stage-overcloud.js';
 import type { SmokeFn } from './stage-smoke.js';
 import type { StageIo } from './stage-io.js';
+import { sleep } from '../common/sleep.js';
 
 export const REPLACED_RESOURCE = 'db';
 
@@ -74,6 +75,6 @@ async function waitSettled(clients: Clients, io: StageIo, timeoutMs: number, int
     if (now !== last) io.progress(`waiting for ${now}`);
     last = now;
     if (Date.now() > end) throw new BootstackError(504, 'not_settled', `nodes still on their way after ${timeoutMs / 1000} s: ${now} (openstack --os-cloud undercloud baremetal node list)`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

@@ -13,6 +13,7 @@ import { seedFiles } from './stage-seed.js';
 import type { StageIo } from './stage-io.js';
 import type { UndercloudOutput } from './stage-undercloud.js';
 import { parseProcStatus, sshArgs, type ProcessMemory } from './ssh.js';
+import { sleep } from '../common/sleep.js';
 
 export interface SeedStopOutput {
   result: StopResult;
@@ -78,6 +79,6 @@ async function waitFollowed(input: SeedStopInput, clients: Clients, io: StageIo)
     if (Date.now() > deadline) {
       throw new BootstackError(504, 'not_followed', `the undercloud's os-collect-config still polls elsewhere after ${Math.round((Date.now() - started) / 1000)} s (${last || 'no answer'}); the seed is left running. Look at \`journalctl -u os-collect-config\` on ${host}.`);
     }
-    await new Promise((r) => setTimeout(r, 5000));
+    await sleep(5000);
   }
 }

@@ -12,6 +12,7 @@ import { ssh, undercloudServer, type ProcessMemory } from './ssh.js';
 import { updateStack } from './stacks.js';
 import type { StageIo } from './stage-io.js';
 import { UNDERCLOUD_STACK, waitForAnswer, type UndercloudOutput } from './stage-undercloud.js';
+import { sleep } from '../common/sleep.js';
 
 export interface UndercloudUpdateInput {
   layout: DevtestLayout;
@@ -70,6 +71,6 @@ async function waitRestarted(clients: Clients, key: string, host: string, pid: n
     if (Date.now() > end) {
       throw new BootstackError(500, 'not_restarted', `the undercloud's server ${last ? `is still pid ${last.pid}` : 'is not running'} ${timeoutMs / 1000} s after its stack update completed (ssh root@${host} journalctl -u os-collect-config)`);
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

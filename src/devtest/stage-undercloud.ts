@@ -16,6 +16,7 @@ import { ensureStack, requireOutputs, templateParameters } from './stacks.js';
 import type { StageIo } from './stage-io.js';
 import type { LabOutput } from './stage-lab.js';
 import type { SeedOutput } from './stage-seed.js';
+import { sleep } from '../common/sleep.js';
 
 export const UNDERCLOUD_STACK = 'undercloud';
 
@@ -72,7 +73,7 @@ export async function waitForAnswer(url: string, timeoutMs: number, io: StageIo,
       last = cause?.code ?? (err as Error).message;
     }
     if (Date.now() > end) throw new BootstackError(504, 'no_answer', `${url} did not answer within ${timeoutMs / 1000} s (last: ${last})`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { TEMPLATES_DIR } from '../common/paths.js';
 import { Clients } from './clients.js';
-import { fakeRunner, io, json, os, tempDir, type Answer } from './fake-runner.js';
+import { fakeRunner, io, json, os, tempDir, type Answer } from '../../test/support/devtest/fake-runner.js';
 import { DevtestLayout } from './layout.js';
 import { ensureStack, requireOutputs, templateParameters } from './stacks.js';
 import { undercloudParameters } from './stage-undercloud.js';

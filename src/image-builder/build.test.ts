@@ -11,7 +11,7 @@ import { run } from '../common/child-process.js';
 import { buildImage } from './build.js';
 import { HookFailedError } from './hook-runner.js';
 import { mountsUnder, processesUnder } from './mounts.js';
-import { bootUntilMarker } from './qemu-boot.js';
+import { bootUntilMarker } from '../../test/support/image-builder/qemu-boot.js';
 import { sha256File } from './outputs.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));

@@ -3,6 +3,7 @@
 // lock whose owner is dead is taken over.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '../common/sleep.js';
 
 function alive(pid: number): boolean {
   try {
@@ -39,6 +40,6 @@ export async function acquireDirLock(
     }
     if (!waited) opts.onWait?.();
     waited = true;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }

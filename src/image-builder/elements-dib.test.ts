@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveElements } from './elements.js';
 import { mergeHooks, phaseDirs, phaseHooks } from './hooks.js';
-import { dibResolve, DIB_ELEMENTS } from './dib-oracle.js';
+import { dibResolve, DIB_ELEMENTS } from '../../test/support/image-builder/dib-oracle.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const TEST_ELEMENTS = join(here, 'testdata', 'elements');

@@ -28,11 +28,11 @@ export function digestTree(h: Hash, dir: string, keep: (rel: string) => boolean 
 }
 
 /**
- * Modules of this directory that a build does not run: tests, the boot checker, the DIB
- * comparison, and the modules that only decide whether to build (their element lists and
- * variables are hashed by their callers).
+ * Modules of this directory that a build does not run: tests, and the modules that only decide
+ * whether to build (their element lists and variables are hashed by their callers). The boot
+ * checker and the DIB comparison live in test/support/image-builder.
  */
-const NOT_BUILD_CODE = new Set(['qemu-boot', 'dib-oracle', 'sample-image', 'deploy-ramdisk', 'demo-images', 'inputs-digest']);
+const NOT_BUILD_CODE = new Set(['sample-image', 'deploy-ramdisk', 'demo-images', 'inputs-digest']);
 
 /** Is this file (relative to the builder's directory) code that a build runs? */
 export function isBuildCode(rel: string): boolean {

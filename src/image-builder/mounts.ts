@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, readlinkSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from '../common/child-process.js';
+import { sleep } from '../common/sleep.js';
 
 /** /proc/mounts escapes space, tab, newline and backslash as octal. */
 function unescapeMount(p: string): string {
@@ -86,7 +87,7 @@ export async function killUnder(root: string): Promise<void> {
         // already gone
       }
     }
-    for (let i = 0; i < 20 && processesUnder(root).length; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 20 && processesUnder(root).length; i++) await sleep(100);
   }
 }
 

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../common/child-process.js';
-import { DIB_ELEMENTS } from './dib-oracle.js';
+import { DIB_ELEMENTS } from '../../test/support/image-builder/dib-oracle.js';
 import { loadElement } from './elements.js';
 import { squashPackageInstalls } from './package-installs.js';
 

@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../common/child-process.js';
-import { qemuArgs, sleep } from './qemu.js';
+import { qemuArgs } from './qemu.js';
+import { sleep } from '../common/sleep.js';
 import type { Accel, AccelChoice } from './spec.js';
 
 export interface AccelVerdict {

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { BootstackError, ConflictError } from '../common/errors.js';
 import { bundledEntry } from '../common/paths.js';
-import { sleep } from './qemu.js';
+import { sleep } from '../common/sleep.js';
 import type { LabPaths } from './state.js';
 import type { LabRecord } from './spec.js';
 

@@ -11,7 +11,8 @@ import { bmcAnswers, bmcRunning, checkPortFree, ensureBmc, freePort, stopBmc } f
 import { writeInstackenv } from './instackenv.js';
 import { BRIDGE, PEER, chooseNetwork, ensureNetwork, namespaceExists, networkNames, removeNetwork, removeTap } from './network.js';
 import { checkPrerequisites } from './prereqs.js';
-import { machinePower, prepareMachineFiles, sleep, stopMachine, type MachinePower } from './qemu.js';
+import { machinePower, prepareMachineFiles, stopMachine, type MachinePower } from './qemu.js';
+import { sleep } from '../common/sleep.js';
 import { machineMac, normalizeRequest, type LabRecord, type LabRequest, type MachineRecord } from './spec.js';
 import { LabPaths, defaultLabDir, ensureBmcPassword, readLabRecord, writeLabRecord } from './state.js';
 

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { BootstackError } from '../common/errors.js';
 import { run } from '../common/child-process.js';
+import { sleep } from '../common/sleep.js';
 import { queryStatus, qmpCommand } from './qmp.js';
 import type { LabPaths } from './state.js';
 import type { Accel, Firmware, LabRecord, MachineRecord } from './spec.js';
@@ -148,10 +149,6 @@ export async function startMachine(rec: LabRecord, m: MachineRecord, paths: LabP
     await sleep(50);
   }
   throw new MachineStartError(m.name, `no QMP answer on ${paths.qmp(m.name)} within 20 s`);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function readPid(file: string): Promise<number | undefined> {

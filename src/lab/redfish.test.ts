@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildRedfishApp } from './redfish.js';
-import { FakeSystems } from './fake-systems.js';
+import { FakeSystems } from '../../test/support/lab/fake-systems.js';
 import type { MachineRecord } from './spec.js';
 
 const machine = (i: number): MachineRecord => ({

@@ -1,5 +1,6 @@
 // What the Redfish service needs from the machines behind it (a small interface), and its real
-// implementation: QEMU processes driven through QMP. A fake for unit tests is in fake-systems.ts.
+// implementation: QEMU processes driven through QMP. A fake for unit tests is in
+// test/support/lab/fake-systems.ts.
 //
 // Boot overrides: QEMU fixes the boot order (bootindex) when it starts, so an override takes effect
 // at the next power-on; a reset with a different effective boot order than the running QEMU was

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../common/logging.js';
 import { standardMetaData, type InstanceContent } from '../common/instance-metadata.js';
 import { buildMetadataApp } from './routes.js';
-import { FakeInstanceLocator } from './fake-locator.js';
+import { FakeInstanceLocator } from '../../test/support/metadata/fake-locator.js';
 import { parseArpTable } from './neighbours.js';
 
 const SECRET = 'user-data-secret-7f3e';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { testEngine, until, withEngine } from './test-support.js';
+import { testEngine, until, withEngine } from '../../test/support/orchestration/test-support.js';
 import type { JsonMap } from './yaml-source.js';
 
 

@@ -23,6 +23,7 @@ import { conditionHolds, loadTemplate, lookupFile, makeContext, parameterValues,
 import { resolveResourceType, validateStack, keyFor } from './validate.js';
 import { isMapping, parseSource, type Json, type JsonMap } from './yaml-source.js';
 import { ChangeNotifier } from '../common/long-poll.js';
+import { sleep } from '../common/sleep.js';
 import { NO_STACK_USERS, type StackUsers } from './stack-users.js';
 
 export type Action = 'CREATE' | 'UPDATE' | 'DELETE' | 'ROLLBACK' | 'CHECK' | 'INIT';
@@ -105,21 +106,6 @@ function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Cancelled(String(signal.reason)));
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason instanceof Error ? signal.reason : new Cancelled(String(signal.reason)));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Environment as the API receives it, merged with environment_files from `files` as Heat does. */

@@ -1,7 +1,7 @@
 // Resource list, event list and stack show as the API answers them (listing.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withEngine } from './test-support.js';
+import { withEngine } from '../../test/support/orchestration/test-support.js';
 import { eventList, requiredByMap, resourceList, stackShow } from './listing.js';
 import type { ResourceTable } from './migrations.js';
 

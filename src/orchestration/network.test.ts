@@ -3,7 +3,7 @@
 // OS::Nova::ServerGroup through the compute provider. The real network service: test/orchestration-network.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withEngine, type TestEngine } from './test-support.js';
+import { withEngine, type TestEngine } from '../../test/support/orchestration/test-support.js';
 import type { Json } from './yaml-source.js';
 
 

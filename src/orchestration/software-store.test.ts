@@ -1,7 +1,7 @@
 // A deployment's waiters are woken by its update (the machine's signal), not by polling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withEngine } from './test-support.js';
+import { withEngine } from '../../test/support/orchestration/test-support.js';
 import { DbSoftwareStore } from './software-store.js';
 
 test('nextChange resolves true when the deployment is updated, false when the time passes or the wait is aborted', async () => {

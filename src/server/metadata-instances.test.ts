@@ -13,7 +13,7 @@ import { writeConfigDrive } from '../agents/deploy-agent/config-drive.js';
 import { configDriveParams } from '../baremetal/drivers/direct-deploy.js';
 import type { DriverNode } from '../baremetal/drivers/interfaces.js';
 import { buildMetadataApp } from '../metadata/routes.js';
-import { FakeInstanceLocator } from '../metadata/fake-locator.js';
+import { FakeInstanceLocator } from '../../test/support/metadata/fake-locator.js';
 import { ConfigError } from '../common/errors.js';
 import { serverConfigSchema } from './config.js';
 import { metadataSettings } from './metadata-instances.js';

@@ -3,7 +3,8 @@
 import { http, type HttpResponse } from '../common/http.js';
 import { COMMANDS, type AgentContext } from './commands.js';
 import { readInterfaces } from './inspect.js';
-import { sleep } from '../common/sleep.js';
+import { sleep } from '../../common/sleep.js';
+import { stamp, type BootStages } from './boot-stages.js';
 
 export interface AgentOptions {
   /** Base URL of the seed's boot service, e.g. http://192.0.2.1:6385/boot. */
@@ -17,6 +18,10 @@ export interface AgentOptions {
   signal?: AbortSignal;
   /** Stop after this many commands (tests); default: run until the signal aborts. */
   maxCommands?: number;
+  /** The ramdisk's start on the guest clock (boot-stages.ts), sent with the lookup; lookup_s is added per attempt. */
+  stages?: BootStages;
+  /** The guest clock (seconds of /proc/uptime) for lookup_s; without it no lookup_s is sent. */
+  uptime?: () => number | undefined;
 }
 
 export class AgentApiError extends Error {
@@ -54,8 +59,18 @@ export class AgentClient {
     return res.body ? JSON.parse(res.body) : null;
   }
 
-  async lookup(macs: string[], bootSecret: string): Promise<Session> {
-    const r = (await this.call('POST', '/agent/lookup', { macs, boot_secret: bootSecret })) as { node_id: string; agent_token: string; heartbeat_interval_s: number };
+  async lookup(macs: string[], bootSecret: string, stages?: BootStages): Promise<Session> {
+    const body = { macs, boot_secret: bootSecret, ...(stages ? { ramdisk_stages: stages } : {}) };
+    let r: { node_id: string; agent_token: string; heartbeat_interval_s: number };
+    try {
+      r = (await this.call('POST', '/agent/lookup', body)) as typeof r;
+    } catch (err) {
+      // A seed older than the stages refuses the unknown field (400): they are only figures for
+      // the timeline, so ask again without them rather than fail the deploy. The secret is not
+      // used up by a refused request.
+      if (!stages || !(err instanceof AgentApiError) || err.status !== 400 || !/ramdisk_stages/.test(err.message)) throw err;
+      r = (await this.call('POST', '/agent/lookup', { macs, boot_secret: bootSecret })) as typeof r;
+    }
     return { nodeId: r.node_id, token: r.agent_token, heartbeatMs: r.heartbeat_interval_s * 1000 };
   }
 
@@ -85,12 +100,13 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   let session: Session | undefined;
   for (let attempt = 0; !session; attempt++) {
     try {
-      session = await client.lookup(macs, o.bootSecret);
+      const lookupS = o.stages && o.uptime ? stamp(o.uptime()) : undefined;
+      session = await client.lookup(macs, o.bootSecret, o.stages && { ...o.stages, ...(lookupS === undefined ? {} : { lookup_s: lookupS }) });
     } catch (err) {
       if (err instanceof AgentApiError && err.status < 500) throw err;
       if (o.signal?.aborted) throw err;
       log(`lookup failed (${(err as Error).message}); retrying`);
-      await sleep(Math.min(1000 * 2 ** attempt, 10_000), o.signal);
+      await sleep(Math.min(1000 * 2 ** attempt, 10_000), o.signal).catch(() => undefined); // an abort ends the next try
     }
   }
   const s = session;
@@ -113,11 +129,11 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       } catch (err) {
         if (err instanceof AgentApiError && err.status === 401) throw new SessionEndedError(err.message, 401); // the deploy is over
         log(`polling failed: ${(err as Error).message}`);
-        await sleep(o.pollMs ?? 2000, o.signal);
+        await sleep(o.pollMs ?? 2000, o.signal).catch(() => undefined); // the loop checks the signal
         continue;
       }
       if (!cmd) {
-        await sleep(o.pollMs ?? 2000, o.signal);
+        await sleep(o.pollMs ?? 2000, o.signal).catch(() => undefined); // the loop checks the signal
         continue;
       }
       current = cmd.name;
@@ -167,7 +183,7 @@ async function reportUntilHeard(
       }
       if (signal?.aborted) throw err;
       log(`reporting ${id} failed (${(err as Error).message}); retrying`);
-      await sleep(Math.min(500 * 2 ** attempt, 10_000), signal);
+      await sleep(Math.min(500 * 2 ** attempt, 10_000), signal).catch(() => undefined); // an abort ends the next try
     }
   }
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { AgentIo } from '../common/io.js';
 import { runAgent, SessionEndedError } from './agent.js';
 import { bringUpNetwork } from './network.js';
+import { readUptime, stamp, startStages } from './boot-stages.js';
 
 export const USAGE = `usage: deploy-agent [--api-url URL] [--boot-secret SECRET] [--root DIR] [--macs MAC,...] [--max-commands N] [--network]
 
@@ -23,6 +24,8 @@ export function parseCmdline(cmdline: string): { apiUrl?: string; bootSecret?: s
 const FLAGS = ['--api-url', '--boot-secret', '--root', '--macs', '--max-commands'] as const;
 
 export async function main(argv: string[], io: AgentIo): Promise<number> {
+  // First thing: the guest clock now and at the process start (the ramdisk's timeline rows).
+  const stages = startStages(process.env, readUptime(), process.uptime());
   const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -59,6 +62,7 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
   if (flags['--network'] || !flags['--api-url']) {
     const up = await bringUpNetwork({ bootMac: fromKernel.bootMac ?? flags['--macs']?.split(',')[0], root: flags['--root'] ?? '/', log });
     log(`network: ${up.interface} ${up.address}${up.configured ? ' (DHCP)' : ''}`);
+    if (stages) stages.network_s = stamp(readUptime());
   }
   const max = flags['--max-commands'];
   try {
@@ -69,6 +73,8 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
       macs: flags['--macs']?.split(',').filter(Boolean),
       maxCommands: max === undefined ? undefined : Number(max),
       log,
+      stages,
+      uptime: stages ? () => readUptime() : undefined,
     });
   } catch (err) {
     if (!(err instanceof SessionEndedError)) throw err;

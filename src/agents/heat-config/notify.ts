@@ -8,6 +8,7 @@ import { http, redactUrl } from '../common/http.js';
 import { authenticate } from '../common/keystone.js';
 import { type PyDict, dumps } from '../common/py-json.js';
 import { type Deployment, input } from './deployment.js';
+import { sleep } from '../../common/sleep.js';
 
 export interface NotifyOptions {
   attempts: number;
@@ -20,7 +21,7 @@ export class SignalError extends Error {}
 async function send(url: string, method: string, body: string, headers: Record<string, string>, o: NotifyOptions): Promise<void> {
   let last = '';
   for (let attempt = 0; attempt < o.attempts; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, o.backoffMs * 2 ** (attempt - 1)));
+    if (attempt > 0) await sleep(o.backoffMs * 2 ** (attempt - 1));
     try {
       const r = await http(url, { method, body, headers: { 'content-type': 'application/json', ...headers }, timeoutMs: o.timeoutMs });
       if (r.status < 300) return;

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, existsSync, readFileSync, writeFileSync, rmSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from '../../common/child-process.js';
-import { snapshotTree, readable, mapLimit } from '../common/oracle.js';
+import { snapshotTree, readable, mapLimit } from '../../../test/support/agents/oracle.js';
 import { parse, type MustacheNode } from './mustache.js';
 import { templatePaths } from './apply.js';
 import { main } from './cli.js';

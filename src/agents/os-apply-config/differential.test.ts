@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { run } from '../../common/child-process.js';
-import { snapshotTree, readable, mapLimit } from '../common/oracle.js';
+import { snapshotTree, readable, mapLimit } from '../../../test/support/agents/oracle.js';
 import { main } from './cli.js';
 
 const ORACLE = '/usr/bin/os-apply-config';

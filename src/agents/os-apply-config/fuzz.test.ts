@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../common/child-process.js';
-import { mapLimit } from '../common/oracle.js';
+import { mapLimit } from '../../../test/support/agents/oracle.js';
 import { main } from './cli.js';
 
 const KEYS = ['a', 'b', 'l', 'm', 'e', 'z', 's', 'n', 'a.b', 'm.x', 'm.y.z', '.', 'nope', 'l.0', ' s '];

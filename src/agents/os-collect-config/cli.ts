@@ -13,6 +13,7 @@ import { RequestCollector } from './collectors/request.js';
 import { HeatCollector } from './collectors/heat.js';
 import { Ec2Collector } from './collectors/ec2.js';
 import { SourceNotConfigured } from './errors.js';
+import { sleep } from '../../common/sleep.js';
 
 export interface CollectMainOptions {
   signal?: AbortSignal;
@@ -75,7 +76,7 @@ export async function main(argv: string[], io: AgentIo, extra: CollectMainOption
         };
     }
   });
-  if (cfg.splay > 0 && !cfg.oneTime) await new Promise((r) => setTimeout(r, Math.floor(Math.random() * cfg.splay) * 1000));
+  if (cfg.splay > 0 && !cfg.oneTime) await sleep(Math.floor(Math.random() * cfg.splay) * 1000);
   const runner = new CollectRunner(collectors, cache, cfg.backupCachedir, log);
   const end = await runLoop(runner, {
     command: cfg.command,

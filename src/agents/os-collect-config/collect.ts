@@ -14,7 +14,7 @@ import { SourceNotAvailable, SourceNotConfigured } from './errors.js';
 import type { Collector, CollectorLog } from './collectors/types.js';
 import type { RequestCollector } from './collectors/request.js';
 import type { HeatCollector } from './collectors/heat.js';
-import { sleep } from '../common/sleep.js';
+import { sleep } from '../../common/sleep.js';
 
 export interface RoundResult {
   changed: Set<string>;
@@ -149,7 +149,7 @@ export async function runLoop(runner: CollectRunner, o: LoopOptions): Promise<Lo
       continue;
     }
     runner.log.info(`Sleeping ${sleepS.toFixed(2)} seconds.`);
-    await sleep(sleepS * 1000, o.signal);
+    await sleep(sleepS * 1000, o.signal).catch(() => undefined); // checked just below
     if (o.signal?.aborted) return { kind: 'exit', code: exitval };
     sleepS = Math.min(sleepS * 2, o.pollingInterval);
   }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { run } from '../../common/child-process.js';
-import { snapshotTree, readable } from '../common/oracle.js';
+import { snapshotTree, readable } from '../../../test/support/agents/oracle.js';
 import { main } from './cli.js';
 
 interface Doc {

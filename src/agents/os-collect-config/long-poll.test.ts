@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { main } from './cli.js';
-import { LongPollDocument, serveLongPoll } from './long-poll-server.js';
+import { LongPollDocument, serveLongPoll } from '../../../test/support/agents/long-poll-server.js';
 
 interface Harness {
   server: Server;

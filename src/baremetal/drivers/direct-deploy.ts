@@ -6,7 +6,8 @@
 import { BadRequestError, BootstackError } from '../../common/errors.js';
 import { standardMetaData, type InstanceContent } from '../../common/instance-metadata.js';
 import type { AgentCommandName, Provisioning, ProvisioningLinks } from '../provisioning.js';
-import { sleep, type AgentPhase, type CleanStep, type DeployInterface, type DriverContext, type DriverNode, type StepResult } from './interfaces.js';
+import { sleep } from '../../common/sleep.js';
+import type { AgentPhase, CleanStep, DeployInterface, DriverContext, DriverNode, StepResult } from './interfaces.js';
 
 /** Manual clean steps this interface runs (both are the agent's metadata erase). */
 const CLEAN_STEPS = new Set(['erase_devices', 'erase_devices_metadata']);

@@ -1,6 +1,7 @@
 // The fake interfaces can take time, so that tests and benchmarks see operations in flight
 // (kill -9 mid-deploy). driver_info.fake_delay_ms on a node overrides the configured default.
-import { sleep, type DriverContext, type DriverNode } from './interfaces.js';
+import { sleep } from '../../common/sleep.js';
+import type { DriverContext, DriverNode } from './interfaces.js';
 
 export class FakeDelay {
   constructor(private readonly defaultMs = 0) {}

@@ -2,8 +2,8 @@
 import { createLogger } from '../../common/logging.js';
 import { FakePower } from './fake-power.js';
 import { FakeManagement } from './fake-management.js';
-import { powerContract } from './power-contract.js';
-import { managementContract } from './management-contract.js';
+import { powerContract } from '../../../test/support/baremetal/power-contract.js';
+import { managementContract } from '../../../test/support/baremetal/management-contract.js';
 import type { DriverNode } from './interfaces.js';
 
 const node: DriverNode = { uuid: 'u1', name: 'n', driver_info: {}, properties: {}, instance_info: {}, power_state: null, boot_mode: null };

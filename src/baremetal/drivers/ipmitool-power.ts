@@ -1,6 +1,6 @@
 // IPMI power through ipmitool: "power status|on|off|soft|cycle".
 import type { DriverContext, DriverNode, PowerInterface, PowerState, PowerTarget } from './interfaces.js';
-import { sleep } from './interfaces.js';
+import { sleep } from '../../common/sleep.js';
 import { IpmiError, ipmiTarget, ipmitool, DEFAULT_IPMITOOL, type IpmitoolOptions } from './ipmitool.js';
 
 export class IpmitoolPower implements PowerInterface {

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../common/logging.js';
-import { startIpmiSim } from './ipmi-sim.js';
+import { startIpmiSim } from '../../../test/support/baremetal/ipmi-sim.js';
 import { IpmitoolPower } from './ipmitool-power.js';
 import { IpmitoolManagement } from './ipmitool-management.js';
-import { powerContract } from './power-contract.js';
+import { powerContract } from '../../../test/support/baremetal/power-contract.js';
 import type { DriverNode } from './interfaces.js';
 
 const sim = await startIpmiSim();

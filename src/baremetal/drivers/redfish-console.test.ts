@@ -3,8 +3,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../common/logging.js';
-import { FixtureBmc, loadFixture, type FixtureName } from './redfish-fixture-bmc.js';
-import { redfishNode } from './redfish-contract.js';
+import { FixtureBmc, loadFixture, type FixtureName } from '../../../test/support/baremetal/redfish-fixture-bmc.js';
+import { redfishNode } from '../../../test/support/baremetal/redfish-contract.js';
 import { RedfishClientPool } from './redfish-client.js';
 import { RedfishManagement } from './redfish-management.js';
 import { ConsoleUnavailableError } from './interfaces.js';

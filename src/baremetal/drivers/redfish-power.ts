@@ -1,7 +1,7 @@
 // Redfish power: ComputerSystem.PowerState and the ComputerSystem.Reset action, with the
 // ResetType chosen from what this BMC advertises (AllowableValues or its ActionInfo).
 import type { DriverContext, DriverNode, PowerInterface, PowerState, PowerTarget } from './interfaces.js';
-import { sleep } from './interfaces.js';
+import { sleep } from '../../common/sleep.js';
 import { RedfishError, redfishSettings, type RedfishClient, type RedfishClientPool } from './redfish-client.js';
 
 /** For each target, the ResetTypes that achieve it, in order of preference. */

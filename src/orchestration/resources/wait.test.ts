@@ -2,7 +2,7 @@
 // by its timeout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { until, withEngine, type TestEngine } from '../test-support.js';
+import { until, withEngine, type TestEngine } from '../../../test/support/orchestration/test-support.js';
 
 const template = (timeout: number, count: number) => ({
   heat_template_version: '2015-04-30',

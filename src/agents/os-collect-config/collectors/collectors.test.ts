@@ -13,7 +13,7 @@ import { RequestCollector } from './request.js';
 import { configDriveMetadata, parseBlkidExport, type DriveSystem } from './config-drive.js';
 import { SourceNotAvailable, SourceNotConfigured } from '../errors.js';
 import { toPlain } from '../../common/py-json.js';
-import { LongPollDocument, serveLongPoll } from '../long-poll-server.js';
+import { LongPollDocument, serveLongPoll } from '../../../../test/support/agents/long-poll-server.js';
 
 const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
-import { migrate, openDatabase, type Database } from '../common/db.js';
-import { FakeComputeProvider } from './compute-provider.js';
-import { FakeNetworkProvider } from './network-provider.js';
-import { Engine } from './engine.js';
-import { migrations, type OrchestrationDB, type StackTable } from './migrations.js';
-import { createRegistry } from './resources/index.js';
-import { DbSoftwareStore } from './software-store.js';
-import { FakeStackUsers } from './stack-users.js';
+import { migrate, openDatabase, type Database } from '../../../src/common/db.js';
+import { FakeComputeProvider } from '../../../src/orchestration/compute-provider.js';
+import { FakeNetworkProvider } from '../../../src/orchestration/network-provider.js';
+import { Engine } from '../../../src/orchestration/engine.js';
+import { migrations, type OrchestrationDB, type StackTable } from '../../../src/orchestration/migrations.js';
+import { createRegistry } from '../../../src/orchestration/resources/index.js';
+import { DbSoftwareStore } from '../../../src/orchestration/software-store.js';
+import { FakeStackUsers } from '../../../src/orchestration/stack-users.js';
 
 export interface TestEngine {
   engine: Engine;

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../common/child-process.js';
+import { run } from '../../../src/common/child-process.js';
 
 export const DIB_ROOT = '/usr/lib/python3/dist-packages/diskimage_builder';
 export const DIB_ELEMENTS = `${DIB_ROOT}/elements`;

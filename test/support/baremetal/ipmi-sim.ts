@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, mkdirSync 
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../common/child-process.js';
+import { run } from '../../../src/common/child-process.js';
 
 export interface IpmiSim {
   port: number;

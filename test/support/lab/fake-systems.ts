@@ -1,9 +1,9 @@
 // A fake SystemBackend for the Redfish layer's unit tests: power and boot state in memory.
 // The real proof is QemuSystems against QEMU (test/lab-sushy.test.ts); this one only lets the HTTP
 // layer (auth, sessions, ETags, validation) be tested in milliseconds.
-import { ConflictError, NotFoundError } from '../common/errors.js';
-import type { BootMode, BootOverride, ResetType, SystemBackend, SystemInfo } from './systems.js';
-import type { MachineRecord } from './spec.js';
+import { ConflictError, NotFoundError } from '../../../src/common/errors.js';
+import type { BootMode, BootOverride, ResetType, SystemBackend, SystemInfo } from '../../../src/lab/systems.js';
+import type { MachineRecord } from '../../../src/lab/spec.js';
 
 export class FakeSystems implements SystemBackend {
   readonly power = new Map<string, 'On' | 'Off'>();

@@ -3,7 +3,7 @@
 // with consoleLog returns at most the bytes asked for, or refuses with a 501 naming the node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConsoleUnavailableError, type DriverContext, type DriverNode, type ManagementInterface } from './interfaces.js';
+import { ConsoleUnavailableError, type DriverContext, type DriverNode, type ManagementInterface } from '../../../src/baremetal/drivers/interfaces.js';
 
 export interface ManagementContractSetup {
   management: ManagementInterface;

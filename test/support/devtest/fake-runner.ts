@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunOptions, RunResult } from '../common/child-process.js';
-import type { CommandRunner } from './deps.js';
+import type { RunOptions, RunResult } from '../../../src/common/child-process.js';
+import type { CommandRunner } from '../../../src/devtest/deps.js';
 
 export function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'devtest-stages-'));

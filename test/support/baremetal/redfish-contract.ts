@@ -1,10 +1,10 @@
 // The Redfish drivers' contract suite against any Redfish service given by URL and
 // credentials: the fixture BMCs here, the lab's BMC emulator, a real BMC.
-import { createLogger } from '../../common/logging.js';
-import type { DriverNode, PowerState } from './interfaces.js';
-import { RedfishClientPool } from './redfish-client.js';
-import { RedfishPower } from './redfish-power.js';
-import { RedfishManagement } from './redfish-management.js';
+import { createLogger } from '../../../src/common/logging.js';
+import type { DriverNode, PowerState } from '../../../src/baremetal/drivers/interfaces.js';
+import { RedfishClientPool } from '../../../src/baremetal/drivers/redfish-client.js';
+import { RedfishPower } from '../../../src/baremetal/drivers/redfish-power.js';
+import { RedfishManagement } from '../../../src/baremetal/drivers/redfish-management.js';
 import { powerContract } from './power-contract.js';
 import { managementContract } from './management-contract.js';
 

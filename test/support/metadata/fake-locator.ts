@@ -1,6 +1,6 @@
 // A named fake InstanceLocator for tests: a fixed table from source address to instance.
-import type { InstanceContent } from '../common/instance-metadata.js';
-import type { InstanceLocator, LocatedInstance } from './instances.js';
+import type { InstanceContent } from '../../../src/common/instance-metadata.js';
+import type { InstanceLocator, LocatedInstance } from '../../../src/metadata/instances.js';
 
 export class FakeInstanceLocator implements InstanceLocator {
   readonly asked: string[] = [];

@@ -1,13 +1,13 @@
 // Gathers a template, its environments and every file they refer to from disk into the shape the
 // Heat API receives (template, files keyed by file:// URL, merged environment), the way
 // heatclient's template_utils does for `openstack stack create -t ... -e ...`. Used by the corpus
-// test and the bootstack CLI. Unlike heatclient, a missing file does not abort: it is listed in
+// and template tests. Unlike heatclient, a missing file does not abort: it is listed in
 // `missing`, and validation reports it where it is referred to.
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
-import { parseSource, isMapping, type Json, type JsonMap } from './yaml-source.js';
-import { checkEnvironment, mergeEnvironments, type Environment } from './environment.js';
+import { parseSource, isMapping, type Json, type JsonMap } from '../../../src/orchestration/yaml-source.js';
+import { checkEnvironment, mergeEnvironments, type Environment } from '../../../src/orchestration/environment.js';
 
 export interface Bundle {
   templateKey: string;

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { TEMPLATES_DIR } from '../common/paths.js';
+import { TEMPLATES_DIR } from '../../../src/common/paths.js';
 
 export const DEMO_PROGRAMS_DIR = join(TEMPLATES_DIR, 'overcloud-demo');
 

@@ -1,5 +1,5 @@
 // Boots an image in QEMU (TCG: /dev/kvm is not usable on these machines) and watches the serial
-// console for a marker. Used by the boot tests and `bootstack image boot-test`; QEMU is always
+// console for a marker. Used by the boot tests and the lab-deploy bench; QEMU is always
 // killed, on success, on timeout and on abort.
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';

@@ -6,9 +6,9 @@
 // The header parsing and ETags are src/common/long-poll.ts's, which the orchestration service
 // serves resource metadata with; this file stays a dependency-free node:http reference.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { etagOf, preferredWait } from '../../common/long-poll.js';
+import { etagOf, preferredWait } from '../../../src/common/long-poll.js';
 
-export { MAX_WAIT_S, preferredWait } from '../../common/long-poll.js';
+export { MAX_WAIT_S, preferredWait } from '../../../src/common/long-poll.js';
 
 export class LongPollDocument {
   private body = '';

@@ -3,7 +3,7 @@
 // independent observer of the machine when the test has one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DriverContext, DriverNode, PowerInterface, PowerState } from './interfaces.js';
+import type { DriverContext, DriverNode, PowerInterface, PowerState } from '../../../src/baremetal/drivers/interfaces.js';
 
 export interface PowerContractSetup {
   power: PowerInterface;

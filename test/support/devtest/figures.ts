@@ -1,7 +1,7 @@
 // The figures a devtest run leaves in its state file, gathered in one place for the benchmark
 // (bench/devtest.ts) and the lab test: each stage's time, the pivot's time and bytes, the seed's
 // and the undercloud's server memory, the two stack updates' times.
-import type { DevtestState } from './state.js';
+import type { DevtestState } from '../../../src/devtest/state.js';
 
 export interface DevtestFigures {
   /** Stage → seconds, for the stages done. */
