@@ -4,6 +4,8 @@
 // and a config drive; each is followed until its console shows the login prompt with its hostname.
 // Phases come from the node's timeline (history rows with their times) and the console:
 //   power-on → first DHCP → agent lookup (ramdisk up) → image written (MB/s) → reboot → login prompt.
+// Inside "ramdisk up", the ramdisk's own start on the guest clock (the agent's report with its
+// lookup): kernel → init → agent started → agent loaded → network up → lookup, seconds per step.
 // The floor is the same image booted directly in QEMU to its login prompt plus the time to write it
 // to a qcow2 disk on the host (qemu-img convert + fsync): what any deploy must at least spend.
 // `npm run bench -- lab-deploy [--nodes N] [--memory MiB] [--firmware bios|uefi]`
@@ -12,10 +14,11 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labUp, LabPaths, readBmcPassword } from '../src/lab/index.js';
 import { run } from '../src/common/child-process.js';
-import { bootUntilMarker } from '../src/image-builder/qemu-boot.js';
+import { bootUntilMarker } from '../test/support/image-builder/qemu-boot.js';
 import { ensureDemoImages } from '../src/image-builder/demo-images.js';
 import { startSeed } from '../test/support/seed.js';
 import { option } from './support/args.js';
+import { parseRamdiskStagesRow } from '../src/common/ramdisk-stages.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -140,6 +143,8 @@ export default async function bench(args: string[]) {
           power_on_s: at(/^powered on/),
           first_dhcp_s: at(/^DHCP /),
           ramdisk_up_s: at(/^deploy agent looked up/),
+          // Seconds per step since the previous one (null: the agent reported none).
+          ramdisk_stages_s: parseRamdiskStagesRow(rows.find((r) => r.event.startsWith('ramdisk (guest clock): '))?.event ?? '') ?? null,
           image_written_s: at(/^agent command write_image succeeded/),
           write_mb_per_s: Number(/\(([\d.]+) MB\/s\)/.exec(write)?.[1] ?? NaN),
           reboot_s: at(/^rebooting into the deployed image/),

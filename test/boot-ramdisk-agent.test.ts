@@ -22,6 +22,7 @@ import { run } from '../src/common/child-process.js';
 import { buildDeployRamdisk, type DeployRamdisk } from '../src/image-builder/deploy-ramdisk.js';
 import type { TestSeed } from './support/seed.js';
 import { assertInOrder } from './support/in-order.js';
+import { parseRamdiskStagesRow } from '../src/common/ramdisk-stages.js';
 import { startLabSeed, LabNodes, assertConfigDrive, cleanUpLabs } from './support/lab-seed.js';
 
 const dirs: string[] = [];
@@ -177,6 +178,7 @@ test('the image-builder deploy ramdisk (Node 18 agent) deploys a 768 MiB lab mac
     new RegExp(`^DHCP DHCPACK ${d.mac} `),
     /^deploy\.kernel fetched: /,
     /^deploy\.initramfs fetched: /,
+    /^ramdisk \(guest clock\): kernel → init [\d.]+ s, → agent started [\d.]+ s, → agent loaded [\d.]+ s, → network up [\d.]+ s, → lookup [\d.]+ s \(uptime [\d.]+ s\)$/,
     /^deploy agent looked up/,
     /^agent command write_image succeeded: 3\.0 MiB in .* MB\/s\)$/,
     /^agent command write_config_drive succeeded$/,
@@ -193,6 +195,19 @@ test('the image-builder deploy ramdisk (Node 18 agent) deploys a 768 MiB lab mac
   assert.match(d.console, /network: eth0 \d+\.\d+\.\d+\.\d+ \(DHCP\)/);
   assert.doesNotMatch(d.console, /BOOTSTACK-AGENT-EXIT/, 'the agent runs until the machine reboots');
   t.diagnostic(`console: agent started on ${started[1]} at ${started[2]} s after the kernel started`);
+
+  // The ramdisk's start on the guest clock (the agent's report with its lookup): every stage, each
+  // step plausible under TCG, and the agent's process start agrees with /init's console marker
+  // (same clock, read just before /init execs node).
+  const stagesRow = events.find((e) => e.startsWith('ramdisk (guest clock): '))!;
+  t.diagnostic(stagesRow);
+  const st = parseRamdiskStagesRow(stagesRow)!;
+  for (const k of ['init_s', 'agent_start_s', 'agent_ready_s', 'network_s', 'lookup_s'] as const) {
+    assert.ok(st[k] !== undefined && st[k] >= 0 && st[k] < 300, `${k} in ${stagesRow}`);
+  }
+  assert.ok(st.init_s! > 0.1, `the kernel takes some time to reach /init: ${stagesRow}`);
+  const agentStart = st.init_s! + st.agent_start_s!;
+  assert.ok(Math.abs(agentStart - Number(started[2])) < 3, `agent start ${agentStart.toFixed(2)} s vs console marker ${started[2]} s`);
 
   // The QEMU disk: the image's boot code and everything between the GPT areas, and the config drive.
   const fh = await open(d.disk, 'r');

@@ -95,8 +95,15 @@ test('agent protocol: lookup once with the boot secret, then token-authenticated
   // A MAC of another machine is refused and does not burn the secret.
   assert.equal((await post('/boot/agent/lookup', { macs: [MAC], boot_secret: secret })).status, 401);
   assert.equal((await post('/boot/agent/lookup', { macs: ['52:54:00:aa:00:02'], boot_secret: secret, x: 1 })).status, 400);
-  const lookup = await post('/boot/agent/lookup', { macs: ['52:54:00:AA:00:02', '52:54:00:aa:00:77'], boot_secret: secret });
+  // The ramdisk's figures must be an object (an agent falls back to a lookup without them on a 400 naming the field) ...
+  const notObject = await post('/boot/agent/lookup', { macs: ['52:54:00:aa:00:02'], boot_secret: secret, ramdisk_stages: [1] });
+  assert.equal(notObject.status, 400);
+  assert.match(await notObject.text(), /ramdisk_stages/);
+  // ... but a bad figure inside never refuses the lookup: it is dropped with its reason.
+  const lookup = await post('/boot/agent/lookup', { macs: ['52:54:00:AA:00:02', '52:54:00:aa:00:77'], boot_secret: secret, ramdisk_stages: { init_s: 2.5, lookup_s: -1 } });
   assert.equal(lookup.status, 200);
+  const stages = events.find((e) => e.kind === 'ramdisk_stages' && e.nodeId === 'node-2');
+  assert.deepEqual(stages?.detail, { stages: { init_s: 2.5 }, ignored: ['ramdisk_stages.lookup_s: -1 is not a guest uptime (a number of seconds, 0 ≤ s < 86400)'] });
   const { node_id, agent_token } = (await lookup.json()) as { node_id: string; agent_token: string };
   assert.equal(node_id, 'node-2');
   const again = await post('/boot/agent/lookup', { macs: ['52:54:00:aa:00:02'], boot_secret: secret });

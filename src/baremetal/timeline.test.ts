@@ -25,6 +25,17 @@ test('describe: DHCP, fetches and agent commands in operator words; heartbeats a
   assert.equal(describe({ kind: 'heartbeat', at, detail: {} }), undefined);
 });
 
+test("describe: the ramdisk's start on the guest clock, one row; dropped figures named, no figures a warning", () => {
+  const at = new Date();
+  const row = describe({ kind: 'ramdisk_stages', at, nodeId: 'n1', detail: { stages: { init_s: 3.1, agent_start_s: 6, agent_ready_s: 7.5, network_s: 11.7, lookup_s: 13.5 }, ignored: [] } });
+  assert.deepEqual(row, {
+    text: 'ramdisk (guest clock): kernel → init 3.10 s, → agent started 2.90 s, → agent loaded 1.50 s, → network up 4.20 s, → lookup 1.80 s (uptime 13.50 s)',
+    severity: 'INFO',
+  });
+  const none = describe({ kind: 'ramdisk_stages', at, nodeId: 'n1', detail: { stages: {}, ignored: ['ramdisk_stages.init_s: -1 is not a guest uptime'] } });
+  assert.deepEqual(none, { text: 'ramdisk (guest clock): no usable figures; ignored: ramdisk_stages.init_s: -1 is not a guest uptime', severity: 'WARNING' });
+});
+
 test('timeout hints follow the last step; rows are stored in order', async () => {
   const rows: HistoryRow[] = [];
   const db = { insertInto: () => ({ values: (row: HistoryRow) => ({ execute: async () => void rows.push(row) }) }) } as unknown as BaremetalKysely;

@@ -1,11 +1,13 @@
-// The boot timeline: boot events (DHCP seen, iPXE script and ramdisk fetched, agent lookup, each
-// agent command with bytes and MB/s) written into the node's history as event type "boot", in
-// arrival order, and the hint a phase timeout gives from the last step a machine reached.
+// The boot timeline: boot events (DHCP seen, iPXE script and ramdisk fetched, the ramdisk's start
+// on the guest clock, agent lookup, each agent command with bytes and MB/s) written into the node's
+// history as event type "boot", in arrival order, and the hint a phase timeout gives from the last
+// step a machine reached.
 import { SPARSE } from '../common/sparse-image.js';
 import type { Logger } from 'pino';
 import type { BaremetalKysely } from './db.js';
 import { recordHistory, type Severity } from './node-store.js';
 import type { BootTimelineEvent } from './provisioning.js';
+import { describeRamdiskStages, type CheckedStages } from '../common/ramdisk-stages.js';
 
 export const TIMELINE_EVENT_TYPE = 'boot';
 
@@ -42,6 +44,11 @@ export function describe(e: BootTimelineEvent): { text: string; severity: Severi
       // The sparse transfer names the image's size first (what was deployed), then what crossed the wire.
       if (d.transfer === SPARSE) return { text: `${line}, sparse: ${(bytes / MiB).toFixed(1)} MiB sent in ${Number(d.extents ?? 0)} data extents`, severity: 'INFO' };
       return { text: line, severity: 'INFO' };
+    }
+    case 'ramdisk_stages': {
+      // Checked by the boot service (checkRamdiskStages) before the event is emitted.
+      const c = { stages: (d.stages ?? {}) as CheckedStages['stages'], ignored: Array.isArray(d.ignored) ? d.ignored.map(String) : [] };
+      return { text: describeRamdiskStages(c), severity: Object.keys(c.stages).length ? 'INFO' : 'WARNING' };
     }
     case 'agent_lookup':
       return { text: `deploy agent looked up (${Array.isArray(d.macs) ? d.macs.join(', ') : ''})`, severity: 'INFO' };

@@ -7,6 +7,8 @@ export type BootEventKind =
   | 'script_fetched'
   | 'file_fetched'
   | 'agent_lookup'
+  /** The ramdisk's start on the guest clock, as the agent reported it with the lookup (src/common/ramdisk-stages.ts). */
+  | 'ramdisk_stages'
   | 'heartbeat'
   | 'command_started'
   | 'command_finished'

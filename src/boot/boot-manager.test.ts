@@ -51,3 +51,32 @@ test('a restored pending boot: a failed secret write is retried on the next scri
   const secret = new RegExp(`${CMDLINE.secret.replace('.', '\\.')}=(\\S+)`).exec(script)![1]!;
   assert.equal((await manager.lookup([mac], secret)).nodeId, 'n1', 'and that secret works');
 });
+
+test("the lookup's ramdisk figures: checked, emitted just before the lookup at the same time", async () => {
+  const mac = '52:54:00:12:34:57';
+  const events = new BootEventBus();
+  const seen: Array<{ kind: string; at: Date; detail: Record<string, unknown> }> = [];
+  events.subscribe((e) => void seen.push(e));
+  const manager = new BootManager({
+    store: restoredStore('n2', mac),
+    secrets: new BootSecrets(new MemoryBootSecretStore(), 60_000),
+    commands: new MemoryDeployCommands(),
+    events,
+    baseUrl: () => 'http://seed/boot',
+    kernel: 'k',
+    ramdisk: 'r',
+    kernelArgs: '',
+  });
+  await manager.restore();
+  const secretOf = (script: string) => new RegExp(`${CMDLINE.secret.replace('.', '\\.')}=(\\S+)`).exec(script)![1]!;
+  await manager.lookup([mac], secretOf(await manager.scriptFor(mac)), undefined, { init_s: 3.1, network_s: 2, lookup_s: 1e9 });
+  const [stages, lookup] = seen.filter((e) => e.kind === 'ramdisk_stages' || e.kind === 'agent_lookup');
+  assert.equal(stages?.kind, 'ramdisk_stages');
+  assert.equal(lookup?.kind, 'agent_lookup');
+  assert.equal(stages.at.getTime(), lookup.at.getTime());
+  assert.deepEqual(stages.detail.stages, { init_s: 3.1 });
+  assert.deepEqual(stages.detail.ignored, [
+    'ramdisk_stages.network_s: 2 s is before init_s (3.1 s)',
+    'ramdisk_stages.lookup_s: 1000000000 is not a guest uptime (a number of seconds, 0 ≤ s < 86400)',
+  ]);
+});

@@ -12,7 +12,9 @@ import type { BootEventBus } from './boot-events.js';
 import type { DeployCommands } from './deploy-commands.js';
 import { normalizeMac, type DhcpHostsDir, type HostEntry } from './dhcp-hosts.js';
 import { genericScript, nodeScript, type Firmware } from './ipxe-script.js';
+import { checkRamdiskStages } from '../common/ramdisk-stages.js';
 import type { StoredPendingBoot } from './deploy-store.js';
+import { sleep } from '../common/sleep.js';
 
 /** The durable half of pending boots and image grants (DbBootStore). */
 export interface PendingBootStore {
@@ -249,7 +251,7 @@ export class BootManager {
     }
     let refused = this.scriptRefusal(p, from, new Date());
     for (let waited = 0; refused?.code === 'no_lease' && waited < LEASE_GRACE_MS; waited += 50) {
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       refused = this.scriptRefusal(p, from, new Date());
     }
     if (refused) {
@@ -320,7 +322,7 @@ export class BootManager {
   }
 
   /** The agent's first call: the boot secret (once) and its MACs → node id and agent token. Only from the boot's bound address. */
-  async lookup(macs: readonly string[], bootSecret: string, from = IN_PROCESS): Promise<{ nodeId: string; agentToken: string }> {
+  async lookup(macs: readonly string[], bootSecret: string, from = IN_PROCESS, ramdiskStages?: unknown): Promise<{ nodeId: string; agentToken: string }> {
     const given = new Set(macs.map(normalizeMac));
     // Every check runs before the secret is used up: a refused caller does not burn it.
     const nodeId = await this.o.secrets.consume(bootSecret, (id) => {
@@ -334,7 +336,10 @@ export class BootManager {
       this.assertFrom(id, from, 'lookup');
     });
     const agentToken = this.o.commands.openSession(nodeId);
-    this.o.events.emit({ kind: 'agent_lookup', at: new Date(), nodeId, detail: { macs: [...given] } });
+    const at = new Date();
+    // Before the lookup's own event, at the same time: the history keeps them in this order.
+    if (ramdiskStages !== undefined) this.o.events.emit({ kind: 'ramdisk_stages', at, nodeId, detail: { ...checkRamdiskStages(ramdiskStages) } });
+    this.o.events.emit({ kind: 'agent_lookup', at, nodeId, detail: { macs: [...given] } });
     return { nodeId, agentToken };
   }
 }

@@ -124,7 +124,7 @@ export function bootRoutes(o: BootRouteOptions) {
       return reply.type('application/octet-stream').headers(answer.headers).send(answer.stream);
     });
 
-    app.post<{ Body: { macs: string[]; boot_secret: string } }>(
+    app.post<{ Body: { macs: string[]; boot_secret: string; ramdisk_stages?: Record<string, unknown> } }>(
       '/agent/lookup',
       {
         ...pub,
@@ -136,12 +136,15 @@ export function bootRoutes(o: BootRouteOptions) {
             properties: {
               macs: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', maxLength: 32 } },
               boot_secret: { type: 'string', minLength: 1, maxLength: 256 },
+              // Guest uptimes for the timeline; each value is checked (and dropped with a reason)
+              // by checkRamdiskStages, so a bad figure never refuses the lookup.
+              ramdisk_stages: { type: 'object', maxProperties: 16 },
             },
           },
         },
       },
       async (req) => {
-        const { nodeId, agentToken: token } = await o.manager.lookup(req.body.macs, req.body.boot_secret, clientAddress(req.ip));
+        const { nodeId, agentToken: token } = await o.manager.lookup(req.body.macs, req.body.boot_secret, clientAddress(req.ip), req.body.ramdisk_stages);
         await o.manager.commands.flush(); // the session is stored before the agent has its token
         return { node_id: nodeId, agent_token: token, heartbeat_interval_s: o.heartbeatIntervalS };
       },

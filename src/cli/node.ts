@@ -166,7 +166,7 @@ export function registerNode(program: Command): void {
     });
   node
     .command('timeline')
-    .description("a node's boot and deploy timeline from its history: DHCP, iPXE script, ramdisk, agent lookup, each agent command (bytes, MB/s), reboot, with times and gaps")
+    .description("a node's boot and deploy timeline from its history: DHCP, iPXE script, ramdisk fetch, the ramdisk's start on its own clock (kernel → init → agent → network → lookup), agent lookup, each agent command (bytes, MB/s), reboot, with times and gaps")
     .argument('<node>', 'node name or UUID')
     .option('--os-cloud <name>', 'cloud in clouds.yaml (default: $OS_CLOUD, else the OS_* variables)')
     .option('--all', 'the whole history (default: from the start of the last provisioning operation)')
