@@ -154,6 +154,64 @@ test('list: fields, filters, detail and marker paging', async () => {
   assert.equal(badField.status, 400);
 });
 
+test('list filters with invalid values are 400 naming the value; valid but unmatched ones are empty lists', async () => {
+  const latest = { 'x-openstack-ironic-api-version': 'latest' };
+  const bad: Array<[string, RegExp]> = [
+    ['nodes?provision_state=bogus', /provision_state "bogus"/],
+    ['nodes?fault=somefake', /fault "somefake".*"power failure"/],
+    ['nodes?maintenance=notabool', /"notabool" for maintenance/],
+    ['nodes?limit=-1', /limit "-1"/],
+    ['nodes?limit=abc', /limit "abc"/],
+    ['nodes?sort_dir=sideways', /sort direction "sideways"/],
+    ['nodes?sort_key=unknown', /sort_key value "unknown"/],
+    ['nodes?fields=nonexistent', /"nonexistent" are not valid/],
+    ['nodes?marker=not-a-uuid', /marker "not-a-uuid"/],
+    ['ports?sort_dir=sideways', /sort direction "sideways"/],
+    ['ports?sort_key=extra', /sort_key value "extra"/],
+    ['ports?marker=not-a-uuid', /marker "not-a-uuid"/],
+    ['ports?limit=abc', /limit "abc"/],
+    ['allocations?sort_dir=up', /sort direction "up"/],
+    ['allocations?sort_key=traits', /sort_key value "traits"/],
+    ['allocations?limit=-5', /limit "-5"/],
+    ['drivers?type=bogus', /type "bogus"/],
+  ];
+  for (const [path, message] of bad) {
+    const r = await h.call('GET', `/baremetal/v1/${path}`, undefined, latest);
+    assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
+    assert.match(faultMessage(r.body), message, path);
+  }
+  // Names Ironic knows are valid filters even when no node can match (rescue is not implemented).
+  for (const path of ['nodes?provision_state=rescue%20wait', 'nodes?provision_state=available', 'nodes?fault=clean%20failure', 'drivers?type=classic']) {
+    const r = await h.call('GET', `/baremetal/v1/${path}`, undefined, latest);
+    assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+  }
+  assert.deepEqual((await h.call('GET', '/baremetal/v1/drivers?type=classic', undefined, latest)).body.drivers, []);
+  assert.ok((await h.call('GET', '/baremetal/v1/drivers?type=dynamic', undefined, latest)).body.drivers.length > 0);
+});
+
+test('ports and allocations sort by sort_key and sort_dir; port paging follows the sort', async () => {
+  const n = await h.call('POST', '/baremetal/v1/nodes', { name: 'sorted-ports', driver: 'fake-hardware' });
+  const macs = ['52:54:00:50:00:03', '52:54:00:50:00:01', '52:54:00:50:00:02'];
+  for (const address of macs) assert.equal((await h.call('POST', '/baremetal/v1/ports', { address, node_uuid: n.body.uuid })).status, 201);
+  const list = async (q: string) => (await h.call('GET', `/baremetal/v1/ports?node=sorted-ports&${q}`)).body;
+  assert.deepEqual((await list('sort_key=address')).ports.map((p: Loose) => p.address), [...macs].sort());
+  assert.deepEqual((await list('sort_key=address&sort_dir=desc')).ports.map((p: Loose) => p.address), [...macs].sort().reverse());
+  assert.deepEqual((await list('')).ports.map((p: Loose) => p.address), macs, 'creation order by default');
+  const page1 = await list('sort_key=address&sort_dir=desc&limit=2');
+  const next = new URL(page1.next);
+  const page2 = (await h.call('GET', next.pathname + next.search)).body;
+  assert.deepEqual([...page1.ports, ...page2.ports].map((p: Loose) => p.address), [...macs].sort().reverse());
+  // Allocations that find no node still exist (state error): enough to sort.
+  for (const name of ['sort-b', 'sort-c', 'sort-a']) {
+    assert.equal((await h.call('POST', '/baremetal/v1/allocations', { name, resource_class: 'sort-none' })).status, 201);
+  }
+  const names = async (q: string) => (await h.call('GET', `/baremetal/v1/allocations?resource_class=sort-none&${q}`)).body.allocations.map((a: Loose) => a.name);
+  assert.deepEqual(await names(''), ['sort-b', 'sort-c', 'sort-a']);
+  assert.deepEqual(await names('sort_key=name'), ['sort-a', 'sort-b', 'sort-c']);
+  assert.deepEqual(await names('sort_key=name&sort_dir=desc'), ['sort-c', 'sort-b', 'sort-a']);
+  for (const name of ['sort-a', 'sort-b', 'sort-c']) assert.equal((await h.call('DELETE', `/baremetal/v1/allocations/${name}`)).status, 204);
+});
+
 test('ports: unique MAC, node link, pxe_enabled, patch and list by node', async () => {
   const n = await h.call('POST', '/baremetal/v1/nodes', { name: 'with-ports', driver: 'fake-hardware' });
   const p = await h.call('POST', '/baremetal/v1/ports', { address: '52:54:00:AA:BB:01', node_uuid: n.body.uuid });

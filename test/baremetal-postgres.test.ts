@@ -32,6 +32,12 @@ test('lifecycle, paging, uniqueness, allocation and history on PostgreSQL', asyn
 
   assert.equal((await h.call('POST', '/baremetal/v1/ports', { address: '52:54:00:00:ab:00', node_uuid: ids[0] })).status, 201);
   assert.equal((await h.call('POST', '/baremetal/v1/ports', { address: '52:54:00:00:ab:00', node_uuid: ids[1] })).status, 409);
+  assert.equal((await h.call('POST', '/baremetal/v1/ports', { address: '52:54:00:00:ab:01', node_uuid: ids[1] })).status, 201);
+  // Sorted lists and a marker on a sorted list (the SQL differs by column type on PostgreSQL).
+  const byMac = await h.call('GET', '/baremetal/v1/ports?sort_key=address&sort_dir=desc&limit=1');
+  assert.deepEqual(byMac.body.ports.map((p: Loose) => p.address), ['52:54:00:00:ab:01']);
+  const nextPort = new URL(byMac.body.next);
+  assert.deepEqual((await h.call('GET', nextPort.pathname + nextPort.search)).body.ports.map((p: Loose) => p.address), ['52:54:00:00:ab:00']);
 
   for (const [verb, state] of [['manage', 'manageable'], ['provide', 'available'], ['active', 'active'], ['deleted', 'available']] as const) {
     await h.call('PUT', `/baremetal/v1/nodes/${ids[0]}/states/provision`, { target: verb });
@@ -41,6 +47,9 @@ test('lifecycle, paging, uniqueness, allocation and history on PostgreSQL', asyn
   const a = await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'pg', traits: ['CUSTOM_PG'] });
   assert.equal(a.body.state, 'active');
   assert.equal(a.body.node_uuid, ids[0]);
+  const sorted = await h.call('GET', '/baremetal/v1/allocations?sort_key=updated_at&sort_dir=desc');
+  assert.equal(sorted.status, 200, JSON.stringify(sorted.body));
+  assert.equal(sorted.body.allocations[0].uuid, a.body.uuid);
   const hist = await h.call('GET', `/baremetal/v1/nodes/${ids[0]}/history`);
   assert.ok(hist.body.history.length >= 8);
 });

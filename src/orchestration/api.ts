@@ -84,9 +84,10 @@ const templateBody = {
     stack_name: { type: 'string', maxLength: 255 },
     template: { type: ['object', 'string', 'null'] },
     template_url: { type: ['string', 'null'] },
-    files: { type: 'object', additionalProperties: { type: 'string' } },
-    environment: { type: ['object', 'string'] },
-    environment_files: { type: 'array', items: { type: 'string' } },
+    // null is "none" for these three (heatclient sends "environment_files": null), as in Heat.
+    files: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+    environment: { type: ['object', 'string', 'null'] },
+    environment_files: { type: ['array', 'null'], items: { type: 'string' } },
     parameters: { type: 'object' },
     disable_rollback: { type: 'boolean' },
     timeout_mins: { type: ['integer', 'null'], minimum: 1 },
@@ -103,7 +104,12 @@ const templateBody = {
 /** Heat accepts the environment as a map or as YAML text (parsed with its lines by the engine). */
 function parseEnvField(v: unknown): JsonMap | string | undefined {
   if (typeof v === 'string') return v.trim() ? v : {};
-  return v as JsonMap | undefined;
+  return v === null ? undefined : (v as JsonMap | undefined);
+}
+
+/** A body field that may be null, meaning absent (files, environment_files). */
+function absent<T>(v: unknown): T | undefined {
+  return v === null ? undefined : (v as T | undefined);
 }
 
 export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -179,7 +185,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         template: body.template as JsonMap | string,
         files: (body.files ?? {}) as Record<string, string>,
         environment: parseEnvField(body.environment),
-        environment_files: body.environment_files as string[] | undefined,
+        environment_files: absent<string[]>(body.environment_files),
         parameters: (body.parameters ?? {}) as JsonMap,
         disable_rollback: body.disable_rollback as boolean | undefined,
         timeout_mins: body.timeout_mins as number | null | undefined,
@@ -199,7 +205,10 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
     app.post(`${base}/stacks`, { schema: { body: { ...templateBody, required: ['stack_name'] } } }, async (req: Req, reply) => {
       const p = allow(req, 'stacks:create');
       const row = await engine.create(p, stackRequest(req.body), undefined, requireAuth(req).userId);
-      return reply.status(201).send({ stack: { id: row.id, links: [{ href: `${link(req)}/stacks/${row.name}/${row.id}`, rel: 'self' }] } });
+      // Heat's Location is the new stack's URL, the same as its self link.
+      const href = `${link(req)}/stacks/${row.name}/${row.id}`;
+      reply.header('location', href);
+      return reply.status(201).send({ stack: { id: row.id, links: [{ href, rel: 'self' }] } });
     });
 
     app.post(`${base}/stacks/preview`, { schema: { body: templateBody } }, async (req: Req) => {
@@ -222,7 +231,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       allow(req, 'validate');
       const b = req.body ?? {};
       if (b.template === undefined || b.template === null) throw new BadRequestError('No template specified');
-      const env = requestEnvironment({ environment: parseEnvField(b.environment), environment_files: b.environment_files as string[] | undefined, files: b.files as Record<string, string> | undefined });
+      const env = requestEnvironment({ environment: parseEnvField(b.environment), environment_files: absent<string[]>(b.environment_files), files: absent<Record<string, string>>(b.files) });
       const tmpl = loadTemplate(b.template as JsonMap | string, 'template');
       const params = { ...env.parameters, ...((b.parameters ?? {}) as JsonMap) };
       validateStack(tmpl, { registry: deps.registry, env, files: (b.files ?? {}) as Record<string, string>, params });
@@ -262,9 +271,9 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         await engine.update(row, {
           existing,
           template: (b.template ?? undefined) as JsonMap | string | undefined,
-          files: b.files as Record<string, string> | undefined,
+          files: absent<Record<string, string>>(b.files),
           environment: parseEnvField(b.environment),
-          environment_files: b.environment_files as string[] | undefined,
+          environment_files: absent<string[]>(b.environment_files),
           parameters: b.parameters as JsonMap | undefined,
           timeout_mins: b.timeout_mins as number | undefined,
           rollback: b.disable_rollback === undefined ? undefined : b.disable_rollback === false,

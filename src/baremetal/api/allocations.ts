@@ -5,6 +5,7 @@
 // nodes it may not see are answered as missing ones (ownership.ts).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../common/errors.js';
 import { now, toJson } from '../../common/db.js';
 import { isAdmin } from '../../common/auth.js';
@@ -17,7 +18,10 @@ import { applyPatch, patchSchema, type PatchOp } from './json-patch.js';
 import { allocationView, pick } from './views.js';
 import { permits, type BaremetalOp } from '../policy.js';
 import { requireAuth } from '../../common/service.js';
-import { authorize, authorizeOnAllocation, callerClaimant, findVisibleNode, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
+import { authorize, authorizeOnAllocation, callerClaimant, findVisibleNode, parseFields, parseLimit, parseSortDir, parseSortKey, type ApiDeps, type Query } from './context.js';
+
+/** Text columns an allocation list may be sorted by (created_at, i.e. creation order, by default). */
+const ALLOCATION_SORT_KEYS: ReadonlySet<string> = new Set(['created_at', 'updated_at', 'uuid', 'name', 'state', 'node_uuid', 'resource_class', 'owner']);
 
 const createSchema = {
   type: 'object',
@@ -105,13 +109,16 @@ export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const auth = authorize(request, 'baremetal:allocation:list');
     const q = request.query as Query;
     const fields = parseFields(q.fields, Object.keys(allocationView(await sampleAllocation(), '')));
+    const limit = parseLimit(q.limit);
+    const sortKey = parseSortKey(q.sort_key, ALLOCATION_SORT_KEYS, 'created_at');
+    const dir = parseSortDir(q.sort_dir);
     let query = db.selectFrom('baremetal_allocations').selectAll();
     if (q.node) query = query.where('node_uuid', '=', (await findVisibleNode(db, auth, q.node)).uuid);
     if (q.resource_class) query = query.where('resource_class', '=', q.resource_class);
     if (q.state) query = query.where('state', '=', q.state);
     if (q.owner) query = query.where('owner', '=', q.owner);
     if (!isAdmin(auth)) query = query.where('owner', '=', auth.projectId ?? '');
-    const rows = await query.orderBy('created_at').orderBy('uuid').limit(parseLimit(q.limit)).execute();
+    const rows = await query.orderBy(sql<string>`coalesce(${sql.ref(sortKey)}, '')`, dir).orderBy('uuid', dir).limit(limit).execute();
     return { allocations: rows.map((r) => (fields ? pick(allocationView(r, deps.base()), fields) : allocationView(r, deps.base()))) };
   };
   app.get('/v1/allocations', listAllocations);

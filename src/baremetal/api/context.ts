@@ -6,7 +6,8 @@ import { isAdmin, type AuthContext } from '../../common/auth.js';
 import { requireAuth } from '../../common/service.js';
 import type { AllocationRow, BaremetalKysely, NodeRow } from '../db.js';
 import type { Conductor } from '../conductor.js';
-import { findNode } from '../node-store.js';
+import { findNode, isUuid } from '../node-store.js';
+import { PROVISION_STATES } from '../states.js';
 import type { Claimant } from '../ownership.js';
 import { enforce, ownerDetailsHidden, permits, type BaremetalOp } from '../policy.js';
 import type { PortChange } from '../provisioning.js';
@@ -114,6 +115,42 @@ export function parseSortDir(raw: unknown): 'asc' | 'desc' {
   if (raw === undefined || raw === '') return 'asc';
   if (raw === 'asc' || raw === 'desc') return raw;
   throw new BadRequestError(`Invalid sort direction "${String(raw)}": expected asc or desc`);
+}
+
+/** A sort_key query value: one of `allowed` (the default when absent), else 400 naming it. */
+export function parseSortKey(raw: unknown, allowed: ReadonlySet<string>, fallback: string): string {
+  if (raw === undefined || raw === '') return fallback;
+  const key = String(raw);
+  if (!allowed.has(key)) throw new BadRequestError(`The sort_key value "${key}" is an invalid field for sorting; valid: ${[...allowed].join(', ')}`);
+  return key;
+}
+
+/** A marker is the UUID of the last item of the previous page: anything else is a 400, as in Ironic. */
+export function parseMarker(raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!isUuid(String(raw))) throw new BadRequestError(`Invalid marker "${String(raw)}": expected a UUID`);
+  return String(raw);
+}
+
+// Ironic's state names include rescue's, which we do not implement: filtering on one is valid
+// (it matches no node), a name Ironic does not have is a 400.
+const FILTER_STATES: ReadonlySet<string> = new Set([...PROVISION_STATES, 'rescue', 'rescue failed', 'rescue wait', 'rescuing', 'unrescue failed', 'unrescuing']);
+
+export function parseProvisionStateFilter(raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!FILTER_STATES.has(String(raw))) throw new BadRequestError(`Invalid provision_state "${String(raw)}": not a provision state`);
+  return String(raw);
+}
+
+/** The faults a node in maintenance may carry (Ironic's set; we set "power failure" ourselves). */
+export const NODE_FAULTS = ['power failure', 'clean failure', 'rescue abort failure'] as const;
+
+export function parseFaultFilter(raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!(NODE_FAULTS as readonly string[]).includes(String(raw))) {
+    throw new BadRequestError(`Invalid fault "${String(raw)}": expected one of ${NODE_FAULTS.map((f) => `"${f}"`).join(', ')}`);
+  }
+  return String(raw);
 }
 
 /** Ironic's "next" link: the same query with marker set to the last item. */

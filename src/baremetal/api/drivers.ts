@@ -1,6 +1,6 @@
 // /v1/drivers: the hardware types with their default and enabled interfaces.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { NotFoundError } from '../../common/errors.js';
+import { BadRequestError, NotFoundError } from '../../common/errors.js';
 import { INTERFACE_KINDS } from '../drivers/interfaces.js';
 import { FIXED_INTERFACES } from '../drivers/hardware-types.js';
 import { authorize, parseBool, type ApiDeps, type Query } from './context.js';
@@ -60,7 +60,12 @@ export function driverRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const listDrivers = async (request: FastifyRequest) => {
     authorize(request, 'baremetal:driver:get');
     const q = request.query as Query;
-    if (q.type && q.type !== 'dynamic') return { drivers: [] };
+    // Ironic has had only dynamic (hardware type) drivers since classic ones were removed; the
+    // filter still accepts "classic" (matching nothing), anything else is a 400.
+    if (q.type !== undefined && q.type !== '' && q.type !== 'classic' && q.type !== 'dynamic') {
+      throw new BadRequestError(`Invalid type "${q.type}": expected "classic" or "dynamic"`);
+    }
+    if (q.type === 'classic') return { drivers: [] };
     const detail = parseBool(q.detail, 'detail') === true;
     return { drivers: Object.keys(registry.hardwareTypes).map((n) => view(n, detail)) };
   };

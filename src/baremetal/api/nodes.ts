@@ -18,7 +18,7 @@ import { checkTraits } from '../traits.js';
 import { NODE_LIST_FIELDS, allocationView, historyView, nodeStatesView, nodeView, pick, portView } from './views.js';
 import { nodeUpdateRules, permits, type BaremetalOp } from '../policy.js';
 import { ownedOrLeasedBy } from '../ownership.js';
-import { authorize, authorizeNode, canSeeNode, isLesseeOnly, nextLink, parseBool, parseFields, parseLimit, parseSortDir, type ApiDeps, type Query } from './context.js';
+import { authorize, authorizeNode, canSeeNode, isLesseeOnly, nextLink, parseBool, parseFaultFilter, parseFields, parseLimit, parseMarker, parseProvisionStateFilter, parseSortDir, parseSortKey, type ApiDeps, type Query } from './context.js';
 
 const NAME_RE = /^[A-Za-z0-9\-._~]+$/;
 
@@ -167,17 +167,19 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const allFields = Object.keys(nodeView(sampleRow, ''));
     const fields = parseFields(q.fields, allFields);
     const limit = parseLimit(q.limit);
-    const sortKey = q.sort_key ?? 'created_at';
-    if (!SORT_KEYS.has(sortKey)) throw new BadRequestError(`The sort_key value "${sortKey}" is an invalid field for sorting`);
+    const sortKey = parseSortKey(q.sort_key, SORT_KEYS, 'created_at');
     const dir = parseSortDir(q.sort_dir);
+    const marker = parseMarker(q.marker);
+    const provisionState = parseProvisionStateFilter(q.provision_state);
+    const fault = parseFaultFilter(q.fault);
     let query = db.selectFrom('baremetal_nodes').selectAll();
-    if (q.provision_state) query = query.where('provision_state', '=', q.provision_state);
+    if (provisionState) query = query.where('provision_state', '=', provisionState);
     if (q.driver) query = query.where('driver', '=', q.driver);
     if (q.resource_class) query = query.where('resource_class', '=', q.resource_class);
     if (q.owner) query = query.where('owner', '=', q.owner);
     if (q.lessee) query = query.where('lessee', '=', q.lessee);
     if (q.conductor_group) query = query.where('conductor_group', '=', q.conductor_group.toLowerCase());
-    if (q.fault) query = query.where('fault', '=', q.fault);
+    if (fault) query = query.where('fault', '=', fault);
     if (q.instance_uuid) query = query.where('instance_uuid', '=', q.instance_uuid);
     const maint = parseBool(q.maintenance, 'maintenance');
     if (maint !== undefined) query = query.where('maintenance', '=', maint ? 1 : 0);
@@ -189,10 +191,10 @@ export function nodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!isAdmin(auth)) query = query.where(ownedOrLeasedBy(auth.projectId));
     const col = sql.ref(sortKey);
     const keyExpr = sql<string>`coalesce(${col}, '')`;
-    if (q.marker) {
+    if (marker) {
       // A marker naming a node the caller may not see is answered as a missing one.
-      const m = await findNode(db, q.marker).catch(() => undefined);
-      if (!m || !canSeeNode(auth, m)) throw new NotFoundError('Marker', q.marker);
+      const m = await findNode(db, marker).catch(() => undefined);
+      if (!m || !canSeeNode(auth, m)) throw new NotFoundError('Marker', marker);
       const mk = String((m as unknown as Record<string, unknown>)[sortKey] ?? '');
       const cmp = dir === 'asc' ? sql`>` : sql`<`;
       query = query.where(sql<boolean>`(${keyExpr} ${cmp} ${mk} or (${keyExpr} = ${mk} and uuid ${cmp} ${m.uuid}))`);

@@ -1,6 +1,7 @@
 // /v1/ports: MAC addresses of a node's NICs (unique), with pxe_enabled and the switch they are on.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../../common/errors.js';
 import { now, toJson } from '../../common/db.js';
 import { isAdmin, type AuthContext } from '../../common/auth.js';
@@ -10,10 +11,12 @@ import { applyPatch, patchBool, patchSchema, type PatchOp } from './json-patch.j
 import { PORT_LIST_FIELDS, pick, portView } from './views.js';
 import type { BaremetalOp } from '../policy.js';
 import { ownedOrLeasedBy } from '../ownership.js';
-import { authorize, authorizeOnNode, findVisibleNode, nextLink, parseBool, parseFields, parseLimit, type ApiDeps, type Query } from './context.js';
+import { authorize, authorizeOnNode, findVisibleNode, nextLink, parseBool, parseFields, parseLimit, parseMarker, parseSortDir, parseSortKey, type ApiDeps, type Query } from './context.js';
 import { requireAuth } from '../../common/service.js';
 
 const MAC_RE = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
+/** Text columns a port list may be sorted by (created_at, i.e. creation order, by default). */
+const PORT_SORT_KEYS: ReadonlySet<string> = new Set(['created_at', 'updated_at', 'uuid', 'address', 'node_uuid', 'physical_network']);
 
 export function normalizeMac(mac: unknown, path = 'body.address'): string {
   if (typeof mac !== 'string' || !MAC_RE.test(mac.trim())) throw new ValidationError(`"${String(mac)}" is not a valid MAC address`, { path });
@@ -101,19 +104,23 @@ export function portRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const sample = portView(samplePort, '');
     const fields = parseFields(q.fields, Object.keys(sample));
     const limit = parseLimit(q.limit);
+    const sortKey = parseSortKey(q.sort_key, PORT_SORT_KEYS, 'created_at');
+    const dir = parseSortDir(q.sort_dir);
+    const marker = parseMarker(q.marker);
     let query = db.selectFrom('baremetal_ports').innerJoin('baremetal_nodes', 'baremetal_nodes.uuid', 'baremetal_ports.node_uuid').selectAll('baremetal_ports');
     const nodeIdent = q.node ?? q.node_uuid;
     if (nodeIdent) query = query.where('baremetal_ports.node_uuid', '=', (await findVisibleNode(db, auth, nodeIdent)).uuid);
     if (q.address) query = query.where('baremetal_ports.address', '=', normalizeMac(q.address, 'address'));
     if (q.physical_network) query = query.where('baremetal_ports.physical_network', '=', q.physical_network);
     if (!isAdmin(auth)) query = query.where(ownedOrLeasedBy(auth.projectId));
-    if (q.marker) {
-      const m = await findVisiblePort(auth, q.marker);
-      query = query.where((eb) =>
-        eb.or([eb('baremetal_ports.created_at', '>', m.created_at), eb.and([eb('baremetal_ports.created_at', '=', m.created_at), eb('baremetal_ports.uuid', '>', m.uuid)])]),
-      );
+    const keyExpr = sql<string>`coalesce(${sql.ref(`baremetal_ports.${sortKey}`)}, '')`;
+    if (marker) {
+      const m = await findVisiblePort(auth, marker);
+      const mk = String((m as unknown as Record<string, unknown>)[sortKey] ?? '');
+      const cmp = dir === 'asc' ? sql`>` : sql`<`;
+      query = query.where(sql<boolean>`(${keyExpr} ${cmp} ${mk} or (${keyExpr} = ${mk} and baremetal_ports.uuid ${cmp} ${m.uuid}))`);
     }
-    const rows = await query.orderBy('baremetal_ports.created_at').orderBy('baremetal_ports.uuid').limit(limit).execute();
+    const rows = await query.orderBy(keyExpr, dir).orderBy('baremetal_ports.uuid', dir).limit(limit).execute();
     const base = deps.base();
     const ports = rows.map((r) => {
       const v = portView(r, base);
