@@ -3,11 +3,15 @@
 // for the file, the line they are on.
 import { readFileSync, existsSync } from 'node:fs';
 import { parseDocument, LineCounter, isMap, isPair, isScalar, type Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
+import { config as zodConfig, type z } from 'zod';
 import { ConfigError } from './errors.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Tree = { [k: string]: unknown };
+
+// Configuration is parsed a few times per process: zod's JIT (code generated per object schema
+// and compiled with new Function) costs more at start-up than it can save on so few parses.
+zodConfig({ jitless: true });
 
 /** Where each dotted key of the file came from (for error messages). */
 type LineIndex = Map<string, number>;

@@ -2,7 +2,7 @@
 // named, fault formats per service, authentication by default, and secrets kept out of logs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { Ajv } from 'ajv';
 import { buildApp } from './app.js';
@@ -59,6 +59,9 @@ const widgets: ApiService = {
       async (request) => ({ ok: true, by: requireAuth(request).userName, body: request.body }),
     );
     app.post('/v1/signal/:id/:token', { config: { public: true } }, async () => ({ signalled: true }));
+    // Body-less actions (a role grant, a delete): report what the handler was given.
+    app.put('/v1/widgets/:id/tags/:tag', async (request) => ({ hadBody: request.body !== undefined }));
+    app.delete('/v1/widgets/:id', async (request) => ({ hadBody: request.body !== undefined }));
     app.get('/v1/widgets/:id', async (request) => {
       throw new NotFoundError('Widget', (request.params as { id: string }).id);
     });
@@ -167,6 +170,33 @@ test('malformed JSON is 400 and an oversized body is 413', async () => {
   assert.equal(big.statusCode, 413);
 });
 
+test('an empty or blank body with a JSON content type is no body; a route that needs one still says so', async () => {
+  const { a } = await app();
+  for (const [method, url] of [['PUT', '/widgets/v1/widgets/w1/tags/t'], ['DELETE', '/widgets/v1/widgets/w1']] as const) {
+    for (const [payload, extra] of [['', { 'content-length': '0' }], ['  \r\n\t', {}]] as const) {
+      for (const type of ['application/json', 'application/json; charset=UTF-8']) {
+        const r = await a.inject({ method, url, headers: { ...auth, 'content-type': type, ...extra }, payload });
+        assert.equal(r.statusCode, 200, `${method} ${type} ${JSON.stringify(payload)}: ${r.body}`);
+        assert.deepEqual(r.json(), { hadBody: false });
+      }
+    }
+    // And with the header but no payload at all.
+    const none = await a.inject({ method, url, headers: auth });
+    assert.equal(none.statusCode, 200, `${method} without payload: ${none.body}`);
+  }
+  // A non-empty body is still parsed (and a broken one refused) on the same routes.
+  const put = await a.inject({ method: 'PUT', url: '/widgets/v1/widgets/w1/tags/t', headers: auth, payload: '{}' });
+  assert.deepEqual(put.json(), { hadBody: true });
+  const broken = await a.inject({ method: 'DELETE', url: '/widgets/v1/widgets/w1', headers: auth, payload: '{' });
+  assert.equal(broken.statusCode, 400);
+  // A route whose schema requires a body: an empty one is a 400 naming the body, as before.
+  for (const payload of ['', '   ']) {
+    const r = await a.inject({ method: 'POST', url: '/widgets/v1/widgets', headers: auth, payload });
+    assert.equal(r.statusCode, 400, JSON.stringify(payload));
+    assert.match(JSON.parse(r.json().error_message).faultstring, /^body: must be object/);
+  }
+});
+
 test('not found is 404 in the owning service style, unknown paths too', async () => {
   const { a } = await app();
   const r = await a.inject({ method: 'GET', url: '/widgets/v1/widgets/w9', headers: auth });
@@ -192,4 +222,60 @@ test('a credential carried in the path as a route parameter never reaches the ac
   const text = lines.join('');
   assert.ok(text.includes('"url":"/widgets/v1/signal/w1/***"'), text);
   assert.ok(!text.includes('Zm9vYmFyc2VjcmV0'));
+});
+
+test('HEAD is answered by the GET route without its body, over the network; a declared HEAD route wins; auth still applies', async () => {
+  let streamClosedUnread = false;
+  const heads: ApiService = {
+    name: 'heads', prefix: '/heads', faultStyle: 'ironic', migrations: [],
+    routes(app) {
+      app.get('/v1/things/:id', async (request) => ({ id: (request.params as { id: string }).id, seen: request.method }));
+      app.get('/v1/file', async (_request, reply) => {
+        let reads = 0;
+        const body = new Readable({
+          read() {
+            reads++;
+            this.push(Buffer.alloc(64 * 1024));
+          },
+        });
+        body.on('close', () => (streamClosedUnread = reads <= 2));
+        return reply.header('content-length', 1 << 30).send(body);
+      });
+      app.head('/v1/checks/:id', async (_request, reply) => reply.status(204).header('x-checked', 'yes').send());
+      app.post('/v1/only-post', async () => ({}));
+    },
+  };
+  const { lines, log } = capture();
+  const a = await buildApp({ services: [fakeIdentity, heads], log, bodyLimit: 1024 });
+  const url = await a.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const headers = { 'x-auth-token': 'good-token' };
+    const got = await fetch(`${url}/heads/v1/things/t1`, { headers });
+    const gotBody = await got.text();
+    assert.deepEqual(JSON.parse(gotBody), { id: 't1', seen: 'GET' });
+    const head = await fetch(`${url}/heads/v1/things/t1`, { method: 'HEAD', headers });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(gotBody.replace('"GET"', '"HEAD"'))));
+    assert.equal(await head.text(), '');
+    assert.ok(head.headers.get('x-openstack-request-id'));
+    // The access log names the method the client sent.
+    assert.ok(lines.some((l) => l.includes('"method":"HEAD"') && l.includes('/heads/v1/things/t1')), 'access log line for HEAD');
+
+    const file = await fetch(`${url}/heads/v1/file`, { method: 'HEAD', headers });
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.get('content-length'), String(1 << 30));
+    assert.equal(await file.text(), '');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(streamClosedUnread, 'the GET route\'s stream was closed without being read through');
+
+    const check = await fetch(`${url}/heads/v1/checks/c1`, { method: 'HEAD', headers });
+    assert.equal(check.status, 204);
+    assert.equal(check.headers.get('x-checked'), 'yes');
+    assert.equal((await fetch(`${url}/heads/v1/checks/c1`, { headers })).status, 404, 'a HEAD-only route has no GET');
+
+    assert.equal((await fetch(`${url}/heads/v1/only-post`, { method: 'HEAD', headers })).status, 404);
+    assert.equal((await fetch(`${url}/heads/v1/things/t1`, { method: 'HEAD' })).status, 401);
+  } finally {
+    await a.close();
+  }
 });

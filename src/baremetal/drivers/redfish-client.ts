@@ -3,9 +3,11 @@
 // on ("authentication failed", "unreachable", "timed out", the BMC's own message).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { BootstackError, ValidationError } from '../../common/errors.js';
-import { sleep, infoString, type DriverNode } from './interfaces.js';
+import { sleep } from '../../common/sleep.js';
+import { infoString, type DriverNode } from './interfaces.js';
 import { maskSecretText } from '../secrets.js';
 
 export interface RedfishSettings {
@@ -78,16 +80,22 @@ export interface RedfishResponse {
   headers: Record<string, string | string[] | undefined>;
 }
 
-const insecureAgent = new Agent({ connect: { rejectUnauthorized: false } });
-const secureAgent = new Agent();
-const caAgents = new Map<string, Agent>();
+// undici (its own, not Node's: TLS options per BMC) is loaded on the first Redfish request: a
+// server without Redfish nodes never evaluates it, which keeps it out of start-up time.
+let undici: Promise<typeof Undici> | undefined;
+const agents = new Map<string, Agent>();
 
-function agentFor(settings: RedfishSettings): Dispatcher {
-  if (!settings.verifyTls) return insecureAgent;
-  if (!settings.caFile) return secureAgent;
-  let agent = caAgents.get(settings.caFile);
-  if (!agent) caAgents.set(settings.caFile, (agent = new Agent({ connect: { ca: readFileSync(settings.caFile) } })));
-  return agent;
+async function agentFor(settings: RedfishSettings): Promise<{ dispatcher: Dispatcher; request: typeof Undici.request }> {
+  const { Agent: AgentClass, request } = await (undici ??= import('undici'));
+  const key = !settings.verifyTls ? 'insecure' : settings.caFile ? `ca:${settings.caFile}` : 'secure';
+  let agent = agents.get(key);
+  if (!agent) {
+    if (!settings.verifyTls) agent = new AgentClass({ connect: { rejectUnauthorized: false } });
+    else if (settings.caFile) agent = new AgentClass({ connect: { ca: readFileSync(settings.caFile) } });
+    else agent = new AgentClass();
+    agents.set(key, agent);
+  }
+  return { dispatcher: agent, request };
 }
 
 function retryable(status: number): boolean {
@@ -113,10 +121,6 @@ export class RedfishClient {
     return maskSecretText(this.settings.address);
   }
 
-  private get dispatcher(): Dispatcher {
-    return agentFor(this.settings);
-  }
-
   private basicHeader(): string | undefined {
     if (this.settings.username === undefined) return undefined;
     return 'Basic ' + Buffer.from(`${this.settings.username}:${this.settings.password ?? ''}`).toString('base64');
@@ -128,11 +132,12 @@ export class RedfishClient {
     const timeout = AbortSignal.timeout(this.tuning.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
+      const { dispatcher, request } = await agentFor(this.settings);
       const res = await request(url, {
         method: method as Dispatcher.HttpMethod,
         headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher: this.dispatcher,
+        dispatcher,
         signal: combined,
       });
       const text = await res.body.text();
