@@ -30,19 +30,23 @@ const restoredStore = (nodeId: string, mac: string): PendingBootStore => ({
   deleteNode: async () => undefined,
 });
 
-test('a restored pending boot: a failed secret write is retried on the next script fetch', async () => {
-  const secretStore = new FlakySecretStore();
-  const mac = '52:54:00:12:34:56';
-  const manager = new BootManager({
-    store: restoredStore('n1', mac),
+/** A manager over one restored pending boot, with the given secret store and event bus. */
+const restoredManager = (nodeId: string, mac: string, secretStore = new MemoryBootSecretStore(), events = new BootEventBus()) =>
+  new BootManager({
+    store: restoredStore(nodeId, mac),
     secrets: new BootSecrets(secretStore, 60_000),
     commands: new MemoryDeployCommands(),
-    events: new BootEventBus(),
+    events,
     baseUrl: () => 'http://seed/boot',
     kernel: 'k',
     ramdisk: 'r',
     kernelArgs: '',
   });
+
+test('a restored pending boot: a failed secret write is retried on the next script fetch', async () => {
+  const secretStore = new FlakySecretStore();
+  const mac = '52:54:00:12:34:56';
+  const manager = restoredManager('n1', mac, secretStore);
   await manager.restore();
   secretStore.failures = 1;
   await assert.rejects(manager.scriptFor(mac), /database is locked/);
@@ -57,16 +61,7 @@ test("the lookup's ramdisk figures: checked, emitted just before the lookup at t
   const events = new BootEventBus();
   const seen: Array<{ kind: string; at: Date; detail: Record<string, unknown> }> = [];
   events.subscribe((e) => void seen.push(e));
-  const manager = new BootManager({
-    store: restoredStore('n2', mac),
-    secrets: new BootSecrets(new MemoryBootSecretStore(), 60_000),
-    commands: new MemoryDeployCommands(),
-    events,
-    baseUrl: () => 'http://seed/boot',
-    kernel: 'k',
-    ramdisk: 'r',
-    kernelArgs: '',
-  });
+  const manager = restoredManager('n2', mac, undefined, events);
   await manager.restore();
   const secretOf = (script: string) => new RegExp(`${CMDLINE.secret.replace('.', '\\.')}=(\\S+)`).exec(script)![1]!;
   await manager.lookup([mac], secretOf(await manager.scriptFor(mac)), undefined, { init_s: 3.1, network_s: 2, lookup_s: 1e9 });
