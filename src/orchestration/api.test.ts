@@ -68,3 +68,16 @@ test('wrong types for those fields are still 400 naming the field', async () => 
     assert.match(r.body.error.message, new RegExp(`body\\.${field}`));
   }
 });
+
+test('preview answers with the stack fields Heat gives (rollback, timeout, template description), and JSON without a charset', async () => {
+  const described = { ...template, description: 'previewed' };
+  const p = await seed.call('POST', `${base}/stacks/preview`, { token, body: { stack_name: 'pv', template: described, timeout_mins: 7 } });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  assert.equal(p.headers.get('content-type'), 'application/json');
+  assert.equal(p.body.stack.disable_rollback, true, 'rollback is off unless asked for, as at create');
+  assert.equal(p.body.stack.timeout_mins, 7);
+  assert.equal(p.body.stack.template_description, 'previewed');
+  const withRollback = await seed.call('POST', `${base}/stacks/preview`, { token, body: { stack_name: 'pv2', template, disable_rollback: false } });
+  assert.equal(withRollback.body.stack.disable_rollback, false);
+  assert.equal(withRollback.body.stack.timeout_mins, null);
+});

@@ -114,6 +114,12 @@ function absent<T>(v: unknown): T | undefined {
 
 export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { engine } = deps;
+  // Heat's JSON is `application/json` without a charset, and its API tests compare the header
+  // exactly (heat-tempest-plugin's gabbi files); Fastify adds `; charset=utf-8`.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (reply.getHeader('content-type') === 'application/json; charset=utf-8') reply.header('content-type', 'application/json');
+    return payload;
+  });
   const register = (base: string) => {
     const link = (req: Req) => `${deps.publicUrl()}/orchestration/v1/${project(req)}`;
     const project = (req: Req): string => {
@@ -221,6 +227,12 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         stack: {
           stack_name: sr.stack_name,
           description: tmpl.description,
+          template_description: tmpl.description,
+          // As the stack would be created: rollback disabled unless asked for (the engine's default).
+          disable_rollback: sr.disable_rollback !== false,
+          timeout_mins: sr.timeout_mins ?? null,
+          capabilities: [],
+          notification_topics: [],
           parameters: Object.fromEntries(parameterValues(tmpl, env, { ...env.parameters, ...sr.parameters }, { requireValues: false })),
           resources: [...tmpl.resources.values()].map((r) => ({ resource_name: r.name, resource_type: r.type, required_by: [], resource_action: 'INIT', resource_status: 'COMPLETE' })),
         },

@@ -259,7 +259,10 @@ test('HEAD is answered by the GET route without its body, over the network; a de
     assert.equal(await head.text(), '');
     assert.ok(head.headers.get('x-openstack-request-id'));
     // The access log names the method the client sent.
-    assert.ok(lines.some((l) => l.includes('"method":"HEAD"') && l.includes('/heads/v1/things/t1')), 'access log line for HEAD');
+    const access = lines.find((l) => l.includes('"method":"HEAD"') && l.includes('/heads/v1/things/t1'));
+    assert.ok(access, 'access log line for HEAD');
+    assert.equal(access.match(/"reqId"/g)?.length, 1, 'the request id once per line');
+    assert.equal(JSON.parse(access).reqId, head.headers.get('x-openstack-request-id'));
 
     const file = await fetch(`${url}/heads/v1/file`, { method: 'HEAD', headers });
     assert.equal(file.status, 200);

@@ -202,7 +202,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { reqId: request.id, method: request.method, url: redactUrl(request.url, request.params), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      // request.log already carries reqId (Fastify's child logger per request).
+      { method: request.method, url: redactUrl(request.url, request.params), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',
     );
   });
@@ -216,8 +217,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const e = toBootstackError(err);
-    if (e.status >= 500) request.log.error({ err, reqId: request.id }, e.message);
+    let e = toBootstackError(err);
+    if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // Fastify's "Unsupported Media Type" names nothing: say what was sent.
+      const sent = String(request.headers['content-type'] ?? '').slice(0, 100) || 'none';
+      e = new BootstackError(415, e.code, `Unsupported Media Type: this service does not take a body of Content-Type '${sent}' on ${request.method} ${request.url.split('?')[0]}.`, { cause: err });
+    }
+    if (e.status >= 500) request.log.error({ err }, e.message);
     if (e.status === 401) reply.header('www-authenticate', 'Keystone uri="' + request.protocol + '://' + request.host + '/identity"');
     reply.status(e.status).send(renderFault(styleFor(request.url, options.services), e));
   });
