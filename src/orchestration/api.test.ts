@@ -81,3 +81,153 @@ test('preview answers with the stack fields Heat gives (rollback, timeout, templ
   assert.equal(withRollback.body.stack.disable_rollback, false);
   assert.equal(withRollback.body.stack.timeout_mins, null);
 });
+
+// POST /validate as Heat answers it: Environment always, Value for what the caller set,
+// NestedParameters with show_nested (templates of our own, behaviour as heat-tempest-plugin checks).
+const secretTmpl = `heat_template_version: 2016-10-14
+description: makes a secret
+parameters:
+  size:
+    type: number
+    default: 16
+    description: how many characters
+resources:
+  secret:
+    type: OS::Heat::RandomString
+    properties:
+      length: {get_param: size}
+`;
+const noEnv = { event_sinks: [], parameter_defaults: {}, parameters: {}, resource_registry: { resources: {} } };
+const sizeParam = { Default: 16, Description: 'how many characters', Label: 'size', NoEcho: 'false', Type: 'Number' };
+const validate = (body: Record<string, unknown>, query = '') => seed.call('POST', `${base}/validate${query}`, { token, body });
+
+test('validate: description, parameters and the (empty) environment', async () => {
+  const r = await validate({ template: secretTmpl });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { Description: 'makes a secret', Parameters: { size: sizeParam }, Environment: noEnv });
+});
+
+test('validate: a value from the environment or the request shows as Value and in Environment.parameters', async () => {
+  const r = await validate({ template: secretTmpl, environment: { parameters: { size: 8 } } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { Description: 'makes a secret', Parameters: { size: { ...sizeParam, Value: 8 } }, Environment: { ...noEnv, parameters: { size: 8 } } });
+  const q = await validate({ template: secretTmpl, environment: { parameters: { size: 8 } }, parameters: { size: 12 } });
+  assert.equal(q.body.Parameters.size.Value, 12, 'request parameters win over the environment');
+  assert.deepEqual(q.body.Environment.parameters, { size: 12 });
+  const d = await validate({ template: secretTmpl, environment: { parameter_defaults: { size: 20 } } });
+  assert.deepEqual(d.body.Parameters.size, { ...sizeParam, Default: 20 }, 'parameter_defaults replace the default, they are no Value');
+  assert.deepEqual(d.body.Environment.parameter_defaults, { size: 20 });
+});
+
+test('validate: the resource registry comes back as sent, with resources', async () => {
+  const rr = { 'OS::Heat::RandomString': 'OS::Heat::None', resources: { secret: { 'OS::Heat::RandomString': 'OS::Heat::None' } } };
+  const r = await validate({ template: secretTmpl, environment: { resource_registry: rr } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body.Environment, { ...noEnv, resource_registry: rr });
+});
+
+test('validate: a parameter without default has no Default; parameter groups are listed', async () => {
+  const r = await validate({ template: secretTmpl.replace('    default: 16\n', '') });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const { Default: _d, ...noDefault } = sizeParam;
+  assert.deepEqual(r.body.Parameters, { size: noDefault });
+  const grouped = `${secretTmpl}
+  other: {type: OS::Heat::None}
+parameter_groups:
+- label: sizing
+  description: lengths
+  parameters: [size, pin]
+`.replace('parameters:\n  size:', 'parameters:\n  pin:\n    type: string\n    default: "1234"\n    hidden: true\n  size:');
+  const g = await validate({ template: grouped });
+  assert.equal(g.status, 200, JSON.stringify(g.body));
+  assert.deepEqual(g.body.ParameterGroups, [{ label: 'sizing', description: 'lengths', parameters: ['size', 'pin'] }]);
+  assert.deepEqual(g.body.Parameters.pin, { Default: '1234', Description: '', Label: 'pin', NoEcho: 'true', Type: 'String' });
+});
+
+const outerTmpl = `heat_template_version: 2016-10-14
+description: wraps a secret
+parameters:
+  outer_size: {type: number, default: 4}
+resources:
+  wrapped:
+    type: secret.yaml
+    properties:
+      size: {get_param: outer_size}
+`;
+
+test('validate: nested templates show in the registry; NestedParameters only with show_nested', async () => {
+  const files = { 'secret.yaml': secretTmpl };
+  const off = await validate({ template: outerTmpl, files });
+  assert.equal(off.status, 200, JSON.stringify(off.body));
+  assert.equal(off.body.NestedParameters, undefined);
+  assert.deepEqual(off.body.Environment.resource_registry, { 'secret.yaml': 'secret.yaml', resources: {} });
+  const on = await validate({ template: outerTmpl, files }, '?show_nested=True');
+  assert.equal(on.status, 200, JSON.stringify(on.body));
+  assert.deepEqual(on.body.NestedParameters, {
+    wrapped: { Type: 'secret.yaml', Description: 'makes a secret', Parameters: { size: { ...sizeParam, Value: 4 } } },
+  });
+  const bare = await validate({ template: outerTmpl.replace(/ {4}properties:\n.*\n$/, ''), files }, '?show_nested=true');
+  assert.deepEqual(bare.body.NestedParameters.wrapped.Parameters, { size: sizeParam }, 'no property: no Value');
+  const bad = await validate({ template: outerTmpl, files }, '?show_nested=maybe');
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /show_nested/);
+});
+
+test('validate: NestedParameters go down every level; a property the nested template lacks is refused, naming it (earlier than Heat, on purpose)', async () => {
+  // middle.yaml uses secret.yaml as its resource type. Passing `length`, which secret.yaml has no
+  // parameter for, fails here; Heat's validate lets it through and its create refuses it (issue 13:
+  // keep failing early).
+  const lacking = secretTmpl.replace('OS::Heat::RandomString', 'secret.yaml').replace('makes a secret', 'the middle');
+  const refused = await validate({ template: outerTmpl.replace('secret.yaml', 'middle.yaml'), files: { 'middle.yaml': lacking, 'secret.yaml': secretTmpl } });
+  assert.equal(refused.status, 400);
+  assert.match(refused.body.error.message, /middle\.yaml:\d+: resources\.secret\.properties\.length: Unknown Property length/);
+  const middle = lacking.replace('length: {get_param: size}', 'size: {get_param: size}');
+  const files = { 'middle.yaml': middle, 'secret.yaml': secretTmpl };
+  const r = await validate({ template: outerTmpl.replace('secret.yaml', 'middle.yaml'), files }, '?show_nested=True');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body.NestedParameters, {
+    wrapped: {
+      Type: 'middle.yaml',
+      Description: 'the middle',
+      Parameters: { size: { ...sizeParam, Value: 4 } },
+      NestedParameters: { secret: { Type: 'secret.yaml', Description: 'makes a secret', Parameters: { size: { ...sizeParam, Value: 4 } } } },
+    },
+  });
+  assert.deepEqual(r.body.Environment.resource_registry, { 'middle.yaml': 'middle.yaml', resources: {} }, 'only the top template registers its files');
+});
+
+test('validate: a resource group reports its member "0" under NestedParameters', async () => {
+  const grouped = `heat_template_version: 2016-10-14
+resources:
+  many:
+    type: OS::Heat::ResourceGroup
+    properties:
+      count: 3
+      resource_def:
+        type: secret.yaml
+        properties:
+          size: 2
+  plain:
+    type: OS::Heat::ResourceGroup
+    properties:
+      resource_def: {type: OS::Heat::None}
+`;
+  const r = await validate({ template: grouped, files: { 'secret.yaml': secretTmpl } }, '?show_nested=1');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body.NestedParameters, {
+    many: {
+      Type: 'OS::Heat::ResourceGroup',
+      Description: 'No description',
+      Parameters: {},
+      NestedParameters: { 0: { Type: 'secret.yaml', Description: 'makes a secret', Parameters: { size: { ...sizeParam, Value: 2 } } } },
+    },
+    plain: { Type: 'OS::Heat::ResourceGroup', Description: 'No description', Parameters: {} },
+  });
+  assert.deepEqual(r.body.Environment.resource_registry, { resources: {} }, 'a group member type is not the top template\'s own resource type');
+});
+
+test('validate: an unknown template version is a 400 in Heat\'s words', async () => {
+  const r = await validate({ template: secretTmpl.replace('2016-10-14', 'someday') });
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.match(r.body.error.message, /The template version is invalid/);
+});

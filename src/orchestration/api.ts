@@ -16,6 +16,7 @@ import type { ComputeProvider } from './compute-provider.js';
 import type { ProjectScope } from './resources/software.js';
 import { loadTemplate, parameterValues } from './template.js';
 import { validateStack } from './validate.js';
+import { givenValues, nestedParameters, userEnvironment } from './validate-report.js';
 import { eventView, resourceView, stackView, validationView } from './views.js';
 import { eventList, requiredByMap, resourceList, stackDescription, stackShow } from './listing.js';
 import type { Json, JsonMap } from './yaml-source.js';
@@ -105,6 +106,15 @@ const templateBody = {
 function parseEnvField(v: unknown): JsonMap | string | undefined {
   if (typeof v === 'string') return v.trim() ? v : {};
   return v === null ? undefined : (v as JsonMap | undefined);
+}
+
+/** A boolean query parameter as Heat reads one (true/false, yes/no, 1/0, on/off; any case). */
+function queryBool(v: string | undefined, name: string): boolean {
+  if (v === undefined) return false;
+  const s = v.trim().toLowerCase();
+  if (['true', 't', 'yes', 'y', 'on', '1'].includes(s)) return true;
+  if (['false', 'f', 'no', 'n', 'off', '0'].includes(s)) return false;
+  throw new BadRequestError(`Unrecognized value "${v}" for "${name}", acceptable values are: true, false`);
 }
 
 /** A body field that may be null, meaning absent (files, environment_files). */
@@ -245,9 +255,20 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       if (b.template === undefined || b.template === null) throw new BadRequestError('No template specified');
       const env = requestEnvironment({ environment: parseEnvField(b.environment), environment_files: absent<string[]>(b.environment_files), files: absent<Record<string, string>>(b.files) });
       const tmpl = loadTemplate(b.template as JsonMap | string, 'template');
+      const showNested = queryBool(req.query.show_nested, 'show_nested');
+      // As Heat does, the request's parameters join the environment's (and show in Environment).
       const params = { ...env.parameters, ...((b.parameters ?? {}) as JsonMap) };
-      validateStack(tmpl, { registry: deps.registry, env, files: (b.files ?? {}) as Record<string, string>, params });
-      return validationView(tmpl);
+      const files = (b.files ?? {}) as Record<string, string>;
+      // Stricter than Heat's validate on purpose (issue 13: fail early where Heat fails at create):
+      // a property a nested template has no parameter for is refused here, naming it.
+      validateStack(tmpl, { registry: deps.registry, env, files, params });
+      const out = validationView(tmpl, givenValues(tmpl, params), env.parameter_defaults);
+      if (showNested) {
+        const nested = nestedParameters(tmpl, { registry: deps.registry, env, files }, params);
+        if (nested) out.NestedParameters = nested;
+      }
+      out.Environment = userEnvironment({ ...env, parameters: params }, tmpl);
+      return out;
     };
     app.post(`${base}/validate`, { schema: { body: templateBody } }, validate);
 

@@ -47,7 +47,7 @@ test('removed CloudFormation functions are refused from 2014-10-16 with advice a
 
 test('release-name aliases and unknown versions', () => {
   assert.deepEqual(out(hot('queens', '{list_concat_unique: [[1], [1, 2]]}')), [1, 2]);
-  assert.throws(() => loadTemplate('heat_template_version: 2012-01-01\n', 'x.yaml'), /x\.yaml:1: heat_template_version: "heat_template_version: 2012-01-01" is not supported/);
+  assert.throws(() => loadTemplate('heat_template_version: 2012-01-01\n', 'x.yaml'), /x\.yaml:1: heat_template_version: The template version is invalid: "heat_template_version: 2012-01-01" is not supported/);
 });
 
 test('get_attr all attributes (2015-10-15) vs attribute required (2015-04-30); list_join of several lists', () => {

@@ -86,7 +86,8 @@ export function parseTemplate(doc: SourceDoc): ParsedTemplate {
   }
   const found = hotVersion(m.heat_template_version);
   if (!found) {
-    fail('heat_template_version', `"heat_template_version: ${String(m.heat_template_version)}" is not supported; valid versions: ${[...Object.keys(HOT_VERSIONS), ...Object.keys(VERSION_ALIASES)].join(', ')}`);
+    // Heat's wording leads (clients and heat-tempest-plugin match on it), then what is allowed.
+    fail('heat_template_version', `The template version is invalid: "heat_template_version: ${String(m.heat_template_version)}" is not supported; valid versions: ${[...Object.keys(HOT_VERSIONS), ...Object.keys(VERSION_ALIASES)].join(', ')}`);
   }
   const version: HotVersion = found;
   for (const key of Object.keys(m)) {

@@ -189,7 +189,7 @@ function validateDefinition(
     if (chain.length > MAX_NESTED_DEPTH) fail(defn.path, `Recursion depth exceeds ${MAX_NESTED_DEPTH}.`);
     if (chain.includes(t.key)) fail(defn.path, `template ${t.key} includes itself (${[...chain, t.key].join(' -> ')})`);
     const given: JsonMap = {};
-    for (const [k, v] of Object.entries(pm)) if (!hasCalls(v)) given[k] = v as Json;
+    for (const [k, v] of Object.entries(pm)) if (!hasCalls(v) && t.tmpl.params.has(k)) given[k] = v as Json;
     const memo = `${t.key}|${JSON.stringify(given)}`;
     let inside = run.validated.get(memo);
     if (inside === undefined) {
@@ -250,7 +250,7 @@ function validateDefinition(
 }
 
 /** The properties whose values are known at validation: no resource attribute, no missing parameter. */
-function knownProps(pm: { [k: string]: Node }, ctx: FnContext): JsonMap {
+export function knownProps(pm: { [k: string]: Node }, ctx: FnContext): JsonMap {
   const out: JsonMap = {};
   for (const [k, v] of Object.entries(pm)) {
     if (!hasCalls(v)) out[k] = v as Json;
@@ -294,7 +294,7 @@ export function checkPropType(name: string, s: PropSchema, v: Json, path: string
   if (s.allowed && !s.allowed.some((a) => a === v)) fail(path, `Property error: ${name}: "${String(v)}" is not an allowed value [${s.allowed.join(', ')}]`);
 }
 
-function replaceIndex(node: Node, indexVar: string): Node {
+export function replaceIndex(node: Node, indexVar: string): Node {
   if (typeof node === 'string') return node.split(indexVar).join('0');
   if (node instanceof Call || node === null || typeof node !== 'object') return node;
   if (Array.isArray(node)) return node.map((n) => replaceIndex(n, indexVar));

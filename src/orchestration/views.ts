@@ -79,14 +79,16 @@ const HEAT_TYPES: Record<string, string> = {
   boolean: 'Boolean',
 };
 
-function paramView(p: ParamSchema, value?: Json): JsonMap {
+function paramView(p: ParamSchema, value?: Json, envDefault?: Json): JsonMap {
   const out: JsonMap = {
     Type: HEAT_TYPES[p.type] ?? p.type,
     Description: p.description ?? '',
     Label: p.label ?? p.name,
     NoEcho: p.hidden ? 'true' : 'false',
   };
-  if (p.default !== undefined) out.Default = p.default;
+  // The environment's parameter_defaults replace the template's default, as at create.
+  const dflt = envDefault ?? p.default;
+  if (dflt !== undefined) out.Default = dflt;
   if (value !== undefined) out.Value = value;
   for (const c of p.constraints) {
     if (c.allowed_values) out.AllowedValues = c.allowed_values;
@@ -106,10 +108,13 @@ function isMinMax(v: Json, what: string): JsonMap {
   return out;
 }
 
-/** The body of POST /validate, as Heat returns it. */
-export function validationView(t: ParsedTemplate, values?: Map<string, Json>): JsonMap {
+/**
+ * A template's part of POST /validate's answer, as Heat returns it: `values` are what the caller
+ * set (reported as Value), `defaults` the environment's parameter_defaults.
+ */
+export function validationView(t: ParsedTemplate, values?: Map<string, Json>, defaults?: JsonMap): JsonMap {
   const params: JsonMap = {};
-  for (const p of t.params.values()) params[p.name] = paramView(p, values?.get(p.name) ?? undefined);
+  for (const p of t.params.values()) params[p.name] = paramView(p, values?.get(p.name) ?? undefined, defaults?.[p.name] ?? undefined);
   const out: JsonMap = { Description: t.description || 'No description', Parameters: params };
   if (Array.isArray(t.paramGroups) && t.paramGroups.length) out.ParameterGroups = t.paramGroups;
   return out;
