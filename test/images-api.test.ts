@@ -129,3 +129,33 @@ test('list paging over HTTP follows next links; a reader gets 403 on create and 
   assert.equal((await seed.call('GET', '/image/v2/images?name=page-0', { token: outsider.token })).body.images.length, 0);
   assert.equal((await seed.call('GET', `/image/v2/images/${listed.body.images[0].id}`, { token: outsider.token })).status, 404);
 });
+
+test('list filters by size, size_min and size_max (bytes); an image without data matches none; bad values are 400 naming the field', async () => {
+  const tag = `sized-${Date.now()}`;
+  const made: Record<string, string> = {};
+  for (const [name, bytes] of [['s1000', 1000], ['s3000', 3000], ['empty', -1]] as const) {
+    const img = (await seed.call('POST', '/image/v2/images', { token: admin, body: { name, disk_format: 'raw', container_format: 'bare', tags: [tag] } })).body;
+    made[name] = img.id;
+    if (bytes < 0) continue;
+    const put = await fetch(`${seed.url}/image/v2/images/${img.id}/file`, {
+      method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'x-auth-token': admin }, body: Buffer.alloc(bytes, 7),
+    });
+    assert.equal(put.status, 204);
+  }
+  const names = async (q: string) => {
+    const r = await seed.call('GET', `/image/v2/images?tag=${tag}&${q}`, { token: admin });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return (r.body.images as Array<{ name: string }>).map((i) => i.name).sort();
+  };
+  assert.deepEqual(await names('size=1000'), ['s1000']);
+  assert.deepEqual(await names('size_min=500&size_max=1500'), ['s1000']);
+  assert.deepEqual(await names('size_min=1000'), ['s1000', 's3000']);
+  assert.deepEqual(await names('size_max=5000'), ['s1000', 's3000']);
+  assert.deepEqual(await names('size_min=3001'), []);
+  assert.deepEqual(await names(''), ['empty', 's1000', 's3000']);
+  for (const bad of ['size=-1', 'size_min=abc', 'size_max=1.5']) {
+    const r = await seed.call('GET', `/image/v2/images?${bad}`, { token: admin });
+    assert.equal(r.status, 400, bad);
+    assert.match(JSON.stringify(r.body), new RegExp(`query\\.${bad.split('=')[0]}`));
+  }
+});

@@ -39,6 +39,9 @@ export interface ListQuery extends ImageQuery {
   sort_key?: string | string[];
   sort_dir?: string | string[];
   sort?: string;
+  size?: string;
+  size_min?: string;
+  size_max?: string;
 }
 
 export interface ListResult {
@@ -53,6 +56,14 @@ function one(v: string | string[] | undefined, path: string): string | undefined
     return v[0];
   }
   return v;
+}
+
+/** A byte count from the query string (size, size_min, size_max), or undefined when absent. */
+function byteCount(v: string | string[] | undefined, path: string): number | undefined {
+  const text = one(v, path);
+  if (text === undefined) return undefined;
+  if (!/^\d{1,16}$/.test(text)) throw new ValidationError('must be a non-negative integer (bytes)', { path });
+  return Number(text);
 }
 
 function compare(a: unknown, b: unknown): number {
@@ -325,6 +336,13 @@ export class ImagesService {
     let rows = (await this.store.list(filters)).filter((i) => (visibility === undefined ? listedFor(i, who) : visibleTo(i, who)));
     rows = rows.filter((i) => (hidden === 'true' ? i.os_hidden : hidden === undefined || hidden === 'false' ? !i.os_hidden : true));
     if (tags.length) rows = rows.filter((i) => tags.every((t) => i.tags.includes(t)));
+    // Size filters as Glance's: an image without data (no size yet) matches none of them.
+    const size = byteCount(q.size, 'query.size');
+    const sizeMin = byteCount(q.size_min, 'query.size_min');
+    const sizeMax = byteCount(q.size_max, 'query.size_max');
+    if (size !== undefined || sizeMin !== undefined || sizeMax !== undefined) {
+      rows = rows.filter((i) => i.size !== null && i.size !== undefined && (size === undefined || i.size === size) && (sizeMin === undefined || i.size >= sizeMin) && (sizeMax === undefined || i.size <= sizeMax));
+    }
     const keys = [...sort, ...(sort.some((s) => s.key === 'id') ? [] : [{ key: 'id' as const, dir: -1 as const }])];
     const cmp = (a: Image, b: Image) => {
       for (const { key, dir } of keys) {
