@@ -82,7 +82,8 @@ test('token method, domain scope, unscoped token and nocatalog', async () => {
     body: { auth: { identity: { methods: ['token'], token: { id: admin } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } },
   });
   assert.equal(res.status, 201);
-  assert.deepEqual(res.body.token.methods, ['token']);
+  // The admin token came from a password: the new token says both, as Keystone's does.
+  assert.deepEqual([...res.body.token.methods].sort(), ['password', 'token']);
   assert.equal(res.body.token.catalog, undefined);
   // Grant admin on the default domain, then scope to it.
   const roles = (await seed.call('GET', '/identity/v3/roles?name=admin', { token: admin })).body.roles;
@@ -238,4 +239,84 @@ test('renaming a project shows at once in a cached token validation', async () =
   const second = await validate();
   assert.equal(second.status, 200);
   assert.equal(second.body.token.project.name, 'after-rename');
+});
+
+test('unknown user attributes are kept as Keystone extras: shown, listed, merged on update, bounded', async () => {
+  const p = await seed.call('POST', '/identity/v3/projects', { token: admin, body: { project: { name: 'extras' } } });
+  // Tempest's test_associate_user_to_project body.
+  const made = await seed.call('POST', '/identity/v3/users', { token: admin, body: { user: { name: 'xena', project_id: p.body.project.id, email: 'x@example.org', password: 'xena-pw', tier: { level: 2 } } } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  assert.equal(made.body.user.project_id, p.body.project.id);
+  assert.deepEqual(made.body.user.tier, { level: 2 });
+  assert.equal(made.body.user.email, 'x@example.org');
+  assert.equal(made.body.user.password, undefined);
+  const id = made.body.user.id as string;
+  assert.equal((await seed.call('GET', `/identity/v3/users/${id}`, { token: admin })).body.user.project_id, p.body.project.id);
+  const listed = (await seed.call('GET', '/identity/v3/users?name=xena', { token: admin })).body.users[0];
+  assert.equal(listed.project_id, p.body.project.id);
+  // PATCH: the extras given replace theirs, the others stay; the user's own id sent back is fine.
+  const patched = await seed.call('PATCH', `/identity/v3/users/${id}`, { token: admin, body: { user: { id, tier: 'gold', note: null } } });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  assert.equal(patched.body.user.tier, 'gold');
+  assert.equal(patched.body.user.note, null);
+  assert.equal(patched.body.user.project_id, p.body.project.id);
+  // Extras cannot stand in for the id, the links, or a credential.
+  for (const [key, value] of [['id', 'f'.repeat(32)], ['links', {}], ['original_password', 'x'], ['password_hash', 'scrypt$1']] as const) {
+    const bad = await seed.call('POST', '/identity/v3/users', { token: admin, body: { user: { name: `smuggle-${key}`, [key]: value } } });
+    assert.equal(bad.status, 400, key);
+    assert.match(bad.body.error.message, new RegExp(`body\\.user\\.${key}: cannot be set`));
+  }
+  const otherId = await seed.call('PATCH', `/identity/v3/users/${id}`, { token: admin, body: { user: { id: 'f'.repeat(32) } } });
+  assert.equal(otherId.status, 400);
+  assert.equal((await seed.call('GET', `/identity/v3/users/${id}`, { token: admin })).body.user.id, id);
+  // Bounds, named: the 65th attribute, and the attribute past 16 KiB of JSON.
+  const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${String(i).padStart(2, '0')}`, i]));
+  const tooMany = await seed.call('POST', '/identity/v3/users', { token: admin, body: { user: { name: 'many', ...many } } });
+  assert.equal(tooMany.status, 400);
+  assert.match(tooMany.body.error.message, /body\.user\.k64: a user has at most 64 extra attributes/);
+  const tooBig = await seed.call('PATCH', `/identity/v3/users/${id}`, { token: admin, body: { user: { blob: 'x'.repeat(16 * 1024) } } });
+  assert.equal(tooBig.status, 400);
+  assert.match(tooBig.body.error.message, /body\.user\.blob: /);
+  // Extras are the admin's to set, like the rest of the user.
+  const xena = (await seed.call('POST', '/identity/v3/auth/tokens', { body: passwordAuth('xena', 'xena-pw') })).headers.get('x-subject-token')!;
+  assert.equal((await seed.call('GET', `/identity/v3/users/${id}`, { token: xena })).body.user.tier, 'gold');
+  assert.equal((await seed.call('PATCH', `/identity/v3/users/${id}`, { token: xena, body: { user: { tier: 'platinum' } } })).status, 403);
+});
+
+test('POST /v3/users/{id}/password: own password only, original checked and counted, tokens ended', async () => {
+  const dora = await userWithRole(seed, admin, 'pw-change', 'dora', 'member');
+  const eve = await userWithRole(seed, admin, 'pw-change', 'eve', 'member');
+  const change = (who: string, token: string | undefined, original: string, password: string) =>
+    seed.call('POST', `/identity/v3/users/${who}/password`, { token, body: { user: { original_password: original, password } } });
+  assert.equal((await change(dora.userId, undefined, 'dora-pw', 'new')).status, 401);
+  // Nobody changes another user's password here, the admin neither (who has PATCH), even
+  // knowing the original.
+  assert.equal((await change(dora.userId, eve.token, 'dora-pw', 'eve-was-here')).status, 403);
+  assert.equal((await change(dora.userId, admin, 'dora-pw', 'admin-was-here')).status, 403);
+  // Same rules as on create (and a new password must not be empty).
+  assert.equal((await change(dora.userId, dora.token, 'dora-pw', '')).status, 400);
+  assert.equal((await change(dora.userId, dora.token, 'dora-pw', 'x'.repeat(4097))).status, 400);
+  const missing = await seed.call('POST', `/identity/v3/users/${dora.userId}/password`, { token: dora.token, body: { user: { password: 'p' } } });
+  assert.equal(missing.status, 400);
+  assert.match(missing.body.error.message, /original_password/);
+  // A wrong original is 401 and changes nothing.
+  assert.equal((await change(dora.userId, dora.token, 'wrong', 'dora-pw-2')).status, 401);
+  assert.equal((await seed.call('POST', '/identity/v3/auth/tokens', { body: passwordAuth('dora', 'dora-pw') })).status, 201);
+  // The right one: 204, every token of the user ends (the caller's too, as in Keystone), the new
+  // password works and the old one does not.
+  assert.equal((await change(dora.userId, dora.token, 'dora-pw', 'dora-pw-2')).status, 204);
+  assert.equal((await seed.call('GET', '/identity/v3/auth/projects', { token: dora.token })).status, 401);
+  assert.equal((await seed.call('POST', '/identity/v3/auth/tokens', { body: passwordAuth('dora', 'dora-pw') })).status, 401);
+  const fresh = await seed.call('POST', '/identity/v3/auth/tokens', { body: passwordAuth('dora', 'dora-pw-2') });
+  assert.equal(fresh.status, 201);
+  const doraToken = fresh.headers.get('x-subject-token')!;
+  // Wrong originals count as failed logins: after 6 (the default lockout_failure_attempts) the
+  // account is locked, for this route and for logins, even with the right password.
+  for (let i = 0; i < 6; i++) assert.equal((await change(dora.userId, doraToken, `wrong-${i}`, 'whatever')).status, 401);
+  const locked = await change(dora.userId, doraToken, 'dora-pw-2', 'dora-pw-3');
+  assert.equal(locked.status, 401);
+  assert.match(locked.body.error.message, /locked/);
+  assert.equal((await seed.call('POST', '/identity/v3/auth/tokens', { body: passwordAuth('dora', 'dora-pw-2') })).status, 401);
+  // eve's tokens were never touched.
+  assert.equal((await seed.call('GET', '/identity/v3/auth/projects', { token: eve.token })).status, 200);
 });

@@ -105,6 +105,16 @@ const IDENTITY: Row[] = [
   row('GET /identity/v3/users/:id', ANY_TOKEN, { note: 'own user', path: (c) => `/identity/v3/users/${selfUser(c)}` }),
   row('PATCH /identity/v3/users/:id', ADMIN, { body: { user: { description: 'rbac' } } }),
   row('DELETE /identity/v3/users/:id', ADMIN, { fresh: 'user' }),
+  // change_password: Keystone checks no policy (the original password is the proof) and answers
+  // a wrong original with 401, to anybody. Here a token of that very user is also required, so
+  // another user's password is 403 for everybody, the admin too (who has PATCH): stricter.
+  row('POST /identity/v3/users/:id/password', '401 403 403 403 403 403', { body: { user: { original_password: 'not-it', password: 'rbac-new-pw' } } }),
+  // Own user with a wrong original: 401 (counted as a failed login; one per caller is far below
+  // the lockout). A right one would end the caller's tokens, which the other rows still use.
+  row('POST /identity/v3/users/:id/password', '401 401 401 401 401 401', {
+    note: 'own user, wrong original', path: (c) => `/identity/v3/users/${selfUser(c)}/password`,
+    body: { user: { original_password: 'not-it', password: 'rbac-new-pw' } },
+  }),
   row('GET /identity/v3/users/:id/projects', ADMIN),
   row('GET /identity/v3/users/:id/projects', ANY_TOKEN, { note: 'own user', path: (c) => `/identity/v3/users/${selfUser(c)}/projects` }),
   row('GET /identity/v3/roles', ADMIN),

@@ -75,3 +75,15 @@ test('ignore_lockout_failure_attempts on PostgreSQL: the bootstrap admin has it,
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('user extra attributes (migration 0004_user_extra) on PostgreSQL: stored, merged, shown', async () => {
+  const admin = await seed.token();
+  const made = await seed.call('POST', '/identity/v3/users', { token: admin, body: { user: { name: 'pg-extra', project_id: 'p1', tier: { level: 1 } } } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const id = made.body.user.id as string;
+  const patched = await seed.call('PATCH', `/identity/v3/users/${id}`, { token: admin, body: { user: { tier: 'gold' } } });
+  assert.equal(patched.status, 200);
+  const shown = (await seed.call('GET', `/identity/v3/users/${id}`, { token: admin })).body.user;
+  assert.equal(shown.project_id, 'p1');
+  assert.equal(shown.tier, 'gold');
+});

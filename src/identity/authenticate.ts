@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { UnauthorizedError, BadRequestError } from '../common/errors.js';
 import type { IdentityStore, DomainRow, ProjectRow, UserRow } from './store.js';
-import type { TokenService, TokenInfo } from './tokens.js';
+import { tokenMethods, type TokenService, type TokenInfo } from './tokens.js';
 import { passwordSlots, verifyPassword } from './passwords.js';
 
 export interface DomainRef { id?: string; name?: string }
@@ -123,7 +123,7 @@ export class Authenticator {
   ) {}
 
   async authenticate(req: AuthRequest): Promise<{ token: string; info: TokenInfo }> {
-    const methods = req.identity.methods;
+    let methods = req.identity.methods;
     let user: UserRow | undefined;
     let notAfter: string | undefined;
     if (methods.length !== 1 || (methods[0] !== 'password' && methods[0] !== 'token')) {
@@ -139,9 +139,19 @@ export class Authenticator {
       const from = await this.tokens.validate(t.id);
       user = from.user;
       notAfter = from.row.expires_at;
+      // As Keystone: a token made from a token keeps how the user first proved who they are.
+      methods = [...new Set([...tokenMethods(from.row), ...methods])];
     }
     const scope = await this.resolveScope(user, req.scope);
     return this.tokens.issue({ user, methods, scope, notAfter });
+  }
+
+  /**
+   * Checks a user's own password outside a login (POST /v3/users/{id}/password): the same
+   * counting, lockout and one answer for every failure as a password login.
+   */
+  async checkUserPassword(userId: string, password: string): Promise<UserRow> {
+    return this.checkPassword({ id: userId, password });
   }
 
   /**

@@ -100,4 +100,12 @@ export const identityMigrations: ServiceMigration[] = [
         .execute();
     },
   },
+  {
+    name: '0004_user_extra',
+    async up(db: AnyDB) {
+      // Keystone's "extra" user attributes (any attribute it does not know): a JSON object,
+      // text on SQLite and PostgreSQL alike, as identity_projects.tags is.
+      await db.schema.alterTable('identity_users').addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+    },
+  },
 ];

@@ -11,7 +11,9 @@ import { authRequestSchema } from './authenticate.js';
 import { REGION, type CatalogService } from './catalog.js';
 import { versionDocument, versionsDocument } from './versions.js';
 import { domainView, projectView, roleView, tokenView, userView } from './views.js';
-import { projectCreateSchema, projectUpdateSchema, userCreateSchema, userUpdateSchema, roleCreateSchema, domainCreateSchema } from './schemas.js';
+import { projectCreateSchema, projectUpdateSchema, userCreateSchema, userUpdateSchema, userPasswordSchema, roleCreateSchema, domainCreateSchema } from './schemas.js';
+import { extrasOf, mergeExtras, storedExtras } from './user-extras.js';
+import { toJson } from '../common/db.js';
 import { hashPassword } from './passwords.js';
 import { DEFAULT_DOMAIN_ID } from './bootstrap.js';
 
@@ -205,12 +207,13 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: IdentityRoute
   app.post('/v3/users', { schema: { body: userCreateSchema } }, async (request: Req, reply) => {
     enforce('identity:create_user', requireAuth(request));
     const u = (request.body as { user: UserBody & { name: string } }).user;
+    const extra = mergeExtras({}, extrasOf(u));
     const domainId = u.domain_id ?? DEFAULT_DOMAIN_ID;
     await domainExists(domainId);
     if (u.default_project_id) await project(u.default_project_id);
     const row = await store.createUser({
       name: u.name, domain_id: domainId, enabled: u.enabled, default_project_id: u.default_project_id ?? null,
-      email: u.email ?? null, description: u.description ?? '', options: u.options,
+      email: u.email ?? null, description: u.description ?? '', options: u.options, extra,
       password_hash: u.password ? await hashPassword(u.password) : null,
     });
     return reply.status(201).send({ user: userView(deps.base(), row) });
@@ -223,10 +226,13 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: IdentityRoute
   app.patch('/v3/users/:id', { schema: { body: userUpdateSchema } }, async (request: Req) => {
     enforce('identity:update_user', requireAuth(request));
     const id = request.params.id!;
-    await user(id);
+    const current = await user(id);
     const u = (request.body as { user: UserBody }).user;
+    const extraPatch = extrasOf(u, id);
     if (u.default_project_id) await project(u.default_project_id);
     const set: Partial<UserRow> = {};
+    // Keystone's update: the extra attributes given replace theirs, the others stay.
+    if (Object.keys(extraPatch).length) set.extra = toJson(mergeExtras(storedExtras(current.extra), extraPatch));
     if (u.name !== undefined) set.name = u.name;
     if (u.enabled !== undefined) set.enabled = u.enabled ? 1 : 0;
     if (u.default_project_id !== undefined) set.default_project_id = u.default_project_id;
@@ -236,6 +242,22 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: IdentityRoute
     await store.updateUser(id, set, u.options);
     tokens.invalidateAll();
     return { user: userView(deps.base(), await user(id)) };
+  });
+  // A user changes their own password, proving it with the current one. Keystone lets this
+  // through without a token (for users whose password expired; Bootstack has no expiry): here a
+  // token of that very user is required, so nobody, an admin neither (who has PATCH), changes
+  // another user's password this way. The original password is checked as a password login is:
+  // a wrong one counts towards the lockout, and a locked or disabled user is refused.
+  app.post('/v3/users/:id/password', { schema: { body: userPasswordSchema } }, async (request: Req, reply) => {
+    const auth = requireAuth(request);
+    const id = request.params.id!;
+    if (auth.userId !== id) throw new ForbiddenError('A user may change only their own password.');
+    const body = (request.body as { user: { password: string; original_password: string } }).user;
+    await deps.authenticator.checkUserPassword(id, body.original_password);
+    // Setting the hash ends every token of the user, the caller's too, as in Keystone.
+    await store.updateUser(id, { password_hash: await hashPassword(body.password) });
+    tokens.invalidateAll();
+    return reply.status(204).send();
   });
   app.delete('/v3/users/:id', async (request: Req, reply) => {
     enforce('identity:delete_user', requireAuth(request));

@@ -45,14 +45,29 @@ const userProps = {
   default_project_id: optId, description: { type: ['string', 'null'], maxLength: 65535 }, email: optText, options: userOptions,
 } as const;
 
+// Other user attributes are Keystone's "extra" attributes: kept and shown back (bounded and
+// checked in user-extras.ts), so the user object takes additional properties.
 export const userCreateSchema = {
   type: 'object', additionalProperties: false, required: ['user'],
-  properties: { user: { type: 'object', additionalProperties: false, required: ['name'], properties: userProps } },
+  properties: { user: { type: 'object', additionalProperties: true, required: ['name'], properties: userProps } },
 } as const;
 
 export const userUpdateSchema = {
   type: 'object', additionalProperties: false, required: ['user'],
-  properties: { user: { type: 'object', additionalProperties: false, properties: userProps } },
+  properties: { user: { type: 'object', additionalProperties: true, properties: userProps } },
+} as const;
+
+// A user changing their own password (POST /v3/users/{id}/password): Keystone's body. The new
+// password has the same limit as on create, and may not be empty (on create an empty password
+// means none; here it would lock the user out of their own account).
+export const userPasswordSchema = {
+  type: 'object', additionalProperties: false, required: ['user'],
+  properties: {
+    user: {
+      type: 'object', additionalProperties: false, required: ['password', 'original_password'],
+      properties: { password: { type: 'string', minLength: 1, maxLength: 4096 }, original_password: { type: 'string', maxLength: 4096 } },
+    },
+  },
 } as const;
 
 export const roleCreateSchema = {

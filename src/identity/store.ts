@@ -11,6 +11,8 @@ export interface UserRow {
   default_project_id: string | null; email: string | null; description: string; created_at: string;
   /** Keystone's user option: null when unset, else 0/1. Set: never locked by wrong passwords. */
   ignore_lockout_failure_attempts: number | null;
+  /** Keystone's extra attributes: a JSON object (see user-extras.ts). */
+  extra: string;
 }
 
 /** Keystone's user `options` this server implements (the others are refused by the schema). */
@@ -129,12 +131,13 @@ export class IdentityStore {
   }
 
   // --- users
-  async createUser(input: { name: string; domain_id: string; password_hash: string | null; enabled?: boolean; default_project_id?: string | null; email?: string | null; description?: string; options?: UserOptions }): Promise<UserRow> {
+  async createUser(input: { name: string; domain_id: string; password_hash: string | null; enabled?: boolean; default_project_id?: string | null; email?: string | null; description?: string; options?: UserOptions; extra?: Record<string, unknown> }): Promise<UserRow> {
     const row: UserRow = {
       id: newId(), name: input.name, domain_id: input.domain_id, password_hash: input.password_hash,
       enabled: input.enabled === false ? 0 : 1, default_project_id: input.default_project_id ?? null,
       email: input.email ?? null, description: input.description ?? '', created_at: now(),
       ignore_lockout_failure_attempts: optionValue(input.options?.ignore_lockout_failure_attempts),
+      extra: toJson(input.extra ?? {}),
     };
     await insertUnique('user', input.name, () => this.db.insertInto('identity_users').values(row).execute());
     return row;

@@ -4,6 +4,7 @@ import { projectTags } from './store.js';
 import type { TokenInfo } from './tokens.js';
 import { tokenMethods } from './tokens.js';
 import type { CatalogService } from './catalog.js';
+import { storedExtras } from './user-extras.js';
 
 /** Keystone prints times with microseconds. */
 export function keystoneTime(iso: string): string {
@@ -28,8 +29,10 @@ export function userOptionsView(u: UserRow): Record<string, boolean> {
   return v === null || v === undefined ? {} : { ignore_lockout_failure_attempts: Number(v) === 1 };
 }
 
+/** Keystone's user: its extra attributes first, the user's own attributes over them. */
 export function userView(base: string, u: UserRow) {
   return {
+    ...storedExtras(u.extra),
     id: u.id, name: u.name, domain_id: u.domain_id, enabled: u.enabled === 1,
     ...(u.default_project_id ? { default_project_id: u.default_project_id } : {}),
     ...(u.email ? { email: u.email } : {}),
