@@ -6,7 +6,7 @@ import { Call, resolve, type FnContext, type Node } from './functions.js';
 import type { Environment } from './environment.js';
 import type { ResourceRegistry } from './registry.js';
 import { conditionHolds, makeContext, parameterValues, type ParsedTemplate } from './template.js';
-import { knownProps, replaceIndex, resolveResourceType } from './validate.js';
+import { knownProps, replaceIndex, resolveResourceType, VALIDATION_STACK } from './validate.js';
 import { validationView } from './views.js';
 import { isMapping, joinPath, type Json, type JsonMap } from './yaml-source.js';
 
@@ -67,7 +67,7 @@ function walk(tmpl: ParsedTemplate, opts: ReportOptions, given: JsonMap, nested:
     tmpl,
     params,
     files: opts.files,
-    stack: { id: 'None', name: 'validation', projectId: 'None' },
+    stack: VALIDATION_STACK,
     validating: true,
     // Only literal and parameter-derived property values are reported: resources do not exist.
     resources: { has: (n) => tmpl.resources.has(n), attributeNames: () => undefined, ref: () => null, attr: () => null },

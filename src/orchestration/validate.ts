@@ -22,6 +22,9 @@ import { checkDefault, type CustomConstraintLookup } from './parameters.js';
 import { MAX_GROUP_COUNT, MAX_NESTED_DEPTH, MAX_RESOURCES_PER_STACK } from './limits.js';
 import { PatternBudget } from './user-regex.js';
 
+/** The stack a template is checked in before any exists (Heat's validate calls it 'None'). */
+export const VALIDATION_STACK = { id: 'None', name: 'validation', projectId: 'None' } as const;
+
 export interface ValidateOptions {
   registry: ResourceRegistry;
   env: Environment;
@@ -108,7 +111,7 @@ function validateOne(tmpl: ParsedTemplate, run: Run, given: JsonMap, nested: boo
     tmpl,
     params,
     files: run.files,
-    stack: { id: 'None', name: 'validation', projectId: 'None' },
+    stack: VALIDATION_STACK,
     validating: true,
     onMissingFile: run.onMissingFile,
     resources: {

@@ -30,8 +30,8 @@ function allowedWhileReadOnly(request: FastifyRequest): boolean {
 /**
  * HEAD is answered by the GET route of the same path, without its body (RFC 9110 9.3.2), unless a
  * route is declared for HEAD itself (Keystone's grant check). Fastify's own way, a second HEAD
- * route per GET route, doubled the router's work at start-up (~480 routes: a sixth of the time to
- * the first answer). The router sees GET; the method is HEAD again before any hook runs, so
+ * route per GET route, made 477 routes of 299 (the extra ~180 cost ~15 % of the CPU to the first
+ * answer, docs/benchmarks/startup.md). The router sees GET; the method is HEAD again before any hook runs, so
  * handlers, policy and the access log see what the client sent, and Node sends no body for it.
  */
 const HEAD_AS_GET = Symbol('bootstack.headAsGet');
@@ -134,10 +134,15 @@ function describeValidation(err: FastifyError): ValidationError {
   return new ValidationError(message, { path: path ? `${part}.${path}` : part }, { cause: err });
 }
 
-export function toBootstackError(err: unknown): BootstackError {
+export function toBootstackError(err: unknown, request?: FastifyRequest): BootstackError {
   if (err instanceof BootstackError) return err;
   const fe = err as FastifyError;
   if (fe && Array.isArray(fe.validation)) return describeValidation(fe);
+  if (fe?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' && request) {
+    // Fastify's "Unsupported Media Type" names nothing: say what was sent, and where.
+    const sent = String(request.headers['content-type'] ?? '').slice(0, 100) || 'none';
+    return new BootstackError(415, 'fst_err_ctp_invalid_media_type', `Unsupported Media Type: this service does not take a body of Content-Type '${sent}' on ${request.method} ${request.url.split('?')[0]}.`, { cause: err });
+  }
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new BootstackError(fe.statusCode, String(fe.code ?? 'bad_request').toLowerCase(), fe.message, { cause: err });
   }
@@ -164,7 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The router's own refusals (an over-long URL, bad percent-encoding) never reach the error
     // handler: render them in the service's fault format too.
     frameworkErrors: (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-      const e = toBootstackError(err);
+      const e = toBootstackError(err, request);
       void reply.status(e.status).send(renderFault(styleFor(request.url, options.services), e));
     },
     ...(https ? { https } : {}),
@@ -217,12 +222,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, request, reply) => {
-    let e = toBootstackError(err);
-    if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      // Fastify's "Unsupported Media Type" names nothing: say what was sent.
-      const sent = String(request.headers['content-type'] ?? '').slice(0, 100) || 'none';
-      e = new BootstackError(415, e.code, `Unsupported Media Type: this service does not take a body of Content-Type '${sent}' on ${request.method} ${request.url.split('?')[0]}.`, { cause: err });
-    }
+    const e = toBootstackError(err, request);
     if (e.status >= 500) request.log.error({ err }, e.message);
     if (e.status === 401) reply.header('www-authenticate', 'Keystone uri="' + request.protocol + '://' + request.host + '/identity"');
     reply.status(e.status).send(renderFault(styleFor(request.url, options.services), e));
