@@ -247,15 +247,19 @@ test('allocations choose an available node by resource class and traits', async 
   await mk('other-0', 'storage', ['CUSTOM_GPU']);
   const gpu = await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'compute', traits: ['CUSTOM_GPU'], name: 'want-gpu' });
   assert.equal(gpu.status, 201, JSON.stringify(gpu.body));
+  // As Ironic: the answer is the allocation as recorded; its outcome shows on the next GET.
+  assert.equal(gpu.body.state, 'allocating');
+  assert.equal(gpu.body.node_uuid, null);
+  gpu.body = (await h.call('GET', `/baremetal/v1/allocations/${gpu.body.uuid}`)).body;
   assert.equal(gpu.body.state, 'active');
   const node = await h.call('GET', `/baremetal/v1/nodes/${gpu.body.node_uuid}`);
   assert.equal(node.body.name, 'gpu-0');
   assert.equal(node.body.allocation_uuid, gpu.body.uuid);
   assert.equal(node.body.instance_uuid, gpu.body.uuid);
-  const none = await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'compute', traits: ['CUSTOM_GPU'] });
+  const none = await h.call('GET', `/baremetal/v1/allocations/${(await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'compute', traits: ['CUSTOM_GPU'] })).body.uuid}`);
   assert.equal(none.body.state, 'error');
   assert.match(none.body.last_error, /No available nodes match the resource class compute and traits CUSTOM_GPU/);
-  const cand = await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'compute', candidate_nodes: ['plain-0'] });
+  const cand = await h.call('GET', `/baremetal/v1/allocations/${(await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'compute', candidate_nodes: ['plain-0'] })).body.uuid}`);
   assert.equal(cand.body.node_uuid, plain);
   assert.equal((await h.call('DELETE', '/baremetal/v1/allocations/want-gpu')).status, 204);
   const freed = await h.call('GET', '/baremetal/v1/nodes/gpu-0');

@@ -44,7 +44,7 @@ test('lifecycle, paging, uniqueness, allocation and history on PostgreSQL', asyn
     await waitForNode(h, ids[0]!, (n) => n.provision_state === state && !n.reservation);
   }
   await h.call('PUT', `/baremetal/v1/nodes/${ids[0]}/traits/CUSTOM_PG`);
-  const a = await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'pg', traits: ['CUSTOM_PG'] });
+  const a = await h.call('GET', `/baremetal/v1/allocations/${(await h.call('POST', '/baremetal/v1/allocations', { resource_class: 'pg', traits: ['CUSTOM_PG'] })).body.uuid}`);
   assert.equal(a.body.state, 'active');
   assert.equal(a.body.node_uuid, ids[0]);
   const sorted = await h.call('GET', '/baremetal/v1/allocations?sort_key=updated_at&sort_dir=desc');

@@ -57,10 +57,11 @@ test('PATCH needs the JSON-patch media type and valid operations', async () => {
   const img = (await seed.call('POST', '/image/v2/images', { token: admin, body: { name: 'p', disk_format: 'raw', container_format: 'bare' } })).body;
   const wrongType = await seed.call('PATCH', `/image/v2/images/${img.id}`, { token: admin, body: [{ op: 'replace', path: '/name', value: 'q' }] });
   assert.equal(wrongType.status, 415);
-  // A media type no parser takes (Glance's older v2.0 patch format): the 415 names what was sent.
-  const olderPatch = await seed.call('PATCH', `/image/v2/images/${img.id}`, { token: admin, headers: { 'content-type': 'application/openstack-images-v2.0-json-patch' }, raw: '[]' });
-  assert.equal(olderPatch.status, 415);
-  assert.match(JSON.stringify(olderPatch.body), /Content-Type 'application\/openstack-images-v2.0-json-patch'/);
+  // A media type no parser takes: the 415 names what was sent. (Glance's older v2.0 patch type is
+  // taken: src/images/routes.ts.)
+  const otherPatch = await seed.call('PATCH', `/image/v2/images/${img.id}`, { token: admin, headers: { 'content-type': 'application/merge-patch+json' }, raw: '{}' });
+  assert.equal(otherPatch.status, 415);
+  assert.match(JSON.stringify(otherPatch.body), /Content-Type 'application\/merge-patch\+json'/);
   const badOp = await seed.call('PATCH', `/image/v2/images/${img.id}`, { token: admin, headers: PATCH, body: [{ op: 'move', path: '/name' }] });
   assert.equal(badOp.status, 400);
   assert.match(badOp.body.error.message, /body\.0\.op/);

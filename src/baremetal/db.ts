@@ -49,6 +49,25 @@ export interface NodeRow {
   network_data: string;
   inspection_started_at: string | null;
   inspection_finished_at: string | null;
+  /** The chassis the node is in (migration 0002): checked to exist by the API, not by a foreign key. */
+  chassis_uuid: string | null;
+  /** JSON: the RAID layout asked for with PUT /states/raid (0005), null = {}. Applied by a raid interface later. */
+  target_raid_config?: string | null;
+  /** 1 when the console was enabled with PUT /states/console (0005). */
+  console_enabled?: number;
+  /** The optional interfaces a hardware type may offer (0005); null = the FIXED_INTERFACES no-op name. */
+  bios_interface?: string | null;
+  console_interface?: string | null;
+  raid_interface?: string | null;
+  vendor_interface?: string | null;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface ChassisRow {
+  uuid: string;
+  description: string | null;
+  extra: string;
   created_at: string;
   updated_at: string | null;
 }
@@ -63,6 +82,59 @@ export interface PortRow {
   physical_network: string | null;
   internal_info: string;
   is_smartnic: number;
+  /** The port group the port is a member of (same node), or null (0003_portgroups). */
+  portgroup_uuid: string | null;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** A port group (bond) of a node's ports: Ironic's portgroups (0003_portgroups). */
+export interface PortgroupRow {
+  uuid: string;
+  name: string | null;
+  address: string | null;
+  node_uuid: string;
+  standalone_ports_supported: number;
+  mode: string | null;
+  properties: string;
+  extra: string;
+  internal_info: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** A deploy template: a CUSTOM_ trait name and the deploy steps it stands for (stored only: issue 14 applies them). */
+export interface DeployTemplateRow {
+  uuid: string;
+  name: string;
+  /** JSON [{interface, step, args, priority}], in the order given. */
+  steps: string;
+  extra: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** How a node reaches remote storage (0004_volume): one (type, connector_id) in the whole cloud. */
+export interface VolumeConnectorRow {
+  uuid: string;
+  node_uuid: string;
+  /** iqn, ip, mac, wwnn, wwpn or portname. */
+  type: string;
+  connector_id: string;
+  extra: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** A volume a node boots from or attaches (0004_volume): one per (node, boot_index). Stored only. */
+export interface VolumeTargetRow {
+  uuid: string;
+  node_uuid: string;
+  volume_type: string;
+  volume_id: string;
+  boot_index: number;
+  properties: string;
+  extra: string;
   created_at: string;
   updated_at: string | null;
 }
@@ -98,6 +170,11 @@ export interface BaremetalDB {
   baremetal_ports: PortRow;
   baremetal_allocations: AllocationRow;
   baremetal_node_history: HistoryRow;
+  baremetal_chassis: ChassisRow;
+  baremetal_portgroups: PortgroupRow;
+  baremetal_deploy_templates: DeployTemplateRow;
+  baremetal_volume_connectors: VolumeConnectorRow;
+  baremetal_volume_targets: VolumeTargetRow;
 }
 
 export type BaremetalKysely = Kysely<BaremetalDB>;
@@ -205,6 +282,104 @@ export const migrations: readonly ServiceMigration[] = [
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('baremetal_history_node').on('baremetal_node_history').columns(['node_uuid', 'created_at']).execute();
+    },
+  },
+  {
+    // Chassis group nodes (Ironic API 1.0). The node column is added without a foreign key
+    // (SQLite cannot add one to an existing table); the API checks the chassis on every write
+    // and refuses to delete a chassis that still has nodes.
+    name: '0002_chassis',
+    async up(db) {
+      await db.schema
+        .createTable('baremetal_chassis')
+        .addColumn('uuid', 'text', (c) => c.primaryKey())
+        .addColumn('description', 'text')
+        .addColumn('extra', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text')
+        .execute();
+      await db.schema.createIndex('baremetal_chassis_created').on('baremetal_chassis').columns(['created_at', 'uuid']).execute();
+      await db.schema.alterTable('baremetal_nodes').addColumn('chassis_uuid', 'text').execute();
+      await db.schema.createIndex('baremetal_nodes_chassis').on('baremetal_nodes').column('chassis_uuid').execute();
+    },
+  },
+  {
+    name: '0003_portgroups',
+    async up(db) {
+      await db.schema
+        .createTable('baremetal_portgroups')
+        .addColumn('uuid', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.unique())
+        .addColumn('address', 'text', (c) => c.unique())
+        .addColumn('node_uuid', 'text', (c) => c.notNull().references('baremetal_nodes.uuid').onDelete('cascade'))
+        .addColumn('standalone_ports_supported', 'integer', (c) => c.notNull())
+        .addColumn('mode', 'text')
+        .addColumn('properties', 'text', (c) => c.notNull())
+        .addColumn('extra', 'text', (c) => c.notNull())
+        .addColumn('internal_info', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text')
+        .execute();
+      await db.schema.createIndex('baremetal_portgroups_node').on('baremetal_portgroups').column('node_uuid').execute();
+      // No foreign key: SQLite cannot add one to an existing table, and the API keeps it true
+      // (same node on set, delete refused while ports are members, node delete removes both).
+      await db.schema.alterTable('baremetal_ports').addColumn('portgroup_uuid', 'text').execute();
+      await db.schema.createIndex('baremetal_ports_portgroup').on('baremetal_ports').column('portgroup_uuid').execute();
+
+      await db.schema
+        .createTable('baremetal_deploy_templates')
+        .addColumn('uuid', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('steps', 'text', (c) => c.notNull())
+        .addColumn('extra', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text')
+        .execute();
+    },
+  },
+  {
+    // Volume connectors and targets (Ironic API 1.32): records only, there is no block-storage
+    // service to attach them (docs/baremetal.md). Deleting a node deletes its records.
+    name: '0004_volume',
+    async up(db) {
+      await db.schema
+        .createTable('baremetal_volume_connectors')
+        .addColumn('uuid', 'text', (c) => c.primaryKey())
+        .addColumn('node_uuid', 'text', (c) => c.notNull().references('baremetal_nodes.uuid').onDelete('cascade'))
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('connector_id', 'text', (c) => c.notNull())
+        .addColumn('extra', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text')
+        .addUniqueConstraint('baremetal_volume_connectors_type_id', ['type', 'connector_id'])
+        .execute();
+      await db.schema.createIndex('baremetal_volume_connectors_node').on('baremetal_volume_connectors').column('node_uuid').execute();
+      await db.schema
+        .createTable('baremetal_volume_targets')
+        .addColumn('uuid', 'text', (c) => c.primaryKey())
+        .addColumn('node_uuid', 'text', (c) => c.notNull().references('baremetal_nodes.uuid').onDelete('cascade'))
+        .addColumn('volume_type', 'text', (c) => c.notNull())
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('boot_index', 'integer', (c) => c.notNull())
+        .addColumn('properties', 'text', (c) => c.notNull())
+        .addColumn('extra', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text')
+        .addUniqueConstraint('baremetal_volume_targets_node_boot_index', ['node_uuid', 'boot_index'])
+        .execute();
+    },
+  },
+  {
+    // Target RAID layout and console state (PUT /states/raid, /states/console), and the optional
+    // interfaces fake-hardware lets a node choose ("fake" console/raid/vendor/bios).
+    name: '0005_node_raid_console',
+    async up(db) {
+      const t = 'baremetal_nodes';
+      await db.schema.alterTable(t).addColumn('target_raid_config', 'text').execute();
+      await db.schema.alterTable(t).addColumn('console_enabled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      for (const kind of ['bios', 'console', 'raid', 'vendor']) {
+        await db.schema.alterTable(t).addColumn(`${kind}_interface`, 'text').execute();
+      }
     },
   },
 ];

@@ -16,7 +16,7 @@ const row = (uuid: string, state: string, info: string): NodeRow => ({
   reservation: null, operation: null, resource_class: null, owner: null, lessee: null, protected: 0, protected_reason: null, retired: 0,
   retired_reason: null, boot_interface: 'ipxe', deploy_interface: 'direct', inspect_interface: 'no-inspect', management_interface: 'fake', power_interface: 'fake',
   automated_clean: null, description: null, allocation_uuid: null, boot_mode: null, clean_step: '{}', deploy_step: '{}', network_data: '{}',
-  inspection_started_at: null, inspection_finished_at: null, created_at: now(), updated_at: null,
+  inspection_started_at: null, inspection_finished_at: null, chassis_uuid: null, created_at: now(), updated_at: null,
 });
 
 test('one row for the first answered DHCPACK of an awaiting active node; none otherwise', async () => {

@@ -11,8 +11,13 @@ import { installVersionHook, versionDocument } from './api/versions.js';
 import { installBodyParsers } from './api/body-parsers.js';
 import { nodeRoutes } from './api/nodes.js';
 import { portRoutes } from './api/ports.js';
+import { portgroupRoutes } from './api/portgroups.js';
+import { deployTemplateRoutes } from './api/deploy-templates.js';
 import { allocationRoutes } from './api/allocations.js';
 import { driverRoutes } from './api/drivers.js';
+import { chassisRoutes } from './api/chassis.js';
+import { conductorRoutes } from './api/conductors.js';
+import { volumeRoutes } from './api/volume.js';
 import type { ApiDeps } from './api/context.js';
 import { Instances } from './instances.js';
 import { Provisioning, type PortChange } from './provisioning.js';
@@ -133,8 +138,13 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
           media_types: [{ base: 'application/json', type: 'application/vnd.openstack.ironic.v1+json' }],
           nodes: links('nodes'),
           ports: links('ports'),
+          portgroups: links('portgroups'),
+          deploy_templates: links('deploy_templates'),
           drivers: links('drivers'),
           allocations: links('allocations'),
+          chassis: links('chassis'),
+          conductors: links('conductors'),
+          volume: links('volume'),
           version: versionDocument(b),
         };
       };
@@ -142,8 +152,13 @@ export function createBaremetalService(ctx: ServiceContext, config: BaremetalCon
       app.get('/v1/', { config: { public: true } }, v1);
       nodeRoutes(app, deps);
       portRoutes(app, deps);
+      portgroupRoutes(app, deps);
+      deployTemplateRoutes(app, deps);
       allocationRoutes(app, deps);
       driverRoutes(app, deps);
+      chassisRoutes(app, deps);
+      conductorRoutes(app, deps);
+      volumeRoutes(app, deps);
     },
     async init() {
       await conductor.recover();

@@ -1,8 +1,10 @@
 // Ironic's default policies (ironic/common/policy.py, "secure RBAC"), as data: for every
 // operation, who besides the cloud admin may call it, named after Ironic's check strings.
 //
-// Bootstack has no system scope: the admin role (on any project) is the cloud admin and passes
-// every rule (Ironic's SYSTEM_ADMIN, SYSTEM_MEMBER and SYSTEM_READER, and the service role).
+// The admin role (on any project, or on the system with a system-scoped token) is the cloud
+// admin and passes every rule (Ironic's SYSTEM_ADMIN, SYSTEM_MEMBER and SYSTEM_READER, and the
+// service role). A system-scoped token without the admin role has no project and so matches no
+// persona: Ironic's system reader and member are not distinguished yet (refused, never widened).
 // Every other caller is a project-scoped user, and a rule lists the personas that may call:
 // its role (admin, member, reader; implied roles count) in the project that owns or leases the
 // node, or owns the allocation, or in any project (lists and creates of the caller's own records).
@@ -41,6 +43,7 @@ const SYSTEM_OR_OWNER_MEMBER_AND_LESSEE_ADMIN: readonly Persona[] = ['owner-memb
 const SYSTEM_MEMBER_OR_OWNER_MEMBER: readonly Persona[] = ['owner-member'];
 const SYSTEM_MEMBER_OR_OWNER_ADMIN: readonly Persona[] = ['owner-admin'];
 const SYSTEM_ADMIN_OR_OWNER_ADMIN: readonly Persona[] = ['owner-admin'];
+const SYSTEM_MEMBER_OR_OWNER_LESSEE_ADMIN: readonly Persona[] = ['owner-admin', 'lessee-admin'];
 /** baremetal:node:delete is SYSTEM_ADMIN, and baremetal:node:delete:self_owned_node PROJECT_ADMIN (the owner's admin). */
 const SYSTEM_ADMIN_OR_PROJECT_ADMIN: readonly Persona[] = ['owner-admin'];
 const ALLOCATION_READER: readonly Persona[] = ['allocation-owner-reader'];
@@ -90,6 +93,9 @@ export const BAREMETAL_RULES = {
   'baremetal:node:set_boot_device': SYSTEM_MEMBER_OR_OWNER_ADMIN,
   'baremetal:node:set_power_state': SYSTEM_OR_PROJECT_MEMBER,
   'baremetal:node:set_provision_state': SYSTEM_OR_OWNER_MEMBER_AND_LESSEE_ADMIN,
+  'baremetal:node:get_console': SYSTEM_OR_OWNER_MEMBER_AND_LESSEE_ADMIN,
+  'baremetal:node:set_console_state': SYSTEM_OR_OWNER_MEMBER_AND_LESSEE_ADMIN,
+  'baremetal:node:set_raid_state': SYSTEM_MEMBER_OR_OWNER_MEMBER,
   'baremetal:node:traits:list': SYSTEM_OR_PROJECT_READER,
   'baremetal:node:traits:set': SYSTEM_MEMBER_OR_OWNER_ADMIN,
   'baremetal:node:traits:delete': SYSTEM_MEMBER_OR_OWNER_ADMIN,
@@ -99,6 +105,18 @@ export const BAREMETAL_RULES = {
   'baremetal:port:create': SYSTEM_ADMIN_OR_OWNER_ADMIN,
   'baremetal:port:update': SYSTEM_MEMBER_OR_OWNER_ADMIN,
   'baremetal:port:delete': SYSTEM_ADMIN_OR_OWNER_ADMIN,
+  // Port groups: the same personas as the node's ports (Ironic's defaults).
+  'baremetal:portgroup:get': SYSTEM_OR_PROJECT_READER,
+  'baremetal:portgroup:list': API_READER,
+  'baremetal:portgroup:create': SYSTEM_ADMIN_OR_OWNER_ADMIN,
+  'baremetal:portgroup:update': SYSTEM_MEMBER_OR_OWNER_ADMIN,
+  'baremetal:portgroup:delete': SYSTEM_ADMIN_OR_OWNER_ADMIN,
+  // Deploy templates belong to no project: Ironic gives them to the system reader and admin only.
+  'baremetal:deploy_template:get': SYSTEM,
+  'baremetal:deploy_template:list': SYSTEM,
+  'baremetal:deploy_template:create': SYSTEM,
+  'baremetal:deploy_template:update': SYSTEM,
+  'baremetal:deploy_template:delete': SYSTEM,
   'baremetal:allocation:get': ALLOCATION_READER,
   'baremetal:allocation:list': API_READER,
   'baremetal:allocation:create': ALLOCATION_CREATOR,
@@ -108,6 +126,23 @@ export const BAREMETAL_RULES = {
   'baremetal:allocation:delete': ALLOCATION_MEMBER,
   'baremetal:driver:get': SYSTEM,
   'baremetal:driver:get_properties': SYSTEM,
+  'baremetal:driver:get_raid_logical_disk_properties': SYSTEM,
+  // Chassis and conductors are the operator's inventory: Ironic's SYSTEM_READER / SYSTEM_ADMIN.
+  'baremetal:chassis:get': SYSTEM,
+  'baremetal:chassis:create': SYSTEM,
+  'baremetal:chassis:update': SYSTEM,
+  'baremetal:chassis:delete': SYSTEM,
+  'baremetal:conductor:get': SYSTEM,
+  // Volume connectors and targets: rules about the node they belong to. create/update/delete are
+  // Ironic's SYSTEM_MEMBER_OR_OWNER_LESSEE_ADMIN, admin-only here (owner-/lessee-admin is the cloud admin).
+  'baremetal:volume:list_all': SYSTEM,
+  'baremetal:volume:list': API_READER,
+  'baremetal:volume:get': SYSTEM_OR_PROJECT_READER,
+  'baremetal:volume:create': SYSTEM_MEMBER_OR_OWNER_LESSEE_ADMIN,
+  'baremetal:volume:update': SYSTEM_MEMBER_OR_OWNER_LESSEE_ADMIN,
+  'baremetal:volume:delete': SYSTEM_MEMBER_OR_OWNER_LESSEE_ADMIN,
+  /** A target's properties (they may name storage credentials): the operator's only. */
+  'baremetal:volume:view_target_properties': SYSTEM,
 } as const satisfies Record<string, readonly Persona[]>;
 
 export type BaremetalOp = keyof typeof BAREMETAL_RULES;

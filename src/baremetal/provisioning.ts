@@ -3,6 +3,7 @@
 // the boot service (dnsmasq hosts, iPXE scripts, the agent's command queue, boot events) and the
 // image service. The server connects them after building the services (`Provisioning.attach`).
 import { BootstackError } from '../common/errors.js';
+import type { AgentCommandName, AgentCommandParams, CommandReport } from '../common/agent-protocol.js';
 
 export type Firmware = 'bios' | 'uefi';
 
@@ -26,13 +27,9 @@ export interface PortChange {
   removed?: string[];
 }
 
-export interface AgentOutcome {
-  status: 'succeeded' | 'failed';
-  result?: unknown;
-  error?: string;
-}
-
-export type AgentCommandName = 'inspect' | 'erase' | 'write_image' | 'write_config_drive' | 'sync';
+/** A command's outcome as the agent reported it (the protocol's report, src/common/agent-protocol.ts). */
+export type AgentOutcome = CommandReport;
+export type { AgentCommandName };
 
 /** The deploy agent on the machine, which pulls what we queue. */
 export interface AgentChannel {
@@ -41,7 +38,7 @@ export interface AgentChannel {
   /** The agent's last activity (lookup, a command started or finished, a heartbeat during a command); undefined before lookup. */
   lastActivity?(nodeId: string): Date | undefined;
   /** Queues a command and resolves with its outcome; rejects when the signal aborts. */
-  run(nodeId: string, name: AgentCommandName, params: Record<string, unknown>, signal: AbortSignal): Promise<AgentOutcome>;
+  run<N extends AgentCommandName>(nodeId: string, name: N, params: AgentCommandParams[N], signal: AbortSignal): Promise<AgentOutcome>;
 }
 
 export interface LocatedImage {

@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../common/errors.js';
 import { hashSecret, randomToken, sameDigest } from './boot-secrets.js';
+import type { AgentCommandName, CommandReport } from '../common/agent-protocol.js';
 
-export type AgentCommandName = 'inspect' | 'erase' | 'write_image' | 'write_config_drive' | 'sync';
+// The command names and the agent's report are the protocol's (src/common/agent-protocol.ts).
+export type { AgentCommandName };
 
 export interface AgentCommand {
   id: string;
@@ -29,11 +31,7 @@ export interface CommandRecord extends AgentCommand {
   interrupted?: boolean;
 }
 
-export interface AgentReport {
-  status: 'succeeded' | 'failed';
-  result?: unknown;
-  error?: string;
-}
+export type AgentReport = CommandReport;
 
 export interface AgentSession {
   nodeId: string;

@@ -8,7 +8,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BootstackError, NotFoundError, UnauthorizedError } from '../common/errors.js';
 import type { BootManager } from './boot-manager.js';
 import type { BootEventBus } from './boot-events.js';
-import type { AgentReport } from './deploy-commands.js';
+import {
+  AGENT_ROUTES,
+  AGENT_TOKEN_HEADER,
+  HEARTBEAT_BODY_SCHEMA,
+  LOOKUP_BODY_SCHEMA,
+  RESULT_BODY_SCHEMA,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type LookupRequest,
+  type LookupResponse,
+  type NextCommandResponse,
+  type ResultRequest,
+  type ResultResponse,
+} from '../common/agent-protocol-http.js';
 import { normalizeMac } from './dhcp-hosts.js';
 import { clientAddress, type FetchLimiter } from './address-binding.js';
 import { ExtentMapCache, sparseResponse } from './extent-map.js';
@@ -50,7 +63,7 @@ function macOf(name: string): string | undefined {
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function agentToken(request: FastifyRequest): string {
-  const t = request.headers['x-agent-token'];
+  const t = request.headers[AGENT_TOKEN_HEADER];
   if (typeof t !== 'string' || !t) throw new UnauthorizedError('X-Agent-Token is required.');
   return t;
 }
@@ -124,26 +137,11 @@ export function bootRoutes(o: BootRouteOptions) {
       return reply.type('application/octet-stream').headers(answer.headers).send(answer.stream);
     });
 
-    app.post<{ Body: { macs: string[]; boot_secret: string; ramdisk_stages?: Record<string, unknown> } }>(
-      '/agent/lookup',
-      {
-        ...pub,
-        schema: {
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['macs', 'boot_secret'],
-            properties: {
-              macs: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', maxLength: 32 } },
-              boot_secret: { type: 'string', minLength: 1, maxLength: 256 },
-              // Guest uptimes for the timeline; each value is checked (and dropped with a reason)
-              // by checkRamdiskStages, so a bad figure never refuses the lookup.
-              ramdisk_stages: { type: 'object', maxProperties: 16 },
-            },
-          },
-        },
-      },
-      async (req) => {
+    // The agent protocol's exchanges (paths, bodies, schemas: src/common/agent-protocol-http.ts).
+    app.post<{ Body: LookupRequest }>(
+      AGENT_ROUTES.lookup,
+      { ...pub, schema: { body: LOOKUP_BODY_SCHEMA } },
+      async (req): Promise<LookupResponse> => {
         const { nodeId, agentToken: token } = await o.manager.lookup(req.body.macs, req.body.boot_secret, clientAddress(req.ip), req.body.ramdisk_stages);
         await o.manager.commands.flush(); // the session is stored before the agent has its token
         return { node_id: nodeId, agent_token: token, heartbeat_interval_s: o.heartbeatIntervalS };
@@ -157,13 +155,10 @@ export function bootRoutes(o: BootRouteOptions) {
       return req.params.nodeId;
     };
 
-    app.post<{ Params: { nodeId: string }; Body: { status?: Record<string, unknown> } }>(
-      '/agent/nodes/:nodeId/heartbeat',
-      {
-        ...pub,
-        schema: { body: { type: 'object', additionalProperties: false, properties: { status: { type: 'object' } } } },
-      },
-      async (req) => {
+    app.post<{ Params: { nodeId: string }; Body: HeartbeatRequest }>(
+      AGENT_ROUTES.heartbeat,
+      { ...pub, schema: { body: HEARTBEAT_BODY_SCHEMA } },
+      async (req): Promise<HeartbeatResponse> => {
         const nodeId = authed(req);
         o.manager.commands.heartbeat(nodeId, req.body?.status);
         await o.manager.commands.flush();
@@ -172,31 +167,17 @@ export function bootRoutes(o: BootRouteOptions) {
       },
     );
 
-    app.get<{ Params: { nodeId: string } }>('/agent/nodes/:nodeId/commands/next', pub, async (req) => {
+    app.get<{ Params: { nodeId: string } }>(AGENT_ROUTES.next, pub, async (req): Promise<NextCommandResponse> => {
       const nodeId = authed(req);
       const c = o.manager.commands.next(nodeId);
       await o.manager.commands.flush();
       return { command: c && { id: c.id, name: c.name, params: c.params } };
     });
 
-    app.post<{ Params: { nodeId: string; commandId: string }; Body: AgentReport }>(
-      '/agent/nodes/:nodeId/commands/:commandId/result',
-      {
-        ...pub,
-        schema: {
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['status'],
-            properties: {
-              status: { type: 'string', enum: ['succeeded', 'failed'] },
-              result: {},
-              error: { type: 'string', maxLength: 65536 },
-            },
-          },
-        },
-      },
-      async (req) => {
+    app.post<{ Params: { nodeId: string; commandId: string }; Body: ResultRequest }>(
+      AGENT_ROUTES.result,
+      { ...pub, schema: { body: RESULT_BODY_SCHEMA } },
+      async (req): Promise<ResultResponse> => {
         const nodeId = authed(req);
         const c = o.manager.commands.report(nodeId, req.params.commandId, req.body);
         await o.manager.commands.flush(); // acknowledged only once stored: a restart cannot lose it

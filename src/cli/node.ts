@@ -107,7 +107,9 @@ export async function importNodes(client: BaremetalClient, specs: NodeSpec[], pr
       continue;
     }
     const plan = planNode(spec, existing, ports);
-    if (plan.patch.length) await client.call('PATCH', `/nodes/${existing.uuid}`, plan.patch);
+    // A driver change resets the interfaces to the new driver's defaults (the old ones may not suit it).
+    const reset = plan.patch.some((op) => op.path === '/driver') ? '?reset_interfaces=true' : '';
+    if (plan.patch.length) await client.call('PATCH', `/nodes/${existing.uuid}${reset}`, plan.patch);
     for (const p of plan.createPorts) await client.call('POST', '/ports', { ...p, node_uuid: existing.uuid });
     for (const p of plan.updatePorts) await client.call('PATCH', `/ports/${p.uuid}`, p.patch);
     if (plan.createPorts.length) ports = (await client.call<{ ports: ExistingPort[] }>('GET', '/ports/detail')).ports;

@@ -11,8 +11,13 @@ export interface AuthContext {
   /** Null for a domain-scoped or unscoped token. */
   projectId: string | null;
   projectName: string | null;
-  /** Role names on the scoped project (implied roles included). */
+  /** Role names on the scoped project, domain or system (implied roles included). */
   roles: string[];
+  /**
+   * A system-scoped token (Keystone's `"system": {"all": true}`): its roles hold on the whole
+   * deployment, as Ironic's and Keystone's SYSTEM_ADMIN/MEMBER/READER rules mean.
+   */
+  system?: boolean;
   tokenExpiresAt: string;
 }
 
@@ -24,20 +29,6 @@ export interface PolicyRule {
 }
 
 export type PolicyTable = Record<string, PolicyRule>;
-
-/** Keystone's default implied roles: admin implies member, member implies reader. */
-const IMPLIED: Record<string, string[]> = { admin: ['member', 'reader'], member: ['reader'] };
-
-export function expandRoles(roles: readonly string[]): string[] {
-  const out = new Set<string>();
-  const add = (r: string) => {
-    if (out.has(r)) return;
-    out.add(r);
-    for (const i of IMPLIED[r] ?? []) add(i);
-  };
-  roles.forEach(add);
-  return [...out];
-}
 
 export function isAdmin(auth: AuthContext): boolean {
   return auth.roles.includes('admin');
@@ -58,6 +49,10 @@ export class Policy {
     const rule = this.rules.get(operation);
     // An operation missing from the table is admin-only: forgetting a rule must not open it.
     if (!rule) return isAdmin(auth);
+    // A system-scoped token is the cloud's admin when it has the admin role. Its reader and member
+    // roles (Ironic's SYSTEM_READER/SYSTEM_MEMBER) are not rules of their own here yet: such a
+    // token has no project, so the project rules below would let it act for no project. Refused.
+    if (auth.system && !isAdmin(auth)) return false;
     if (!rule.roles.some((r) => auth.roles.includes(r))) return false;
     // A project-limited rule checked without its target fails closed: forgetting to pass the
     // record's project must not open it to every project.

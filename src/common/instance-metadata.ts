@@ -9,14 +9,16 @@
 // - the EC2-compatible one: one JSON document (ec2/<version>/meta-data.json on a drive) that the
 //   HTTP service also walks as directory listings (/latest/meta-data/...), plus user-data.
 
+// A type alias, not an interface: it is also write_config_drive's params (agent-protocol.ts),
+// which must fit the command queue's Record<string, unknown>.
 /** What a machine is told about itself (instance_info.configdrive + the node, see configDriveParams). */
-export interface InstanceContent {
+export type InstanceContent = {
   meta_data: Record<string, unknown>;
   network_data?: Record<string, unknown>;
   user_data?: string | null;
   vendor_data?: Record<string, unknown>;
   vendor_data2?: Record<string, unknown>;
-}
+};
 
 /** The dated OpenStack metadata versions (the list Nova's metadata API reference gives, cloud-init 22.4 knows them). */
 export const OPENSTACK_VERSIONS = ['2012-08-10', '2013-04-04', '2013-10-17', '2015-10-15', '2016-06-30', '2016-10-06', '2017-02-22', '2018-08-27'] as const;

@@ -19,6 +19,8 @@ export const SECRET_KEYS = [
   'agent_token',
   'temp_url_key',
   'private_key',
+  // Keystone credential blobs (EC2 secrets, TOTP seeds).
+  'blob',
 ];
 
 function redactPaths(): string[] {

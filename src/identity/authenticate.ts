@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { UnauthorizedError, BadRequestError } from '../common/errors.js';
 import type { IdentityStore, DomainRow, ProjectRow, UserRow } from './store.js';
-import { tokenMethods, type TokenService, type TokenInfo } from './tokens.js';
+import { tokenMethods, type TokenService, type TokenInfo, type TokenScope } from './tokens.js';
 import { passwordSlots, verifyPassword } from './passwords.js';
 
 export interface DomainRef { id?: string; name?: string }
@@ -16,7 +16,7 @@ export interface AuthRequest {
     password?: { user: { id?: string; name?: string; domain?: DomainRef; password: string } };
     token?: { id: string };
   };
-  scope?: 'unscoped' | { project?: { id?: string; name?: string; domain?: DomainRef }; domain?: DomainRef };
+  scope?: 'unscoped' | { project?: { id?: string; name?: string; domain?: DomainRef }; domain?: DomainRef; system?: { all?: boolean } };
 }
 
 // Keystone's limits: ids 64, user names 255, project and domain names 64. Longer ones can never
@@ -75,6 +75,7 @@ export const authRequestSchema = {
                   properties: { id, name: shortName, domain: domainRefSchema },
                 },
                 domain: domainRefSchema,
+                system: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
               },
             },
           ],
@@ -199,8 +200,16 @@ export class Authenticator {
     return { user, subject: user?.id ?? unknownSubject('name', domain?.id ?? ref.domain, ref.name) };
   }
 
-  private async resolveScope(user: UserRow, scope: AuthRequest['scope']): Promise<{ project?: ProjectRow; domain?: DomainRow }> {
+  private async resolveScope(user: UserRow, scope: AuthRequest['scope']): Promise<TokenScope> {
     if (scope === 'unscoped') return {};
+    if (scope && [scope.project, scope.domain, scope.system].filter((x) => x !== undefined).length > 1) {
+      throw new BadRequestError('Scope to one of a project, a domain or the system.', { fields: { path: 'body.auth.scope' } });
+    }
+    if (scope?.system !== undefined) {
+      // The only system Keystone knows is the whole deployment: {"all": true}.
+      if (scope.system.all !== true) throw new BadRequestError('auth.scope.system must be {"all": true}.', { fields: { path: 'body.auth.scope.system.all' } });
+      return { system: true };
+    }
     if (!scope || (!scope.project && !scope.domain)) {
       // Like Keystone: no scope asked for means the user's default project, if they may use it.
       if (user.default_project_id) {
@@ -209,7 +218,6 @@ export class Authenticator {
       }
       return {};
     }
-    if (scope.project && scope.domain) throw new BadRequestError('Scope to either a project or a domain, not both.', { fields: { path: 'body.auth.scope' } });
     if (scope.project) {
       let project: ProjectRow | undefined;
       if (scope.project.id !== undefined) project = await this.store.getProject(scope.project.id);

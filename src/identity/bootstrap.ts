@@ -1,4 +1,5 @@
-// First start: the default domain, the admin project and user, the three standard roles, and a
+// First start: the default domain, the admin project and user (admin of the project and of the
+// system), the three standard roles, and a
 // clouds.yaml so that `openstack --os-cloud bootstack ...` works at once. Later starts only
 // rewrite clouds.yaml (the URL may change: port 0 picks a new port each time).
 import { existsSync, readFileSync } from 'node:fs';
@@ -6,9 +7,10 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../common/atomic-write.js';
-import type { IdentityStore } from './store.js';
+import { SYSTEM_ALL, type IdentityStore } from './store.js';
 import { generatePassword, hashPassword } from './passwords.js';
 import { REGION } from './catalog.js';
+import { DEFAULT_IMPLICATIONS } from './implied-roles.js';
 
 export const DEFAULT_DOMAIN_ID = 'default';
 export const STANDARD_ROLES = ['admin', 'member', 'reader'] as const;
@@ -48,6 +50,15 @@ export async function bootstrap(store: IdentityStore, stateDir: string, publicUr
   for (const name of STANDARD_ROLES) {
     if (!(await store.getRoleByName(name))) await store.createRole({ name });
   }
+  // Keystone's default inference rules, as keystone-manage bootstrap makes them: when there are
+  // no rules at all (a new seed, or one made before rules were data), so that an operator who
+  // removes one does not get it back at the next start.
+  const haveRules = (await store.listImplications()).length > 0;
+  for (const [prior, implied] of haveRules ? [] : DEFAULT_IMPLICATIONS) {
+    const p = await store.getRoleByName(prior);
+    const i = await store.getRoleByName(implied);
+    if (p && i) await store.addImplication({ prior_role_id: p.id, implied_role_id: i.id });
+  }
   let project = await store.getProjectByName('admin', domain.id);
   project ??= await store.createProject({ name: 'admin', domain_id: domain.id, description: 'Bootstrap project for the cloud administrator' });
   let password: string | undefined;
@@ -75,7 +86,12 @@ export async function bootstrap(store: IdentityStore, stateDir: string, publicUr
     password = readFileSync(passwordFile, 'utf8').trim();
   }
   const adminRole = await store.getRoleByName('admin');
-  if (adminRole) await store.grant({ user_id: admin.id, target_type: 'project', target_id: project.id, role_id: adminRole.id });
+  if (adminRole) {
+    await store.grant({ user_id: admin.id, target_type: 'project', target_id: project.id, role_id: adminRole.id });
+    // As keystone-manage bootstrap: the admin is also the system's admin, so that a
+    // system-scoped token (what Ironic's and Keystone's system rules expect) can be had.
+    await store.grant({ user_id: admin.id, target_type: 'system', target_id: SYSTEM_ALL, role_id: adminRole.id });
+  }
   if (password !== undefined) {
     await writeFileAtomic(cloudsFile, cloudsYaml(`${publicUrl}/identity`, password), { mode: 0o600 });
   } else {

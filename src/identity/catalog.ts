@@ -1,6 +1,8 @@
 // The service catalog: one entry per enabled service that declares one, three interfaces each,
 // all at this server's public URL plus the service's prefix. Ids are derived from the service
-// and interface so they stay the same across restarts.
+// and interface so they stay the same across restarts. Tokens use the stored catalog
+// (catalog-store.ts, which stores these entries with these ids at start); this computed one only
+// until it is loaded.
 import { createHash } from 'node:crypto';
 import type { ApiService, CatalogEntry } from '../common/service.js';
 
@@ -10,7 +12,7 @@ const INTERFACES = ['public', 'internal', 'admin'] as const;
 export interface CatalogEndpoint { id: string; interface: string; region: string; region_id: string; url: string }
 export interface CatalogService { id: string; type: string; name: string; endpoints: CatalogEndpoint[] }
 
-function stableId(...parts: string[]): string {
+export function stableId(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
 }
 

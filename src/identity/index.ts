@@ -10,6 +10,12 @@ import { buildCatalog } from './catalog.js';
 import { registerIdentityRoutes } from './routes.js';
 import { identityMigrations } from './migrations.js';
 import { bootstrap } from './bootstrap.js';
+import { CatalogStore, runningEntries } from './catalog-store.js';
+import { registerCatalogRoutes } from './catalog-routes.js';
+import { registerDomainRoutes } from './domain-routes.js';
+import { CredentialCipher, CredentialStore } from './credential-store.js';
+import { registerCredentialRoutes } from './credential-routes.js';
+import { EndpointGroupStore, registerEndpointGroupRoutes } from './endpoint-groups.js';
 
 export { identityConfigSchema, type IdentityConfig } from './config.js';
 export { IdentityStore } from './store.js';
@@ -39,7 +45,11 @@ export function createIdentityService(ctx: ServiceContext, config: IdentityConfi
   const tokens = new TokenService(store, config.token_ttl_hours * 3600_000, config.validation_cache_seconds * 1000);
   const authenticator = new Authenticator(store, tokens, { attempts: config.lockout_failure_attempts, durationMs: config.lockout_duration * 1000 });
   const base = () => `${ctx.publicUrl()}/identity`;
-  const catalog = (projectId: string | null = null) => buildCatalog(ctx.publicUrl(), others, SELF, projectId);
+  // The stored catalog (catalog-store.ts); before it is loaded at init, the computed one.
+  const catalogStore = new CatalogStore(ctx.db);
+  const running = () => runningEntries(SELF, others);
+  const catalog = (projectId: string | null = null) =>
+    catalogStore.catalog(ctx.publicUrl(), running(), projectId) ?? buildCatalog(ctx.publicUrl(), others, SELF, projectId);
   return {
     name: 'identity',
     prefix: '/identity',
@@ -52,9 +62,14 @@ export function createIdentityService(ctx: ServiceContext, config: IdentityConfi
     tokenValidator: { validate: (token) => tokens.validateAuth(token) },
     routes(app) {
       registerIdentityRoutes(app, { store, tokens, authenticator, policy: ctx.policy, base, catalog });
+      registerCatalogRoutes(app, { catalog: catalogStore, policy: ctx.policy, base, publicUrl: ctx.publicUrl, running });
+      registerDomainRoutes(app, { store, tokens, policy: ctx.policy, base });
+      registerCredentialRoutes(app, { store, credentials: new CredentialStore(ctx.db, new CredentialCipher(ctx.stateDir)), policy: ctx.policy, base });
+      registerEndpointGroupRoutes(app, { groups: new EndpointGroupStore(ctx.db), catalog: catalogStore, store, policy: ctx.policy, base, publicUrl: ctx.publicUrl, running });
     },
     async init() {
       await bootstrap(store, ctx.stateDir, ctx.publicUrl(), ctx.log);
+      await catalogStore.seed(running(), ctx.publicUrl());
       tokens.invalidateAll();
       // Expired tokens can never validate again; dropping them keeps the table small.
       await store.purgeExpiredTokens(new Date(Date.now() - 24 * 3600_000).toISOString());

@@ -14,7 +14,7 @@ export const projectCreateSchema = {
       type: 'object', additionalProperties: false, required: ['name'],
       properties: {
         name: shortName, domain_id: optId, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' },
-        parent_id: optId, is_domain: { type: 'boolean', enum: [false] }, tags, options: { type: 'object' },
+        parent_id: optId, is_domain: { type: 'boolean' }, tags, options: { type: 'object' },
       },
     },
   },
@@ -75,7 +75,17 @@ export const roleCreateSchema = {
   properties: {
     role: {
       type: 'object', additionalProperties: false, required: ['name'],
-      properties: { name, description: { type: ['string', 'null'], maxLength: 255 }, domain_id: { type: 'null' }, options: { type: 'object' } },
+      properties: { name, description: { type: ['string', 'null'], maxLength: 255 }, domain_id: optId, options: { type: 'object' } },
+    },
+  },
+} as const;
+
+export const roleUpdateSchema = {
+  type: 'object', additionalProperties: false, required: ['role'],
+  properties: {
+    role: {
+      type: 'object', additionalProperties: false,
+      properties: { name, description: { type: ['string', 'null'], maxLength: 255 }, options: { type: 'object' } },
     },
   },
 } as const;
@@ -88,4 +98,17 @@ export const domainCreateSchema = {
       properties: { name: shortName, description: { type: ['string', 'null'], maxLength: 65535 }, enabled: { type: 'boolean' }, tags, options: { type: 'object' } },
     },
   },
+} as const;
+
+// Other group attributes are kept as extras (user-extras.ts), as for users.
+const groupProps = { name, description: { type: ['string', 'null'], maxLength: 65535 } } as const;
+
+export const groupCreateSchema = {
+  type: 'object', additionalProperties: false, required: ['group'],
+  properties: { group: { type: 'object', additionalProperties: true, required: ['name'], properties: { ...groupProps, domain_id: optId } } },
+} as const;
+
+export const groupUpdateSchema = {
+  type: 'object', additionalProperties: false, required: ['group'],
+  properties: { group: { type: 'object', additionalProperties: true, properties: groupProps } },
 } as const;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, migrate } from '../common/db.js';
 import { startPostgres } from '../../test/support/postgres.js';
-import { IdentityStore } from './store.js';
+import { IdentityStore, SYSTEM_ALL } from './store.js';
 import { TokenService } from './tokens.js';
 import { identityMigrations } from './migrations.js';
 import { hashPassword, verifyPassword } from './passwords.js';
@@ -64,6 +64,34 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         // Scoping needs a role on the target.
         const bare = await store.createProject({ name: 'no-roles', domain_id: domain.id });
         await assert.rejects(tokens.issue({ user: u, methods: ['password'], scope: { project: bare } }), { status: 401 });
+      });
+
+      await t.test('groups: roles held through a group, system grants, and what deleting removes', async () => {
+        const p = await store.createProject({ name: 'grp-p', domain_id: domain.id });
+        const u = await store.createUser({ name: 'grp-u', domain_id: domain.id, password_hash: null });
+        const reader = (await store.getRoleByName('reader')) ?? (await store.createRole({ name: 'reader' }));
+        const g = await store.createGroup({ name: 'ops', domain_id: domain.id });
+        await assert.rejects(store.createGroup({ name: 'ops', domain_id: domain.id }), { status: 409 });
+        await store.grantGroup({ group_id: g.id, target_type: 'project', target_id: p.id, role_id: reader.id });
+        await store.grantGroup({ group_id: g.id, target_type: 'project', target_id: p.id, role_id: reader.id });
+        await store.grantGroup({ group_id: g.id, target_type: 'system', target_id: SYSTEM_ALL, role_id: reader.id });
+        assert.deepEqual(await store.rolesOn(u.id, 'project', p.id), [], 'not a member yet');
+        await store.addGroupMember(g.id, u.id);
+        await store.addGroupMember(g.id, u.id);
+        assert.deepEqual((await store.rolesOn(u.id, 'project', p.id)).map((r) => r.name), ['reader']);
+        assert.deepEqual((await store.rolesOn(u.id, 'project', p.id, { direct: true })), []);
+        assert.deepEqual((await store.rolesOn(u.id, 'system', SYSTEM_ALL)).map((r) => r.name), ['reader']);
+        assert.deepEqual([...(await store.membersOf([g.id])).get(g.id)!], [u.id]);
+        const tokens = new TokenService(store, 3600_000, 0);
+        const { info } = await tokens.issue({ user: u, methods: ['password'], scope: { system: true } });
+        assert.equal(info.auth.system, true);
+        assert.equal(info.auth.projectId, null);
+        assert.deepEqual(info.auth.roles, ['reader']);
+        await store.deleteProject(p.id);
+        assert.deepEqual(await store.listGroupAssignments({ target_id: p.id }), []);
+        await store.deleteGroup(g.id);
+        assert.deepEqual(await store.rolesOn(u.id, 'system', SYSTEM_ALL), []);
+        assert.deepEqual(await store.listUserGroups(u.id), []);
       });
 
       await t.test('disabling a user or deleting a project ends their tokens', async () => {

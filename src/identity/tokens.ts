@@ -3,10 +3,11 @@
 // few seconds; revoking a token (or changing roles, users or projects) clears them at once.
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuthContext } from '../common/auth.js';
-import { expandRoles } from '../common/auth.js';
 import { NotFoundError, UnauthorizedError } from '../common/errors.js';
 import { toJson, fromJson } from '../common/db.js';
-import type { IdentityStore, DomainRow, ProjectRow, RoleRow, UserRow, TokenRow } from './store.js';
+import { effectiveRoles, loadRoleGraph, type RoleGraph } from './implied-roles.js';
+import { MAX_PROJECT_DEPTH } from './project-tree.js';
+import { SYSTEM_ALL, type IdentityStore, type DomainRow, type ProjectRow, type RoleRow, type UserRow, type TokenRow } from './store.js';
 
 export interface TokenInfo {
   row: TokenRow;
@@ -15,15 +16,20 @@ export interface TokenInfo {
   project: ProjectRow | null;
   projectDomain: DomainRow | null;
   domain: DomainRow | null;
+  /** Scoped to the whole deployment (Keystone's system scope). */
+  system: boolean;
   /** Effective roles (implied ones included). */
   roles: RoleRow[];
   auth: AuthContext;
 }
 
+/** At most one of them; none is an unscoped token. */
+export interface TokenScope { project?: ProjectRow; domain?: DomainRow; system?: boolean }
+
 export interface IssueRequest {
   user: UserRow;
   methods: string[];
-  scope: { project?: ProjectRow; domain?: DomainRow };
+  scope: TokenScope;
   /** For the token method: the new token does not outlive the one it was made from. */
   notAfter?: string;
 }
@@ -51,13 +57,14 @@ export class TokenService {
       user_id: req.user.id,
       project_id: req.scope.project?.id ?? null,
       domain_id: req.scope.domain?.id ?? null,
+      system_scope: req.scope.system ? SYSTEM_ALL : null,
       methods: toJson(req.methods),
       audit_id: randomBytes(16).toString('base64url').slice(0, 22),
       issued_at: issued.toISOString(),
       expires_at: expires,
       revoked: 0,
     };
-    // Scoping to a project or domain needs a role on it (checked before anything is stored).
+    // Scoping to a project, a domain or the system needs a role on it (checked before anything is stored).
     const info = await this.resolve(row, req.user, req.scope.project);
     await this.store.insertToken(row);
     return { token, info };
@@ -99,7 +106,7 @@ export class TokenService {
   invalidateAll(): void {
     this.cache.clear();
     this.domains = null;
-    this.rolesByName = null;
+    this.roleGraph = null;
   }
 
   /** `knownUser`/`knownProject`: rows the caller has just read (token issue), not read again. */
@@ -117,14 +124,22 @@ export class TokenService {
       if (!project || !project.enabled) throw new UnauthorizedError(`Project ${row.project_id} is unknown or disabled.`);
       projectDomain = (await this.domain(project.domain_id)) ?? null;
       direct = await this.store.rolesOn(user.id, 'project', project.id);
+      // Inherited assignments from the project's domain and ancestors (OS-INHERIT) count too.
+      const inherited = await this.store.inheritedRolesOn(user.id, project, MAX_PROJECT_DEPTH);
+      if (inherited.length) direct = [...new Map([...direct, ...inherited].map((r) => [r.id, r])).values()];
       if (!direct.length) throw new UnauthorizedError(`User ${user.id} has no access to project ${project.id}.`);
     } else if (row.domain_id) {
       domain = (await this.domain(row.domain_id)) ?? null;
       if (!domain || !domain.enabled) throw new UnauthorizedError(`Domain ${row.domain_id} is unknown or disabled.`);
       direct = await this.store.rolesOn(user.id, 'domain', domain.id);
       if (!direct.length) throw new UnauthorizedError(`User ${user.id} has no access to domain ${domain.id}.`);
+    } else if (row.system_scope) {
+      direct = await this.store.rolesOn(user.id, 'system', SYSTEM_ALL);
+      if (!direct.length) throw new UnauthorizedError(`User ${user.id} has no role on the system.`);
     }
     const roles = await this.withImplied(direct);
+    // Only domain-specific roles on the target: they imply nothing global, so nothing is held.
+    if (direct.length && !roles.length) throw new UnauthorizedError(`User ${user.id} holds no role that applies on this scope.`);
     const auth: AuthContext = {
       userId: user.id,
       userName: user.name,
@@ -132,15 +147,16 @@ export class TokenService {
       projectId: project?.id ?? null,
       projectName: project?.name ?? null,
       roles: roles.map((r) => r.name),
+      ...(row.system_scope ? { system: true } : {}),
       tokenExpiresAt: row.expires_at,
     };
-    return { row, user, userDomain, project, projectDomain, domain, roles, auth };
+    return { row, user, userDomain, project, projectDomain, domain, system: !!row.system_scope, roles, auth };
   }
 
   // Domains and roles change rarely (and only through this service, which calls
   // invalidateAll()); keeping them in memory saves queries on every validation.
   private domains: Map<string, DomainRow> | null = null;
-  private rolesByName: Map<string, RoleRow> | null = null;
+  private roleGraph: RoleGraph | null = null;
 
   private async domain(id: string): Promise<DomainRow | undefined> {
     if (!this.domains?.has(id)) {
@@ -149,17 +165,15 @@ export class TokenService {
     return this.domains.get(id);
   }
 
-  private async withImplied(direct: RoleRow[]): Promise<RoleRow[]> {
-    const names = expandRoles(direct.map((r) => r.name));
-    if (names.length === direct.length) return direct;
-    this.rolesByName ??= new Map((await this.store.listRoles()).map((r) => [r.name, r]));
-    const out = [...direct];
-    for (const name of names) {
-      if (out.some((r) => r.name === name)) continue;
-      const r = this.rolesByName.get(name);
-      if (r) out.push(r);
-    }
-    return out;
+  /** The direct roles and all they imply (implied-roles.ts); domain-specific roles left out. */
+  async withImplied(direct: RoleRow[]): Promise<RoleRow[]> {
+    this.roleGraph ??= await loadRoleGraph(this.store);
+    return effectiveRoles(this.roleGraph, direct.map((r) => r.id)).map((e) => e.role);
+  }
+  /** The role graph (cached like the domains; invalidateAll() drops it). */
+  async roles(): Promise<RoleGraph> {
+    this.roleGraph ??= await loadRoleGraph(this.store);
+    return this.roleGraph;
   }
 }
 

@@ -1,5 +1,5 @@
-// A user's "extra" attributes: Keystone keeps any user attribute it does not know (Tempest sends
-// project_id, for one) and returns it merged into the user. Here they are one JSON object in
+// A user's (or group's) "extra" attributes: Keystone keeps any attribute of a user or group it
+// does not know (Tempest sends project_id, for one) and returns it merged into the record. Here they are one JSON object in
 // identity_users.extra, bounded so that a user record cannot grow without limit, and never able
 // to stand in for an attribute of the user itself.
 import { BadRequestError } from '../common/errors.js';
@@ -18,7 +18,11 @@ const RESERVED = new Set([
 
 export const EXTRA_LIMITS = { maxKeys: 64, maxKeyLength: 64, maxBytes: 16 * 1024 } as const;
 
-const known = new Set<string>(USER_FIELDS);
+/** Whose extras: the record kind named in errors and the attributes that are its own. */
+export interface ExtrasOwner { kind: 'user' | 'group'; fields: ReadonlySet<string> }
+export const USER_EXTRAS: ExtrasOwner = { kind: 'user', fields: new Set<string>(USER_FIELDS) };
+/** A group's own attributes (the request schema's properties). */
+export const GROUP_EXTRAS: ExtrasOwner = { kind: 'group', fields: new Set<string>(['name', 'domain_id', 'description']) };
 
 /** A key as it may appear in an error message: user input, so cut short. */
 function shown(key: string): string {
@@ -30,11 +34,11 @@ function shown(key: string): string {
  * `userId` is the user's: an `id` equal to it is let through and ignored (a client sending back
  * what it read), as Keystone does; any other `id` is refused.
  */
-export function extrasOf(user: Record<string, unknown>, userId?: string): Record<string, unknown> {
+export function extrasOf(user: Record<string, unknown>, userId?: string, owner: ExtrasOwner = USER_EXTRAS): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(user)) {
-    if (known.has(key) || (key === 'id' && userId !== undefined && value === userId)) continue;
-    const path = `body.user.${shown(key)}`;
+    if (owner.fields.has(key) || (key === 'id' && userId !== undefined && value === userId)) continue;
+    const path = `body.${owner.kind}.${shown(key)}`;
     if (RESERVED.has(key)) throw new BadRequestError(`${path}: cannot be set`, { fields: { path } });
     if (key.length === 0 || key.length > EXTRA_LIMITS.maxKeyLength) {
       throw new BadRequestError(`${path}: an extra attribute's name must be 1 to ${EXTRA_LIMITS.maxKeyLength} characters long`, { fields: { path } });
@@ -48,22 +52,22 @@ export function extrasOf(user: Record<string, unknown>, userId?: string): Record
  * `base` with `patch` laid over it (Keystone's update: the keys given replace, the others stay),
  * checked against the limits as a whole. The error names the first attribute past a limit.
  */
-export function mergeExtras(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+export function mergeExtras(base: Record<string, unknown>, patch: Record<string, unknown>, owner: ExtrasOwner = USER_EXTRAS): Record<string, unknown> {
   const merged = { ...base, ...patch };
   let count = 0;
   let bytes = 2; // the braces
   for (const [key, value] of Object.entries(merged)) {
     count++;
     bytes += Buffer.byteLength(JSON.stringify(key)) + 1 + Buffer.byteLength(JSON.stringify(value) ?? 'null') + (count > 1 ? 1 : 0);
-    const path = `body.user.${shown(key)}`;
-    if (count > EXTRA_LIMITS.maxKeys) throw new BadRequestError(`${path}: a user has at most ${EXTRA_LIMITS.maxKeys} extra attributes`, { fields: { path } });
-    if (bytes > EXTRA_LIMITS.maxBytes) throw new BadRequestError(`${path}: a user's extra attributes take at most ${EXTRA_LIMITS.maxBytes} bytes of JSON`, { fields: { path } });
+    const path = `body.${owner.kind}.${shown(key)}`;
+    if (count > EXTRA_LIMITS.maxKeys) throw new BadRequestError(`${path}: a ${owner.kind} has at most ${EXTRA_LIMITS.maxKeys} extra attributes`, { fields: { path } });
+    if (bytes > EXTRA_LIMITS.maxBytes) throw new BadRequestError(`${path}: a ${owner.kind}'s extra attributes take at most ${EXTRA_LIMITS.maxBytes} bytes of JSON`, { fields: { path } });
   }
   return merged;
 }
 
 /** The stored extras, without any key that is not an extra (a defence against old or bad rows). */
-export function storedExtras(json: string | null | undefined): Record<string, unknown> {
+export function storedExtras(json: string | null | undefined, owner: ExtrasOwner = USER_EXTRAS): Record<string, unknown> {
   if (!json) return {};
   let parsed: unknown;
   try {
@@ -73,6 +77,6 @@ export function storedExtras(json: string | null | undefined): Record<string, un
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) if (!known.has(k) && !RESERVED.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) if (!owner.fields.has(k) && !RESERVED.has(k)) out[k] = v;
   return out;
 }

@@ -1,10 +1,10 @@
 // JSON shapes of Keystone v3 resources, as python-keystoneclient and openstacksdk read them.
-import type { DomainRow, ProjectRow, RoleRow, UserRow } from './store.js';
+import type { DomainRow, GroupRow, ProjectRow, RoleRow, UserRow } from './store.js';
 import { projectTags } from './store.js';
 import type { TokenInfo } from './tokens.js';
 import { tokenMethods } from './tokens.js';
 import type { CatalogService } from './catalog.js';
-import { storedExtras } from './user-extras.js';
+import { GROUP_EXTRAS, storedExtras } from './user-extras.js';
 
 /** Keystone prints times with microseconds. */
 export function keystoneTime(iso: string): string {
@@ -18,7 +18,7 @@ export function domainView(base: string, d: DomainRow) {
 export function projectView(base: string, p: ProjectRow) {
   return {
     id: p.id, name: p.name, domain_id: p.domain_id, description: p.description, enabled: p.enabled === 1,
-    is_domain: false, parent_id: p.domain_id, tags: projectTags(p), options: {},
+    is_domain: false, parent_id: p.parent_id ?? p.domain_id, tags: projectTags(p), options: {},
     links: { self: `${base}/v3/projects/${p.id}` },
   };
 }
@@ -43,7 +43,12 @@ export function userView(base: string, u: UserRow) {
 }
 
 export function roleView(base: string, r: RoleRow) {
-  return { id: r.id, name: r.name, domain_id: null, description: r.description || null, options: {}, links: { self: `${base}/v3/roles/${r.id}` } };
+  return { id: r.id, name: r.name, domain_id: r.domain_id ?? null, description: r.description || null, options: {}, links: { self: `${base}/v3/roles/${r.id}` } };
+}
+
+/** A role as a role inference rule shows it. */
+export function roleRefView(base: string, r: RoleRow) {
+  return { id: r.id, name: r.name, links: { self: `${base}/v3/roles/${r.id}` } };
 }
 
 export function tokenView(info: TokenInfo, catalog: CatalogService[] | null) {
@@ -68,10 +73,20 @@ export function tokenView(info: TokenInfo, catalog: CatalogService[] | null) {
     token.is_domain = false;
   } else if (info.domain) {
     token.domain = { id: info.domain.id, name: info.domain.name };
+  } else if (info.system) {
+    token.system = { all: true };
   }
-  if (info.project || info.domain) {
+  if (info.project || info.domain || info.system) {
     token.roles = info.roles.map((r) => ({ id: r.id, name: r.name }));
     if (catalog) token.catalog = catalog;
   }
   return { token };
+}
+
+/** Keystone's group: its extra attributes first, the group's own attributes over them. */
+export function groupView(base: string, g: GroupRow) {
+  return {
+    ...storedExtras(g.extra, GROUP_EXTRAS),
+    id: g.id, name: g.name, domain_id: g.domain_id, description: g.description, links: { self: `${base}/v3/groups/${g.id}` },
+  };
 }

@@ -8,7 +8,7 @@ import { now } from '../common/db.js';
 import { BadRequestError, BootstackError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../common/errors.js';
 import type { FilesystemStore } from './file-store.js';
 import type { Image, ImageQuery, ImageStore } from './store.js';
-import { imageStates, type Visibility } from './states.js';
+import { MEMBER_STATUSES, imageStates, type MemberStatus, type Visibility } from './states.js';
 import { IMAGE_PROPERTIES, READ_ONLY, UUID_PATTERN, checkPropertyCount, checkPropertyName } from './schemas.js';
 import { applyPatch, type PatchOp } from './patch.js';
 
@@ -21,6 +21,17 @@ export const imagesPolicy: PolicyTable = {
   'image:upload_image': { roles: ['member'], ownProjectOnly: true },
   'image:delete_image': { roles: ['member'], ownProjectOnly: true },
   'image:communitize_image': { roles: ['member'], ownProjectOnly: true },
+  // Sharing: the owner project's members add and remove members (target: the image's owner);
+  // the member project answers for itself (target: the member); both sides' readers may look.
+  'image:add_member': { roles: ['member'], ownProjectOnly: true },
+  'image:delete_member': { roles: ['member'], ownProjectOnly: true },
+  'image:modify_member': { roles: ['member'], ownProjectOnly: true },
+  'image:get_member': { roles: ['reader'] },
+  'image:get_members': { roles: ['reader'] },
+  // Withdrawing and restoring an image's data: the owner project's members, as Glance's
+  // defaults (ADMIN_OR_PROJECT_MEMBER); Tempest's member client deactivates its own image.
+  'image:deactivate': { roles: ['member'], ownProjectOnly: true },
+  'image:reactivate': { roles: ['member'], ownProjectOnly: true },
   // image:publicize_image is deliberately absent: making an image public is admin-only.
 };
 
@@ -42,6 +53,7 @@ export interface ListQuery extends ImageQuery {
   size?: string;
   size_min?: string;
   size_max?: string;
+  member_status?: string;
 }
 
 export interface ListResult {
@@ -121,20 +133,30 @@ export interface ImageViewer {
   admin: boolean;
 }
 
-/** Glance's visibility: an admin sees all; others public, community and their project's own. */
-export function visibleTo(image: Image, who: ImageViewer): boolean {
+/**
+ * Glance's visibility: an admin sees all; others public, community, their project's own, and a
+ * "shared" image of which their project is a member (`membership`: its status, whatever it is).
+ * A private image is never visible to another project, members or not.
+ */
+export function visibleTo(image: Image, who: ImageViewer, membership?: MemberStatus): boolean {
   if (who.admin) return true;
   if (image.visibility === 'public' || image.visibility === 'community') return true;
-  // "shared" without an image-members API is visible to its owner only.
-  return image.owner !== null && image.owner === who.projectId;
+  if (image.owner !== null && image.owner === who.projectId) return true;
+  return image.visibility === 'shared' && membership !== undefined;
 }
 
 /**
- * In a list without a visibility filter: what is visible, except community images of other
- * projects (Glance applies that to admins too: they are found by id or by asking for them).
+ * In a list: what is visible, except community images of other projects unless asked for
+ * (Glance applies that to admins too: they are found by id or by asking for them), and shared
+ * images of other projects only where the caller's answer is `memberStatus` (Glance's
+ * member_status filter, by default "accepted": a pending share is not listed until accepted).
  */
-function listedFor(image: Image, who: ImageViewer): boolean {
-  return visibleTo(image, who) && (image.visibility !== 'community' || image.owner === who.projectId);
+function listedFor(image: Image, who: ImageViewer, membership: MemberStatus | undefined, memberStatus: MemberStatus | 'all' = 'accepted', community = false): boolean {
+  if (!visibleTo(image, who, membership)) return false;
+  const others = image.owner === null || image.owner !== who.projectId;
+  if (others && image.visibility === 'community' && !community) return false;
+  if (others && !who.admin && image.visibility === 'shared') return memberStatus === 'all' || membership === memberStatus;
+  return true;
 }
 
 const viewer = (auth: AuthContext): ImageViewer => ({ projectId: auth.projectId, admin: isAdmin(auth) });
@@ -147,8 +169,14 @@ export class ImagesService {
     private readonly sizeCap: number,
   ) {}
 
-  canSee(auth: AuthContext, image: Image): boolean {
-    return visibleTo(image, viewer(auth));
+  /** The viewer's membership of `image`, looked up only when it decides visibility. */
+  private async membership(image: Image, who: ImageViewer): Promise<MemberStatus | undefined> {
+    if (who.admin || image.visibility !== 'shared' || who.projectId === null || image.owner === who.projectId) return undefined;
+    return (await this.store.getMember(image.id, who.projectId))?.status;
+  }
+
+  private async visible(image: Image, who: ImageViewer): Promise<boolean> {
+    return visibleTo(image, who, await this.membership(image, who));
   }
 
   /**
@@ -161,9 +189,10 @@ export class ImagesService {
   async resolveForProject(ref: string, project: ImageViewer): Promise<Image> {
     if (UUID_RE.test(ref)) {
       const image = await this.store.get(ref.toLowerCase());
-      if (image && visibleTo(image, project)) return image;
+      if (image && (await this.visible(image, project))) return image;
     }
-    const named = (await this.store.list({ name: ref, status: 'active' })).filter((i) => listedFor(i, project) && !i.os_hidden);
+    const shares = project.projectId === null ? new Map<string, MemberStatus>() : await this.store.membershipsOf(project.projectId);
+    const named = (await this.store.list({ name: ref, status: 'active' })).filter((i) => listedFor(i, project, shares.get(i.id)) && !i.os_hidden);
     if (named.length === 1) return named[0]!;
     if (named.length === 0) throw new NotFoundError('Image', ref);
     throw new ConflictError(`${named.length} images named ${ref} are visible to project ${project.projectId ?? '(none)'}; use an image id.`, { fields: { name: ref, count: named.length } });
@@ -173,7 +202,7 @@ export class ImagesService {
   async get(auth: AuthContext, id: string): Promise<Image> {
     this.policy.enforce('image:get_image', auth);
     const image = await this.store.get(id);
-    if (!image || !this.canSee(auth, image)) throw new NotFoundError('Image', id);
+    if (!image || !(await this.visible(image, viewer(auth)))) throw new NotFoundError('Image', id);
     return image;
   }
 
@@ -305,7 +334,30 @@ export class ImagesService {
   async openForDownload(auth: AuthContext, id: string): Promise<{ image: Image; path: string | null }> {
     const image = await this.get(auth, id);
     this.policy.enforce('image:download_image', auth, { projectId: image.owner });
-    return { image, path: image.status === 'active' ? this.files.path(id) : null };
+    if (image.status === 'deactivated' && !isAdmin(auth)) {
+      throw new ForbiddenError('The requested image has been deactivated. Image data download is forbidden.', { fields: { status: image.status } });
+    }
+    return { image, path: image.status === 'active' || image.status === 'deactivated' ? this.files.path(id) : null };
+  }
+
+  /**
+   * POST /v2/images/{id}/actions/deactivate and /reactivate (the owner's members, or the admin): active ⇄ deactivated.
+   * Asking for the status the image already has succeeds without change, as in Glance; from any
+   * other status (no data yet, upload running, killed) it is refused with 403.
+   */
+  async setDeactivated(auth: AuthContext, id: string, deactivated: boolean): Promise<void> {
+    const image = await this.get(auth, id);
+    const event = deactivated ? 'deactivate' : 'reactivate';
+    this.policy.enforce(`image:${event}`, auth, { projectId: image.owner });
+    const target = deactivated ? 'deactivated' : 'active';
+    if (image.status === target) return;
+    const from = deactivated ? 'active' : 'deactivated';
+    if (image.status !== from) {
+      throw new ForbiddenError(`Not allowed to ${event} image in status '${image.status}'`, { fields: { status: image.status } });
+    }
+    if (!(await this.store.transition(id, from, imageStates.next(from, event)))) {
+      throw new ConflictError(`Image ${id} was changed meanwhile; try again.`);
+    }
   }
 
   async list(auth: AuthContext, q: ListQuery): Promise<ListResult> {
@@ -331,9 +383,15 @@ export class ImagesService {
     };
     const tags = q.tag === undefined ? [] : Array.isArray(q.tag) ? q.tag : [q.tag];
     const hidden = one(q.os_hidden, 'query.os_hidden');
+    const memberStatus = one(q.member_status, 'query.member_status') ?? 'accepted';
+    if (![...MEMBER_STATUSES, 'all'].includes(memberStatus)) {
+      throw new ValidationError(`must be one of ${MEMBER_STATUSES.join(', ')}, all`, { path: 'query.member_status' });
+    }
     const who = viewer(auth);
-    // Like Glance: community images of other projects appear only when asked for.
-    let rows = (await this.store.list(filters)).filter((i) => (visibility === undefined ? listedFor(i, who) : visibleTo(i, who)));
+    const shares = who.projectId === null || who.admin ? new Map<string, MemberStatus>() : await this.store.membershipsOf(who.projectId);
+    // Like Glance: community images of other projects appear only when asked for; shared images
+    // of other projects by the caller's answer to the share.
+    let rows = (await this.store.list(filters)).filter((i) => listedFor(i, who, shares.get(i.id), memberStatus as MemberStatus | 'all', visibility !== undefined));
     rows = rows.filter((i) => (hidden === 'true' ? i.os_hidden : hidden === undefined || hidden === 'false' ? !i.os_hidden : true));
     if (tags.length) rows = rows.filter((i) => tags.every((t) => i.tags.includes(t)));
     // Size filters as Glance's: an image without data (no size yet) matches none of them.

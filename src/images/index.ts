@@ -9,6 +9,7 @@ import { ImageStore } from './store.js';
 import { FilesystemStore } from './file-store.js';
 import { ImagesService, imagesPolicy, type ImageViewer } from './images.js';
 import type { Image } from './store.js';
+import { ImageMembers } from './members.js';
 import { registerImageRoutes } from './routes.js';
 import { imageStates } from './states.js';
 
@@ -86,7 +87,7 @@ export function createImagesService(ctx: ServiceContext, config: ImagesConfig): 
     fileStore,
     resolveForProject: (ref, project) => images.resolveForProject(ref, project),
     routes(app) {
-      registerImageRoutes(app, images, () => `${ctx.publicUrl()}/image`);
+      registerImageRoutes(app, images, new ImageMembers(images, store, ctx.policy), () => `${ctx.publicUrl()}/image`);
     },
     async init() {
       // Nothing is uploading yet: uploads cut short by a crash go back to queued, and their

@@ -32,5 +32,20 @@ export const imagesMigrations: ServiceMigration[] = [
       await db.schema.createIndex('images_images_owner').on('images_images').column('owner').execute();
       await db.schema.createIndex('images_images_status').on('images_images').column('status').execute();
     },
+  },  {
+    // Image members: the projects an image of visibility "shared" is offered to, and their answer.
+    name: '0002_image_members',
+    async up(db: AnyDB) {
+      await db.schema
+        .createTable('images_members')
+        .addColumn('image_id', 'text', (c) => c.notNull().references('images_images.id').onDelete('cascade'))
+        .addColumn('member_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('images_members_pk', ['image_id', 'member_id'])
+        .execute();
+      await db.schema.createIndex('images_members_member').on('images_members').column('member_id').execute();
+    },
   },
 ];

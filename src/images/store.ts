@@ -1,7 +1,7 @@
 // The image repository: rows of images_images, for SQLite and PostgreSQL alike.
 import type { Kysely } from 'kysely';
 import { fromJson, now, toJson, type AnyDB } from '../common/db.js';
-import type { ImageStatus, Visibility } from './states.js';
+import type { ImageStatus, MemberStatus, Visibility } from './states.js';
 
 /** An image as the rest of the code sees it (numbers as numbers, JSON decoded). */
 export interface Image {
@@ -37,8 +37,18 @@ export interface ImageRow extends Omit<Image, 'size' | 'virtual_size' | 'protect
   properties: string;
 }
 
+/** A project an image is shared with, and its answer (rows of images_members). */
+export interface ImageMember {
+  image_id: string;
+  member_id: string;
+  status: MemberStatus;
+  created_at: string;
+  updated_at: string;
+}
+
 interface ImagesDB {
   images_images: ImageRow;
+  images_members: ImageMember;
 }
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
@@ -135,8 +145,41 @@ export class ImageStore {
     return rows.map((r) => r.id);
   }
 
+  /** Ids of the images whose bytes must be kept: active and deactivated ones. */
   async activeIds(): Promise<Set<string>> {
-    const rows = await this.db.selectFrom('images_images').select('id').where('status', '=', 'active').execute();
+    const rows = await this.db.selectFrom('images_images').select('id').where('status', 'in', ['active', 'deactivated']).execute();
     return new Set(rows.map((r) => r.id));
+  }
+
+  // --- members (their rows go with the image: ON DELETE CASCADE)
+
+  async getMember(imageId: string, memberId: string): Promise<ImageMember | undefined> {
+    return this.db.selectFrom('images_members').selectAll().where('image_id', '=', imageId).where('member_id', '=', memberId).executeTakeFirst();
+  }
+
+  async listMembers(imageId: string): Promise<ImageMember[]> {
+    return this.db.selectFrom('images_members').selectAll().where('image_id', '=', imageId).orderBy('created_at').orderBy('member_id').execute();
+  }
+
+  /** image id → status, for every image shared with `memberId`. */
+  async membershipsOf(memberId: string): Promise<Map<string, MemberStatus>> {
+    const rows = await this.db.selectFrom('images_members').select(['image_id', 'status']).where('member_id', '=', memberId).execute();
+    return new Map(rows.map((r) => [r.image_id, r.status]));
+  }
+
+  /** Adds a member unless the image already has it; false when it had. */
+  async addMember(member: ImageMember): Promise<boolean> {
+    const res = await this.db.insertInto('images_members').values(member).onConflict((oc) => oc.columns(['image_id', 'member_id']).doNothing()).executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async setMemberStatus(imageId: string, memberId: string, status: MemberStatus): Promise<boolean> {
+    const res = await this.db.updateTable('images_members').set({ status, updated_at: now() }).where('image_id', '=', imageId).where('member_id', '=', memberId).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async removeMember(imageId: string, memberId: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('images_members').where('image_id', '=', imageId).where('member_id', '=', memberId).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
   }
 }

@@ -2,16 +2,14 @@
 // on create, and null for "none" in files / environment / environment_files.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSeed, type TestSeed } from '../../test/support/seed.js';
+import type { TestSeed } from '../../test/support/seed.js';
+import { startHeatSeed } from '../../test/support/orchestration/heat-seed.js';
 
 let seed: TestSeed;
 let token: string;
 let base: string;
 before(async () => {
-  seed = await startSeed({ log: { level: 'warn' }, services: ['identity', 'orchestration'], orchestration: { compute_provider: 'fake' } });
-  token = await seed.token();
-  const project = (await seed.call('GET', '/identity/v3/projects?name=admin', { token })).body.projects[0].id;
-  base = `/orchestration/v1/${project}`;
+  ({ seed, token, base } = await startHeatSeed());
 });
 after(async () => {
   await seed?.stop();
@@ -230,4 +228,65 @@ test('validate: an unknown template version is a 400 in Heat\'s words', async ()
   const r = await validate({ template: secretTmpl.replace('2016-10-14', 'someday') });
   assert.equal(r.status, 400, JSON.stringify(r.body));
   assert.match(r.body.error.message, /The template version is invalid/);
+});
+
+test('resource list filters as Heat: name (repeatable), action, status, type', async () => {
+  const tpl = { heat_template_version: '2015-04-30', resources: { test1: { type: 'OS::Heat::None' }, test2: { type: 'OS::Heat::RandomString', depends_on: ['test1'] } } };
+  const c = await seed.call('POST', `${base}/stacks`, { token, body: { stack_name: 'filtered', template: tpl } });
+  const path = `${base}/stacks/filtered/${c.body.stack.id}`;
+  assert.equal((await settle(path)).stack_status, 'CREATE_COMPLETE');
+  const names = async (q: string) => ((await seed.call('GET', `${path}/resources?${q}`, { token })).body.resources as { resource_name: string }[]).map((r) => r.resource_name).sort();
+  assert.deepEqual(await names('name=test2'), ['test2']);
+  assert.deepEqual(await names('name=test1&name=test2'), ['test1', 'test2']);
+  assert.deepEqual(await names('type=OS::Heat::RandomString'), ['test2']);
+  assert.deepEqual(await names('status=COMPLETE&action=CREATE'), ['test1', 'test2']);
+  assert.deepEqual(await names('status=FAILED'), []);
+  assert.deepEqual(await names('name=nope'), []);
+  const [test1] = (await seed.call('GET', `${path}/resources?name=test1`, { token })).body.resources as { required_by: string[] }[];
+  assert.deepEqual(test1!.required_by, ['test2']);
+});
+
+test('preview: no id yet (\'None\'), the resources with evaluated properties, defaults, required_by and identities', async () => {
+  const tpl = {
+    heat_template_version: '2015-04-30',
+    parameters: { incoming: { type: 'string' }, n: { type: 'number', default: 10 } },
+    resources: {
+      one: { type: 'OS::Heat::TestResource', properties: { value: 'fred' } },
+      two: { type: 'OS::Heat::TestResource', properties: { value: { get_param: 'incoming' } }, depends_on: 'one' },
+    },
+  };
+  const p = await seed.call('POST', `${base}/stacks/preview`, { token, body: { stack_name: 'pv3', template: tpl, environment: { parameters: { incoming: 'abc' } } } });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  const s = p.body.stack;
+  assert.equal(s.id, 'None');
+  assert.equal(s.parent, null);
+  assert.equal(s.template_description, 'No description');
+  assert.deepEqual([s.parameters['OS::stack_id'], s.parameters['OS::stack_name'], s.parameters.incoming, s.parameters.n], ['None', 'pv3', 'abc', '10']);
+  type PreviewResource = { resource_name: string; properties: Record<string, unknown>; required_by: string[]; attributes: Record<string, unknown>; resource_action: string; resource_status: string; physical_resource_id: string; creation_time: null; resource_identity: unknown; stack_identity: { path: string } };
+  const list = s.resources as PreviewResource[];
+  const one = list.find((r) => r.resource_name === 'one')!;
+  const two = list.find((r) => r.resource_name === 'two')!;
+  const byName = { one, two };
+  assert.equal(byName.one.properties.value, 'fred');
+  assert.equal(byName.two.properties.value, 'abc');
+  assert.equal(byName.two.properties.wait_secs, 0, 'the type\'s default');
+  assert.deepEqual(byName.one.required_by, ['two']);
+  assert.deepEqual(byName.two.required_by, []);
+  assert.ok('output' in byName.one.attributes);
+  assert.deepEqual([byName.one.resource_action, byName.one.resource_status, byName.one.physical_resource_id, byName.one.creation_time], ['INIT', 'COMPLETE', '', null]);
+  assert.deepEqual(byName.one.resource_identity, { stack_name: 'pv3', stack_id: 'None', tenant: base.split('/').pop(), path: '/resources/one' });
+  assert.equal(byName.one.stack_identity.path, '');
+});
+
+test('stack tags: set on create, replaced by a full update (none given: none), kept by a PATCH without tags', async () => {
+  const c = await seed.call('POST', `${base}/stacks`, { token, body: { stack_name: 'tagged', template, tags: 'foo,bar' } });
+  assert.equal(c.status, 201, JSON.stringify(c.body));
+  const path = `${base}/stacks/tagged/${c.body.stack.id}`;
+  assert.deepEqual((await settle(path)).tags, ['foo', 'bar']);
+  assert.equal((await seed.call('PUT', path, { token, body: { template, tags: 'tag1,tag2' } })).status, 202);
+  assert.deepEqual((await settle(path)).tags, ['tag1', 'tag2']);
+  assert.equal((await seed.call('PATCH', path, { token, body: { parameters: { v: 'x' } } })).status, 202);
+  assert.deepEqual((await settle(path)).tags, ['tag1', 'tag2']);
+  assert.equal((await seed.call('PUT', path, { token, body: { template } })).status, 202);
+  assert.equal((await settle(path)).tags, null);
 });

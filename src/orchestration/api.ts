@@ -14,14 +14,16 @@ import type { ResourceRegistry } from './registry.js';
 import type { DbSoftwareStore } from './software-store.js';
 import type { ComputeProvider } from './compute-provider.js';
 import type { ProjectScope } from './resources/software.js';
-import { loadTemplate, parameterValues } from './template.js';
+import { loadTemplate } from './template.js';
 import { validateStack } from './validate.js';
 import { givenValues, nestedParameters, userEnvironment } from './validate-report.js';
 import { eventView, resourceView, stackView, validationView } from './views.js';
-import { eventList, requiredByMap, resourceList, stackDescription, stackShow } from './listing.js';
+import { eventList, filterResources, requiredByMap, resourceList, stackDescription, stackShow } from './listing.js';
 import type { Json, JsonMap } from './yaml-source.js';
 import type { ResourceTable, StackTable } from './migrations.js';
 import { maskDeploymentInputs } from './resources/software.js';
+import { resourceTypeTemplate, templateFunctions, templateVersions } from './template-catalog.js';
+import { previewStack } from './preview.js';
 import { etagOf, longPoll, type LongPollDocumentVersion } from '../common/long-poll.js';
 import type { AuthContext } from '../common/auth.js';
 
@@ -233,18 +235,21 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       const env = requestEnvironment(sr);
       const tmpl = loadTemplate(sr.template, 'template');
       validateStack(tmpl, { registry: deps.registry, env, files: sr.files ?? {}, params: { ...env.parameters, ...sr.parameters } });
+      const preview = previewStack({ tmpl, env, files: sr.files ?? {}, given: { ...env.parameters, ...sr.parameters }, registry: deps.registry, stackName: sr.stack_name, projectId: project(req) });
       return {
         stack: {
+          id: 'None',
+          parent: null,
           stack_name: sr.stack_name,
           description: tmpl.description,
-          template_description: tmpl.description,
+          template_description: tmpl.description || 'No description',
           // As the stack would be created: rollback disabled unless asked for (the engine's default).
           disable_rollback: sr.disable_rollback !== false,
           timeout_mins: sr.timeout_mins ?? null,
           capabilities: [],
           notification_topics: [],
-          parameters: Object.fromEntries(parameterValues(tmpl, env, { ...env.parameters, ...sr.parameters }, { requireValues: false })),
-          resources: [...tmpl.resources.values()].map((r) => ({ resource_name: r.name, resource_type: r.type, required_by: [], resource_action: 'INIT', resource_status: 'COMPLETE' })),
+          parameters: preview.parameters,
+          resources: preview.resources,
         },
       };
     });
@@ -289,6 +294,22 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       for (const a of t.attributes ?? []) attributes[a] = { description: a };
       return { resource_type: t.name, properties, attributes, support_status: { status: t.plugin ? 'SUPPORTED' : 'UNSUPPORTED', message: t.unsupported ?? null } };
     });
+    app.get(`${base}/resource_types/:type/template`, async (req: Req) => {
+      allow(req, 'resource_types');
+      const t = deps.registry.get(req.params.type!);
+      if (!t || t.name.endsWith('*')) throw new NotFoundError('Resource type', req.params.type!);
+      return resourceTypeTemplate(t, req.query.template_type);
+    });
+
+    app.get(`${base}/template_versions`, async (req: Req) => {
+      allow(req, 'template_versions');
+      return { template_versions: templateVersions() };
+    });
+    app.get(`${base}/template_versions/:version/functions`, async (req: Req) => {
+      allow(req, 'template_versions');
+      const conditions = /^(true|1|yes|on|y|t)$/i.test(req.query.with_condition_func ?? '');
+      return { template_functions: templateFunctions(req.params.version!, conditions) };
+    });
 
     // Heat answers a lookup by name with a redirect to /stacks/<name>/<id>; heatclient relies on
     // the Location header to resolve names.
@@ -310,6 +331,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
           parameters: b.parameters as JsonMap | undefined,
           timeout_mins: b.timeout_mins as number | undefined,
           rollback: b.disable_rollback === undefined ? undefined : b.disable_rollback === false,
+          tags: b.tags as string | string[] | null | undefined,
         });
         return reply.status(202).send({});
       };
@@ -348,7 +370,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
       });
       app.get(`${sb}/resources`, async (req: Req) => {
         const row = await stackFor(req, 'stacks:show');
-        return { resources: await resourceList(engine, row, Number(req.query.nested_depth ?? 0), link(req)) };
+        return { resources: filterResources(await resourceList(engine, row, Number(req.query.nested_depth ?? 0), link(req)), req.query) };
       });
       app.get(`${sb}/resources/:res`, async (req: Req) => {
         const row = await stackFor(req, 'stacks:show');
@@ -356,7 +378,7 @@ export function registerOrchestrationRoutes(app: FastifyInstance, deps: ApiDeps)
         const requiredBy = requiredByMap(await engine.resources(row.id)).get(r.name) ?? [];
         return {
           resource: {
-            ...resourceView(r, row, link(req), requiredBy),
+            ...resourceView(r, row, link(req), requiredBy, r.physical_id ? (await engine.childStackNames(row.id)).get(r.physical_id) : undefined),
             attributes: await engine.resourceAttributes(row, r).catch(() => ({})),
             description: '',
             metadata: fromJson<Json>(r.metadata, {}),

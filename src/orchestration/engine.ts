@@ -23,6 +23,7 @@ import { conditionHolds, loadTemplate, lookupFile, makeContext, parameterValues,
 import { resolveResourceType, validateStack, keyFor } from './validate.js';
 import { isMapping, parseSource, type Json, type JsonMap } from './yaml-source.js';
 import { ChangeNotifier } from '../common/long-poll.js';
+import { childRegistryResources, hooksFor, HookWaits, isHookType, HOOK_TYPES, type HookType } from './hooks.js';
 import { sleep } from '../common/sleep.js';
 import { NO_STACK_USERS, type StackUsers } from './stack-users.js';
 
@@ -133,6 +134,8 @@ export class Engine {
   private stopping = false;
   /** Resource bookkeeping (rows, events) a few at a time: see pace.ts. Never held across a plugin call. */
   private readonly steps = new StepGate();
+  /** Hooks (breakpoints) the engine is paused on, cleared by an `unset_hook` signal. */
+  private readonly hookWaits = new HookWaits();
   /** What create() prepared, for the runCreate that follows (a large template is parsed once, not twice). */
   private readonly justPrepared = new Map<string, Prepared>();
 
@@ -163,6 +166,12 @@ export class Engine {
     const row = rows.find((r) => r.id === nameOrId) ?? rows.find((r) => r.deleted_at === null) ?? rows[0];
     if (!row) throw new NotFoundError('Stack', nameOrId, { fields: { heatType: 'EntityNotFound' } });
     return row;
+  }
+
+  /** The stack's nested stacks: id → name (the resource views link to them by name/id). */
+  async childStackNames(stackId: string): Promise<Map<string, string>> {
+    const rows = await this.db.selectFrom('orchestration_stacks').select(['id', 'name']).where('owner_id', '=', stackId).execute();
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   async resources(stackId: string): Promise<ResourceTable[]> {
@@ -246,7 +255,7 @@ export class Engine {
       prev: null,
       disable_rollback: req.disable_rollback === false ? 0 : 1,
       timeout_mins: req.timeout_mins ?? null,
-      tags: toJson(typeof req.tags === 'string' ? req.tags.split(',').filter(Boolean) : (req.tags ?? [])),
+      tags: stackTags(req.tags),
       batch: null,
       created_at: now(),
       updated_at: null,
@@ -303,6 +312,9 @@ export class Engine {
         status_reason: 'Stack UPDATE started',
         disable_rollback: disableRollback,
         timeout_mins: req.timeout_mins ?? stack.timeout_mins,
+        // As Heat: a full update (PUT) sets the tags it is given, none if none; a PATCH keeps
+        // the stack's unless it gives new ones.
+        tags: req.tags !== undefined ? stackTags(req.tags) : req.existing ? stack.tags : stackTags(null),
         updated_at: now(),
       })
       .where('id', '=', stack.id)
@@ -715,6 +727,7 @@ export class Engine {
     const resuming = row.action === 'CREATE' && row.status === 'IN_PROGRESS';
     const defn = p.defs.get(name)!;
     try {
+      if (!resuming && !replace) await this.pauseAtHook(stack, p, row, 'CREATE', 'pre-create', signal);
       const { plugin, rr } = await this.steps.run(async () => {
         const { plugin, schema, type } = this.pluginFor(p, defn);
         const props = this.withDefaults(await this.evaluate(stack, p, defn.properties), schema);
@@ -749,6 +762,23 @@ export class Engine {
       });
     } catch (err) {
       throw await this.resourceFailed(stack, row, 'CREATE', err);
+    }
+  }
+
+  /**
+   * Waits (outside the step gate) while the environment sets `hook` on the resource, with Heat's
+   * events: "<ACTION> paused until Hook <hook> is cleared" and, from the signal, "Hook <hook> is
+   * cleared", both carrying the resource's unchanged state (INIT_COMPLETE before a create).
+   */
+  private async pauseAtHook(stack: StackTable, p: Prepared, row: ResourceTable, action: string, hook: HookType, signal: AbortSignal): Promise<void> {
+    if (!hooksFor(p.env.resource_registry, row.name).has(hook)) return;
+    const waiting = this.hookWaits.wait(row.id, hook, signal, (reason) => (reason instanceof Error ? reason : new Cancelled(String(reason))));
+    await this.event(stack.id, row, row.action, row.status, `${action} paused until Hook ${hook} is cleared`);
+    try {
+      await waiting;
+    } catch (err) {
+      if (!this.stopping) await this.event(stack.id, row, row.action, row.status, `Hook ${hook} abandoned: the ${action} was stopped while waiting`);
+      throw err;
     }
   }
 
@@ -831,6 +861,14 @@ export class Engine {
       if (row.action !== 'INIT') await this.steps.run(() => this.saveResource(row, { action: 'INIT', status: 'COMPLETE' }));
       return this.createResource(stack, p, name, signal);
     }
+    // Heat pauses before deciding whether anything changed: an unchanged resource pauses too.
+    if (action === 'UPDATE') {
+      try {
+        await this.pauseAtHook(stack, p, row, 'UPDATE', 'pre-update', signal);
+      } catch (err) {
+        throw await this.resourceFailed(stack, row, 'UPDATE', err);
+      }
+    }
     const defn = p.defs.get(name)!;
     let plugin: ResourcePlugin;
     let schema: Record<string, PropSchema> | undefined;
@@ -908,8 +946,10 @@ export class Engine {
         const oldPlugin = typeChanged ? this.pluginForRow(p, oldRow) : plugin;
         if (oldPlugin && oldRow.status !== 'FAILED') await oldPlugin.delete(this.runtime(stack, oldRow, signal)).catch((e: unknown) => this.opts.log.warn({ err: e }, 'deleting the replaced resource failed'));
       }
-      await this.saveResource(row, { action: act, status: 'COMPLETE', status_reason: 'replaced' });
-      await this.event(stack.id, row, act, 'COMPLETE', `replaced (new id ${newRr.physicalId ?? ''})`);
+      // As Heat, an update's replacement is a created resource (CREATE_COMPLETE); rollback says ROLLBACK.
+      const done = act === 'UPDATE' ? 'CREATE' : act;
+      await this.saveResource(row, { action: done, status: 'COMPLETE', status_reason: 'replaced' });
+      await this.event(stack.id, row, done, 'COMPLETE', `replaced (new id ${newRr.physicalId ?? ''})`);
     } catch (err) {
       throw await this.resourceFailed(stack, row, act, err);
     }
@@ -948,6 +988,13 @@ export class Engine {
         return;
       }
       const retain = p?.tmpl.resources.get(name)?.deletionPolicy === 'Retain';
+      if (p && action === 'DELETE') {
+        try {
+          await this.pauseAtHook(stack, p, row, 'DELETE', 'pre-delete', signal);
+        } catch (err) {
+          throw await this.resourceFailed(stack, row, 'DELETE', err);
+        }
+      }
       await this.steps.run(() =>
         this.transition(async (tx) => {
           await this.saveResource(row, { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed' }, tx);
@@ -1014,6 +1061,7 @@ export class Engine {
 
   async signalResource(stack: StackTable, name: string, data: Json): Promise<void> {
     const row = await this.resourceRow(stack.id, name);
+    if (isMapping(data) && data.unset_hook !== undefined) return this.clearHook(stack, row, data.unset_hook);
     const p = this.prepare(stack, false);
     const defn = p.tmpl.resources.get(name);
     if (!defn) throw new NotFoundError('Resource', name);
@@ -1024,6 +1072,14 @@ export class Engine {
     await this.saveResource(row, { data: toJson(rr.data) });
     await this.event(stack.id, row, 'SIGNAL', 'COMPLETE', `Signal: ${JSON.stringify(data).slice(0, 200)}`);
     if (row.physical_id) this.notifier.notify(signalKey(row.physical_id));
+  }
+
+  /** `{"unset_hook": "<hook>"}`: lets the paused action go on; a hook not pending is a 400. */
+  private async clearHook(stack: StackTable, row: ResourceTable, hook: Json): Promise<void> {
+    if (!isHookType(hook)) throw new BadRequestError(`unset_hook: invalid hook type ${JSON.stringify(hook)} for resource ${row.name}; valid hook types are ${HOOK_TYPES.join(', ')}`);
+    if (!this.hookWaits.isPending(row.id, hook)) throw new BadRequestError(`unset_hook: the ${hook} hook is not pending on resource ${row.name} (nothing is paused on it)`);
+    await this.event(stack.id, row, row.action, row.status, `Hook ${hook} is cleared`);
+    this.hookWaits.clear(row.id, hook);
   }
 
   /** Token-authenticated signal to a wait condition handle or a deployment (plain curl). */
@@ -1107,7 +1163,12 @@ export class Engine {
   private async applyNested(r: RuntimeResource, spec: NestedSpec): Promise<string> {
     const parent = (await this.getStack(r.stackId))!;
     const parentEnv = fromJson<Environment>(parent.environment, { parameters: {}, parameter_defaults: {}, resource_registry: {} });
-    const env: JsonMap = { parameters: {}, parameter_defaults: parentEnv.parameter_defaults, resource_registry: parentEnv.resource_registry };
+    // As Heat: the child sees the per-resource entries nested under this resource's name (hooks
+    // and type overrides for the child's own resources), not the parent's.
+    const registry: JsonMap = { ...parentEnv.resource_registry };
+    delete registry.resources;
+    const childResources = childRegistryResources(parentEnv.resource_registry, r.name);
+    const env: JsonMap = { parameters: {}, parameter_defaults: parentEnv.parameter_defaults, resource_registry: childResources ? { ...registry, resources: childResources } : registry };
     const params: JsonMap = {};
     for (const [k, v] of Object.entries(spec.params)) if (v !== null && v !== undefined) params[k] = v;
     const file = spec.file ?? `${parent.template_file}#${r.name}`;
@@ -1175,4 +1236,9 @@ export class Engine {
     this.seq = seq;
     await db.insertInto('orchestration_events').values({ ...e, id: randomUUID(), seq, created_at: now() }).execute();
   }
+}
+
+/** Heat's stack tags: a comma-separated string or a list, stored as a JSON list. */
+function stackTags(tags: string | string[] | null | undefined): string {
+  return toJson(typeof tags === 'string' ? tags.split(',').filter(Boolean) : (tags ?? []));
 }

@@ -2,6 +2,7 @@
 // resources from files, per-resource overrides). Several environments merge the way heatclient's
 // deep_update merges `-e` files: maps merge key by key, later files win, a null never erases a map.
 import { ValidationError } from '../common/errors.js';
+import { badHooks } from './hooks.js';
 import { errorAt, isMapping, parseSource, joinPath, type Json, type JsonMap, type SourceDoc } from './yaml-source.js';
 
 export const ENV_SECTIONS = [
@@ -39,6 +40,8 @@ export function checkEnvironment(doc: SourceDoc): Environment {
   for (const [k, v] of Object.entries(rr)) {
     if (k === 'resources') {
       if (!isMapping(v)) throw errorAt(doc, 'resource_registry.resources', '"resources" must be a map of resource names');
+      const bad = badHooks(v);
+      if (bad) throw errorAt(doc, bad.path, bad.message);
       continue;
     }
     if (k === 'base_url') continue;

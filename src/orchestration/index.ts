@@ -33,6 +33,7 @@ export const orchestrationPolicy: PolicyTable = {
   'orchestration:resource:signal': { roles: ['reader'], ownProjectOnly: true },
   'orchestration:validate': { roles: ['member'], ownProjectOnly: true },
   'orchestration:resource_types': { roles: ['reader'] },
+  'orchestration:template_versions': { roles: ['reader'] },
   'orchestration:software:read': { roles: ['reader'], ownProjectOnly: true },
   'orchestration:software:write': { roles: ['member'], ownProjectOnly: true },
   // A stack user (a machine's Keystone user, role heat_stack_user and nothing else): its own

@@ -33,8 +33,9 @@ export async function resourceList(engine: Engine, stack: StackTable, depth: num
   const visit = async (s: StackTable, level: number, parentName?: string) => {
     const rows = await engine.resources(s.id);
     const requiredBy = requiredByMap(rows);
+    const children = await engine.childStackNames(s.id);
     for (const r of rows) {
-      const v = resourceView(r, s, base, requiredBy.get(r.name) ?? []);
+      const v = resourceView(r, s, base, requiredBy.get(r.name) ?? [], r.physical_id ? children.get(r.physical_id) : undefined);
       if (parentName) v.parent_resource = parentName;
       out.push(v);
       if (level < depth && r.physical_id) {
@@ -45,6 +46,30 @@ export async function resourceList(engine: Engine, stack: StackTable, depth: num
   };
   await visit(stack, 0);
   return out;
+}
+
+const RESOURCE_FILTERS = ['name', 'status', 'action', 'type', 'id', 'physical_resource_id'] as const;
+
+/**
+ * Heat's resource list filters (`?name=a&name=b&status=COMPLETE`): each given key must match one
+ * of its values; `status` and `action` are the two halves of resource_status, `id` the physical id.
+ */
+export function filterResources(list: JsonMap[], query: Record<string, unknown>): JsonMap[] {
+  const wanted = RESOURCE_FILTERS.flatMap((k) => {
+    const v = query[k];
+    if (v === undefined) return [];
+    return [[k, (Array.isArray(v) ? v : [v]).map(String)] as const];
+  });
+  if (!wanted.length) return list;
+  const field = (r: JsonMap, k: (typeof RESOURCE_FILTERS)[number]): ((v: string) => boolean) => {
+    const st = String(r.resource_status);
+    if (k === 'name') return (v) => r.resource_name === v;
+    if (k === 'type') return (v) => r.resource_type === v;
+    if (k === 'status') return (v) => st.endsWith(`_${v}`);
+    if (k === 'action') return (v) => st.startsWith(`${v}_`);
+    return (v) => r.physical_resource_id === v;
+  };
+  return list.filter((r) => wanted.every(([k, vs]) => vs.some(field(r, k))));
 }
 
 export interface EventQuery {

@@ -28,14 +28,14 @@ export function stackView(row: StackTable, base: string, description = ''): Json
   };
 }
 
-export function resourceView(row: ResourceTable, stack: StackTable, base: string, requiredBy: string[]): JsonMap {
+/** `nestedName`: the name of the nested stack the resource is (its link is name/id, as Heat's). */
+export function resourceView(row: ResourceTable, stack: StackTable, base: string, requiredBy: string[], nestedName?: string): JsonMap {
   const stackHref = `${base}/stacks/${stack.name}/${stack.id}`;
-  const nested = /^[0-9a-f-]{36}$/.test(row.physical_id ?? '') && row.type !== 'OS::Nova::Server';
   const links: JsonMap[] = [
     { href: `${stackHref}/resources/${row.name}`, rel: 'self' },
     { href: stackHref, rel: 'stack' },
   ];
-  if (nested) links.push({ href: `${base}/stacks/${row.physical_id}`, rel: 'nested' });
+  if (nestedName !== undefined && row.physical_id) links.push({ href: `${base}/stacks/${nestedName}/${row.physical_id}`, rel: 'nested' });
   return {
     resource_name: row.name,
     logical_resource_id: row.name,

@@ -145,7 +145,8 @@ export function createPivotService(ctx: ServiceContext, config: PivotConfig, dep
       const rows = await readMovedRows(ctx.db);
       const counts = Object.fromEntries(MOVED_TABLES.map((t) => [t, rows[t].length])) as Record<MovedTable, number>;
       const images = rows.images_images
-        .filter((r) => r.status === 'active')
+        // Images with bytes: active, and deactivated ones (their data is only withheld).
+        .filter((r) => r.status === 'active' || r.status === 'deactivated')
         .map((r) => ({ id: String(r.id), size: Number(r.size ?? 0), sha512: String(r.os_hash_value ?? '') }));
       return { pivot_id: current.pivot_id, from: ctx.publicUrl(), migrations: await appliedMigrations(ctx.db), counts, images, files: await listFiles(deps.filesDir), rows };
     });

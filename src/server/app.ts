@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { BootstackError, ConflictError, UnauthorizedError, ValidationError, asBootstackError } from '../common/errors.js';
+import { BootstackError, ConflictError, ForbiddenError, UnauthorizedError, ValidationError, asBootstackError } from '../common/errors.js';
+import { isAdmin } from '../common/auth.js';
 import { renderFault, type FaultStyle } from '../common/http-fault.js';
 import type { ApiService, TokenValidator } from '../common/service.js';
 import { parseJsonBody } from '../common/json-body.js';
@@ -37,8 +38,25 @@ function allowedWhileReadOnly(request: FastifyRequest): boolean {
 const HEAD_AS_GET = Symbol('bootstack.headAsGet');
 type RawRequest = IncomingMessage & { [HEAD_AS_GET]?: true };
 
+/**
+ * Services whose root sends a path that names no API version to their default one, as Ironic's
+ * root controller does (ironicclient asks for /baremetal/nodes/detail).
+ */
+const DEFAULT_VERSIONS: ReadonlyArray<{ prefix: string; version: string }> = [{ prefix: '/baremetal/', version: 'v1' }];
+
+export function withDefaultVersion(url: string): string {
+  for (const { prefix, version } of DEFAULT_VERSIONS) {
+    if (!url.startsWith(prefix)) continue;
+    const rest = url.slice(prefix.length);
+    const first = /^[^/?]*/.exec(rest)![0];
+    return first === '' || first === version ? url : `${prefix}${version}/${rest}`;
+  }
+  return url;
+}
+
+/** The one URL rewrite: a path without its service's version gets the default, and a HEAD without a route becomes a GET. */
 function routeHeadAsGet(this: Pick<FastifyInstance, 'findRoute'>, req: RawRequest): string {
-  const url = req.url ?? '/';
+  const url = withDefaultVersion(req.url ?? '/');
   if (req.method === 'HEAD' && !hasHeadRoute(this, url)) {
     req.method = 'GET';
     req[HEAD_AS_GET] = true;
@@ -219,6 +237,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (typeof token !== 'string' || !token) throw new UnauthorizedError();
     if (!validator) throw new UnauthorizedError('No identity service is enabled to validate tokens.');
     request.auth = await validator.validate(token);
+    // A system-scoped token is the cloud admin with the admin role. Without it (Keystone's system
+    // reader or member) it has no project, and no service but identity has rules for it yet: it
+    // is refused at the door, before any handler could read its missing project as "none".
+    if (request.auth.system && !isAdmin(request.auth) && !request.url.startsWith('/identity')) {
+      throw new ForbiddenError('A system-scoped token without the admin role has no access to this service yet; use a project-scoped token.');
+    }
   });
 
   app.setErrorHandler((err, request, reply) => {

@@ -1,7 +1,7 @@
 // Orchestration's StackUsers over the identity service's store: real Keystone users in the
 // `heat_stack` domain (created on first use), each with a random password and the role
-// `heat_stack_user` on its stack's project. That role implies nothing (src/common/auth.ts
-// expandRoles) and no policy table grants it anything but orchestration's stack-user rules, whose
+// `heat_stack_user` on its stack's project. That role implies nothing (no inference rule
+// names it: src/identity/implied-roles.ts) and no policy table grants it anything but orchestration's stack-user rules, whose
 // routes check that the resource is the user's own. Passwords are never logged.
 import { randomBytes } from 'node:crypto';
 import { ConflictError } from '../common/errors.js';

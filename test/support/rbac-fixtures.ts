@@ -23,9 +23,21 @@ export interface Fixtures {
   project: string;
   user: string;
   role: string;
+  /** A group with `user` in it, holding `role` on project A, the default domain and the system. */
+  group: string;
+  /** A global role that `role` implies (an inference rule). */
+  impliedRole: string;
   service: string;
   endpoint: string;
   region: string;
+  /** An OS-EP-FILTER endpoint group given to project A; project A also holds `endpoint` one by one. */
+  endpointGroup: string;
+  /** A domain: the default one, or a fresh disabled one for the delete row. */
+  domain: string;
+  /** A credential (type totp) of `user` on A, the access key of an EC2 credential of `user`, a (stored) policy. */
+  credential: string;
+  ec2Access: string;
+  policy: string;
   /** A token of memberA: the X-Subject-Token of the token routes. */
   subjectToken: string;
   /** A private image of A with data and the tag "rbac". */
@@ -35,6 +47,14 @@ export interface Fixtures {
   port: string;
   allocation: string;
   historyEvent: string;
+  /** A port group of the node of A, and a deploy template (the operator's: templates have no project). */
+  portgroup: string;
+  deployTemplate: string;
+  /** A chassis (the operator's) holding the node of A. */
+  chassis: string;
+  /** A volume connector and a volume target of a powered-off node of A (changes need it off). */
+  volumeConnector: string;
+  volumeTarget: string;
   /** A stack of A (a wait handle, a random string, output "out"), and an event of its resource "handle". */
   stackName: string;
   stackId: string;
@@ -78,9 +98,11 @@ export interface Fixtures {
 
 /** Records a destructive route gets fresh for each cell that is expected to succeed. */
 export type FreshKind =
-  | 'project' | 'user' | 'role' | 'grant' | 'subjectToken'
-  | 'image' | 'node' | 'port' | 'allocation'
+  | 'project' | 'user' | 'role' | 'grant' | 'group' | 'implication' | 'subjectToken'
+  | 'service' | 'endpoint' | 'region' | 'domain' | 'credential' | 'ec2Credential' | 'policy' | 'endpointGroup'
+  | 'image' | 'sharedImage' | 'activeImage' | 'node' | 'port' | 'allocation' | 'chassis'
   | 'stack' | 'config' | 'deployment'
+  | 'portgroup' | 'deployTemplate' | 'volumeConnector' | 'volumeTarget'
   | 'bootSecret' | 'command'
   | 'network' | 'subnet' | 'neutronPort'
   | 'flavor' | 'keypair' | 'serverGroup' | 'novaServer';
@@ -128,6 +150,8 @@ export function passwordAuth(user: string, projectId: string) {
 
 /** A tag longer than a path parameter may be (100): Glance's tag routes take it through a wildcard twin. */
 export const LONG_TAG = `rbac-${'x'.repeat(120)}`;
+/** A node trait longer than a path parameter may be: Ironic's trait routes take it through a wildcard twin too. */
+export const LONG_TRAIT = `CUSTOM_RBAC_${'X'.repeat(120)}`;
 
 export const IRONIC_LATEST = { 'x-openstack-ironic-api-version': 'latest' };
 
@@ -265,15 +289,52 @@ async function populate(seed: TestSeed): Promise<World> {
   // A member of A who is none of the callers (no password: it never logs in).
   const userA = must(await call('POST', '/identity/v3/users', { body: { user: { name: 'rbac-a-other' } } }), 'user A').body.user.id as string;
   must(await call('PUT', `/identity/v3/projects/${projectA}/users/${userA}/roles/${roleId('member')}`), 'grant user A');
+  const newGroup = async (): Promise<string> => {
+    const group = must(await call('POST', '/identity/v3/groups', { body: { group: { name: unique('rbac-grp') } } }), 'group').body.group.id as string;
+    must(await call('PUT', `/identity/v3/groups/${group}/users/${userA}`), 'group member');
+    for (const target of [`projects/${projectA}`, 'domains/default', 'system']) {
+      must(await call('PUT', `/identity/v3/${target}/groups/${group}/roles/${roleId('reader')}`), `group grant on ${target}`);
+    }
+    for (const target of [`projects/${projectA}`, 'domains/default']) {
+      must(await call('PUT', `/identity/v3/OS-INHERIT/${target}/groups/${group}/roles/${roleId('reader')}/inherited_to_projects`), `inherited group grant on ${target}`);
+    }
+    return group;
+  };
+  const group = await newGroup();
+  const newImplication = async (): Promise<string> => {
+    const implied = must(await call('POST', '/identity/v3/roles', { body: { role: { name: unique('rbac-implied') } } }), 'implied role').body.role.id as string;
+    must(await call('PUT', `/identity/v3/roles/${roleId('reader')}/implies/${implied}`), 'inference rule');
+    return implied;
+  };
+  const impliedRole = await newImplication();
   const services = must(await call('GET', '/identity/v3/services'), 'services').body.services as Array<{ id: string }>;
   const endpoints = must(await call('GET', '/identity/v3/endpoints'), 'endpoints').body.endpoints as Array<{ id: string }>;
   const regions = must(await call('GET', '/identity/v3/regions'), 'regions').body.regions as Array<{ id: string }>;
+  // Keystone credentials of user A; their secrets are in secretsOfA (no other user may list them).
+  const credentialSecret = unique('rbac-totp-seed');
+  const newCredential = async (): Promise<string> =>
+    must(await call('POST', '/identity/v3/credentials', { body: { credential: { user_id: userA, project_id: projectA, type: 'totp', blob: credentialSecret } } }), 'credential').body.credential.id as string;
+  const newEc2 = async (): Promise<{ access: string; secret: string }> =>
+    must(await call('POST', `/identity/v3/users/${userA}/credentials/OS-EC2`, { body: { tenant_id: projectA } }), 'ec2 credential').body.credential as { access: string; secret: string };
+  const newPolicy = async (): Promise<string> =>
+    must(await call('POST', '/identity/v3/policies', { body: { policy: { type: 'application/json', blob: '{}' } } }), 'policy').body.policy.id as string;
+  const credential = await newCredential();
+  const ec2 = await newEc2();
+  const policy = await newPolicy();
+  // An endpoint group given to A, and an endpoint given to A one by one (their delete rows get fresh ones).
+  const newEndpointGroup = async (endpoint: string): Promise<string> => {
+    const g = must(await call('POST', '/identity/v3/OS-EP-FILTER/endpoint_groups', { body: { endpoint_group: { name: unique('rbac-eg'), filters: { interface: 'admin' } } } }), 'endpoint group').body.endpoint_group.id as string;
+    must(await call('PUT', `/identity/v3/OS-EP-FILTER/endpoint_groups/${g}/projects/${projectA}`), 'endpoint group project');
+    must(await call('PUT', `/identity/v3/OS-EP-FILTER/projects/${projectA}/endpoints/${endpoint}`), 'project endpoint');
+    return g;
+  };
+  const endpointGroup = await newEndpointGroup(endpoints[0]!.id);
   const issueToken = async (): Promise<string> =>
     String(must(await request(app, 'POST', '/identity/v3/auth/tokens?nocatalog', { body: passwordAuth('rbac-a-member', projectA) }), 'token').headers['x-subject-token']);
 
   // --- images: a private image of A, with data and a tag.
-  const newImage = async (withData: boolean): Promise<string> => {
-    const img = must(await call('POST', '/image/v2/images', { body: { name: unique('rbac-img'), owner: projectA, visibility: 'private', disk_format: 'raw', container_format: 'bare', tags: ['rbac', LONG_TAG] } }), 'image');
+  const newImage = async (withData: boolean, visibility = 'private'): Promise<string> => {
+    const img = must(await call('POST', '/image/v2/images', { body: { name: unique('rbac-img'), owner: projectA, visibility, disk_format: 'raw', container_format: 'bare', tags: ['rbac', LONG_TAG] } }), 'image');
     const id = img.body.id as string;
     if (withData) must(await call('PUT', `/image/v2/images/${id}/file`, { raw: { type: 'application/octet-stream', data: 'rbac image bytes' } }), 'image data');
     return id;
@@ -283,11 +344,32 @@ async function populate(seed: TestSeed): Promise<World> {
   const newNode = async (): Promise<string> => {
     const n = must(await call('POST', '/baremetal/v1/nodes', { body: { driver: 'fake-hardware', name: unique('rbac-node'), owner: projectA, driver_info: { fake_delay_ms: 0 } } }), 'node');
     const uuid = n.body.uuid as string;
-    must(await call('PUT', `/baremetal/v1/nodes/${uuid}/traits`, { body: { traits: ['CUSTOM_RBAC'] } }), 'traits');
+    must(await call('PUT', `/baremetal/v1/nodes/${uuid}/traits`, { body: { traits: ['CUSTOM_RBAC', LONG_TRAIT] } }), 'traits');
     return uuid;
   };
   const newPort = async (node: string): Promise<string> =>
     must(await call('POST', '/baremetal/v1/ports', { body: { node_uuid: node, address: mac() } }), 'port').body.uuid as string;
+  const newPortgroup = async (node: string): Promise<string> =>
+    must(await call('POST', '/baremetal/v1/portgroups', { body: { node_uuid: node, address: mac(), name: unique('rbac-pg') } }), 'portgroup').body.uuid as string;
+  const newDeployTemplate = async (): Promise<string> =>
+    must(await call('POST', '/baremetal/v1/deploy_templates', { body: { name: unique('CUSTOM_RBAC_').toUpperCase().replace(/[^A-Z0-9_]/g, '_'), steps: [{ interface: 'bios', step: 'apply_configuration', args: {}, priority: 10 }] } }), 'deploy template').body.uuid as string;
+  // A node of A powered off, for the volume records (Ironic changes them only on such a node).
+  const newVolumeNode = async (): Promise<string> => {
+    const uuid = await newNode();
+    must(await call('PUT', `/baremetal/v1/nodes/${uuid}/states/power`, { body: { target: 'power off' } }), 'volume node power off');
+    await until(`node ${uuid} powered off`, async () => {
+      const n = (await call('GET', `/baremetal/v1/nodes/${uuid}`)).body;
+      return n?.power_state === 'power off' && !n.reservation ? true : undefined;
+    }, 30_000, 50);
+    return uuid;
+  };
+  const newVolumeConnector = async (node: string): Promise<string> =>
+    must(await call('POST', '/baremetal/v1/volume/connectors', { body: { node_uuid: node, type: 'iqn', connector_id: unique('iqn.2026-12.rbac:') } }), 'volume connector').body.uuid as string;
+  let bootIndex = 0;
+  const newVolumeTarget = async (node: string): Promise<string> =>
+    must(await call('POST', '/baremetal/v1/volume/targets', { body: { node_uuid: node, volume_type: 'iscsi', volume_id: unique('rbac-vol'), boot_index: bootIndex++ } }), 'volume target').body.uuid as string;
+  const newChassis = async (): Promise<string> =>
+    must(await call('POST', '/baremetal/v1/chassis', { body: { description: 'rbac' } }), 'chassis').body.uuid as string;
   const newAllocation = async (node?: string): Promise<string> =>
     must(await call('POST', '/baremetal/v1/allocations', { body: node ? { node, owner: projectA } : { resource_class: 'rbac-none', owner: projectA } }), 'allocation').body.uuid as string;
 
@@ -428,15 +510,22 @@ async function populate(seed: TestSeed): Promise<World> {
     const port = await newPort(node);
     const allocation = await newAllocation(node);
     const history = must(await call('GET', `/baremetal/v1/nodes/${node}/history`), 'history').body.history as Array<{ uuid: string }>;
-    return { node, port, allocation, historyEvent: history[0]!.uuid };
+    const chassis = await newChassis();
+    must(await call('PATCH', `/baremetal/v1/nodes/${node}`, { body: [{ op: 'add', path: '/chassis_uuid', value: chassis }] }), 'node into chassis');
+    return { node, port, allocation, historyEvent: history[0]!.uuid, chassis };
   };
-  const [{ main, eventId, waitSignal, server, deploySignal, metadataUrl, config, deployment }, image, { node, port, allocation, historyEvent }, neutron, nova] = await Promise.all([
+  const [{ main, eventId, waitSignal, server, deploySignal, metadataUrl, config, deployment }, image, { node, port, allocation, historyEvent, chassis }, neutron, nova] = await Promise.all([
     orchestration(),
     newImage(true),
     baremetal(),
     network(),
     compute(),
   ]);
+  const portgroup = await newPortgroup(node);
+  const volumeNode = await newVolumeNode();
+  const volumeConnector = await newVolumeConnector(volumeNode);
+  const volumeTarget = await newVolumeTarget(volumeNode);
+  const deployTemplate = await newDeployTemplate();
   const fingerprint = await keyFingerprint();
 
   const agentMac = mac();
@@ -457,15 +546,27 @@ async function populate(seed: TestSeed): Promise<World> {
     project: projectA,
     user: userA,
     role: roleId('reader'),
+    group,
+    impliedRole,
     service: services[0]!.id,
     endpoint: endpoints[0]!.id,
     region: regions[0]!.id,
+    endpointGroup,
+    domain: 'default',
+    credential,
+    ec2Access: ec2.access,
+    policy,
     subjectToken: memberA.token,
     image,
     node,
     port,
     allocation,
     historyEvent,
+    portgroup,
+    deployTemplate,
+    chassis,
+    volumeConnector,
+    volumeTarget,
     stackName: main.stackName!,
     stackId: main.stackId!,
     eventId,
@@ -496,13 +597,51 @@ async function populate(seed: TestSeed): Promise<World> {
       const user = must(await call('POST', '/identity/v3/users', { body: { user: { name: unique('rbac-g') } } }), 'user').body.user.id as string;
       must(await call('PUT', `/identity/v3/projects/${projectA}/users/${user}/roles/${f.role}`), 'project grant');
       must(await call('PUT', `/identity/v3/domains/default/users/${user}/roles/${f.role}`), 'domain grant');
+      must(await call('PUT', `/identity/v3/system/users/${user}/roles/${f.role}`), 'system grant');
+      for (const target of [`projects/${projectA}`, 'domains/default']) {
+        must(await call('PUT', `/identity/v3/OS-INHERIT/${target}/users/${user}/roles/${f.role}/inherited_to_projects`), `inherited grant on ${target}`);
+      }
       return { user };
     },
+    group: async () => ({ group: await newGroup() }),
+    implication: async () => ({ impliedRole: await newImplication() }),
     subjectToken: async () => ({ subjectToken: await issueToken() }),
+    service: async () => ({ service: must(await call('POST', '/identity/v3/services', { body: { service: { type: unique('rbac-t') } } }), 'service').body.service.id }),
+    // On a service of its own, disabled: the world's token catalogs stay as they are.
+    endpoint: async () => {
+      const service = must(await call('POST', '/identity/v3/services', { body: { service: { type: unique('rbac-t') } } }), 'service').body.service.id as string;
+      const body = { endpoint: { service_id: service, interface: 'public', url: 'https://rbac.example', enabled: false } };
+      return { endpoint: must(await call('POST', '/identity/v3/endpoints', { body }), 'endpoint').body.endpoint.id };
+    },
+    // A group given to A and a disabled endpoint of its own service given to A.
+    endpointGroup: async () => {
+      const service = must(await call('POST', '/identity/v3/services', { body: { service: { type: unique('rbac-t') } } }), 'service').body.service.id as string;
+      const body = { endpoint: { service_id: service, interface: 'public', url: 'https://rbac.example', enabled: false } };
+      const endpoint = must(await call('POST', '/identity/v3/endpoints', { body }), 'endpoint').body.endpoint.id as string;
+      return { endpointGroup: await newEndpointGroup(endpoint), endpoint };
+    },
+    region: async () => ({ region: must(await call('POST', '/identity/v3/regions', { body: { region: {} } }), 'region').body.region.id }),
+    credential: async () => ({ credential: await newCredential() }),
+    ec2Credential: async () => ({ ec2Access: (await newEc2()).access }),
+    policy: async () => ({ policy: await newPolicy() }),
+    // Keystone deletes only a disabled domain.
+    domain: async () => ({ domain: must(await call('POST', '/identity/v3/domains', { body: { domain: { name: unique('rbac-d'), enabled: false } } }), 'domain').body.domain.id }),
     image: async () => ({ image: await newImage(false) }),
+    // A shared image of A offered to B (B's answer still pending), for the member routes.
+    sharedImage: async () => {
+      const image = await newImage(false, 'shared');
+      must(await call('POST', `/image/v2/images/${image}/members`, { body: { member: projectB } }), 'image member');
+      return { image };
+    },
+    activeImage: async () => ({ image: await newImage(true) }),
     node: async () => ({ node: await newNode() }),
     port: async () => ({ port: await newPort(node) }),
+    portgroup: async () => ({ portgroup: await newPortgroup(node) }),
+    deployTemplate: async () => ({ deployTemplate: await newDeployTemplate() }),
     allocation: async () => ({ allocation: await newAllocation() }),
+    chassis: async () => ({ chassis: await newChassis() }),
+    volumeConnector: async () => ({ volumeConnector: await newVolumeConnector(volumeNode) }),
+    volumeTarget: async () => ({ volumeTarget: await newVolumeTarget(volumeNode) }),
     stack: newStack,
     config: async () => ({ config: await newConfig() }),
     deployment: async () => ({ deployment: await newDeployment(config, server) }),
@@ -525,11 +664,13 @@ async function populate(seed: TestSeed): Promise<World> {
     f,
     fresh,
     secretsOfA: [
-      image, node, port, allocation, main.stackId!, config, deployment, server,
+      image, node, port, portgroup, allocation, main.stackId!, config, deployment, server, volumeConnector, volumeTarget,
       neutron.networkA, neutron.subnetA, neutron.neutronPortA,
       nova.flavorPrivate, nova.serverGroup, nova.novaServer,
       // memberA's key pair (another user's listing must not show it).
       fingerprint,
+      // user A's credential blob and EC2 secret.
+      credentialSecret, ec2.secret,
     ],
     stop: () => seed.stop(),
   };

@@ -2,6 +2,17 @@
 // commands until told nothing more (no listening port on the machine: every exchange starts here).
 import { http, type HttpResponse } from '../common/http.js';
 import { COMMANDS, type AgentContext } from './commands.js';
+import type { CommandReport } from '../../common/agent-protocol.js';
+import {
+  AGENT_ROUTES,
+  AGENT_TOKEN_HEADER,
+  agentPath,
+  type AgentStatus,
+  type LookupRequest,
+  type LookupResponse,
+  type NextCommandResponse,
+  type WireCommand,
+} from '../../common/agent-protocol-http.js';
 import { readInterfaces } from './inspect.js';
 import { sleep } from '../../common/sleep.js';
 import { stamp, type BootStages } from './boot-stages.js';
@@ -48,7 +59,7 @@ export class AgentClient {
   private async call(method: string, path: string, body?: unknown, token?: string): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (token) headers['x-agent-token'] = token;
+    if (token) headers[AGENT_TOKEN_HEADER] = token;
     const res: HttpResponse = await http(`${this.apiUrl}${path}`, {
       method,
       headers,
@@ -60,33 +71,31 @@ export class AgentClient {
   }
 
   async lookup(macs: string[], bootSecret: string, stages?: BootStages): Promise<Session> {
-    const body = { macs, boot_secret: bootSecret, ...(stages ? { ramdisk_stages: stages } : {}) };
-    let r: { node_id: string; agent_token: string; heartbeat_interval_s: number };
+    const body: LookupRequest = { macs, boot_secret: bootSecret, ...(stages ? { ramdisk_stages: stages } : {}) };
+    let r: LookupResponse;
     try {
-      r = (await this.call('POST', '/agent/lookup', body)) as typeof r;
+      r = (await this.call('POST', AGENT_ROUTES.lookup, body)) as LookupResponse;
     } catch (err) {
       // A seed older than the stages refuses the unknown field (400): they are only figures for
       // the timeline, so ask again without them rather than fail the deploy. The secret is not
       // used up by a refused request.
       if (!stages || !(err instanceof AgentApiError) || err.status !== 400 || !/ramdisk_stages/.test(err.message)) throw err;
-      r = (await this.call('POST', '/agent/lookup', { macs, boot_secret: bootSecret })) as typeof r;
+      r = (await this.call('POST', AGENT_ROUTES.lookup, { macs, boot_secret: bootSecret } satisfies LookupRequest)) as LookupResponse;
     }
     return { nodeId: r.node_id, token: r.agent_token, heartbeatMs: r.heartbeat_interval_s * 1000 };
   }
 
-  heartbeat(s: Session, status: Record<string, unknown>): Promise<unknown> {
-    return this.call('POST', `/agent/nodes/${encodeURIComponent(s.nodeId)}/heartbeat`, { status }, s.token);
+  heartbeat(s: Session, status: AgentStatus): Promise<unknown> {
+    return this.call('POST', agentPath(AGENT_ROUTES.heartbeat, { nodeId: s.nodeId }), { status }, s.token);
   }
 
-  async next(s: Session): Promise<{ id: string; name: string; params: Record<string, unknown> } | null> {
-    const r = (await this.call('GET', `/agent/nodes/${encodeURIComponent(s.nodeId)}/commands/next`, undefined, s.token)) as {
-      command: { id: string; name: string; params: Record<string, unknown> } | null;
-    };
+  async next(s: Session): Promise<WireCommand | null> {
+    const r = (await this.call('GET', agentPath(AGENT_ROUTES.next, { nodeId: s.nodeId }), undefined, s.token)) as NextCommandResponse;
     return r.command;
   }
 
-  report(s: Session, id: string, report: { status: 'succeeded' | 'failed'; result?: unknown; error?: string }): Promise<unknown> {
-    return this.call('POST', `/agent/nodes/${encodeURIComponent(s.nodeId)}/commands/${encodeURIComponent(id)}/result`, report, s.token);
+  report(s: Session, id: string, report: CommandReport): Promise<unknown> {
+    return this.call('POST', agentPath(AGENT_ROUTES.result, { nodeId: s.nodeId, commandId: id }), report, s.token);
   }
 }
 
@@ -140,7 +149,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       ctx.progress = undefined;
       log(`running ${cmd.name} (${cmd.id})`);
       const handler = COMMANDS[cmd.name];
-      let report: { status: 'succeeded' | 'failed'; result?: unknown; error?: string };
+      let report: CommandReport;
       try {
         if (!handler) throw new Error(`unknown command ${cmd.name}`);
         report = { status: 'succeeded', result: await handler(cmd.params, ctx) };
@@ -167,7 +176,7 @@ async function reportUntilHeard(
   client: AgentClient,
   s: Session,
   id: string,
-  report: { status: 'succeeded' | 'failed'; result?: unknown; error?: string },
+  report: CommandReport,
   log: (l: string) => void,
   signal?: AbortSignal,
 ): Promise<void> {

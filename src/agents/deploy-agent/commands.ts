@@ -1,15 +1,18 @@
 // The commands the conductor can send, by name. Each takes the command's params and the agent's
 // context and returns a JSON-able result; a thrown error becomes a failed result with its message.
-// Params are documented in docs/boot-deploy.md.
+// Names, params and results are declared once, in src/common/agent-protocol.ts (documented in
+// docs/boot-deploy.md); params are checked there before a handler sees them.
 import { join } from 'node:path';
 import { run } from '../../common/child-process.js';
+import { checkCommandParams } from '../../common/agent-protocol-check.js';
+import type { AgentCommandName, AgentCommandParams, AgentCommandResults, TargetParams } from '../../common/agent-protocol.js';
 import { appendConfigDrivePartition, partitionForImage } from './layout.js';
 import { writeConfigDrive, type ConfigDriveContent } from './config-drive.js';
 import { eraseDevice } from './erase.js';
 import { inspect } from './inspect.js';
 import { readPartitionTable, MiB, type PartitionInfo } from './disk.js';
 import { chooseRootDevice, type RootDeviceHints } from './root-device-hints.js';
-import { writeImage, type ChecksumAlgo, type WriteProgress } from './write-image.js';
+import { writeImage, type WriteProgress } from './write-image.js';
 
 export interface AgentContext {
   /** Root of /proc and /sys (a fake tree in tests). */
@@ -25,22 +28,11 @@ export interface AgentContext {
 
 export type CommandHandler = (params: Record<string, unknown>, ctx: AgentContext) => Promise<unknown>;
 
-export class CommandParamError extends Error {}
+/** Each handler gets its checked params and must return its declared result (the compiler holds it to the protocol). */
+type Handlers = { [N in AgentCommandName]: (params: AgentCommandParams[N], ctx: AgentContext) => Promise<AgentCommandResults[N]> };
 
-function str(params: Record<string, unknown>, key: string, required: true): string;
-function str(params: Record<string, unknown>, key: string, required?: false): string | undefined;
-function str(params: Record<string, unknown>, key: string, required = false): string | undefined {
-  const v = params[key];
-  if (v === undefined || v === null) {
-    if (required) throw new CommandParamError(`params.${key} is required`);
-    return undefined;
-  }
-  if (typeof v !== 'string') throw new CommandParamError(`params.${key} must be a string`);
-  return v;
-}
-
-async function targetDevice(params: Record<string, unknown>, ctx: AgentContext): Promise<string> {
-  const explicit = str(params, 'device');
+async function targetDevice(params: TargetParams, ctx: AgentContext): Promise<string> {
+  const explicit = params.device;
   if (explicit) return explicit;
   if (ctx.device && params.root_device_hints === undefined) return ctx.device;
   const { disks } = await inspect(ctx.root);
@@ -52,18 +44,15 @@ function devicePath(root: string, name: string): string {
   return root === '/' ? name : join(root, name);
 }
 
-const ALGOS: readonly ChecksumAlgo[] = ['md5', 'sha256', 'sha512'];
-
-export const COMMANDS: Record<string, CommandHandler> = {
+const HANDLERS: Handlers = {
   async inspect(_params, ctx) {
     return inspect(ctx.root);
   },
 
   async erase(params, ctx) {
-    const listed = params.devices;
     let devices: string[];
-    if (Array.isArray(listed)) devices = listed.map(String);
-    else if (params.device !== undefined) devices = [str(params, 'device', true)];
+    if (params.devices) devices = params.devices;
+    else if (params.device !== undefined) devices = [params.device];
     else devices = (await inspect(ctx.root)).disks.map((d) => devicePath(ctx.root, d.name));
     const results = [];
     for (const d of devices) results.push(await eraseDevice(d));
@@ -71,24 +60,19 @@ export const COMMANDS: Record<string, CommandHandler> = {
   },
 
   async write_image(params, ctx) {
-    const url = str(params, 'image_url', true);
-    const checksum = str(params, 'checksum', true);
-    const algo = (str(params, 'checksum_algo') ?? 'sha256') as ChecksumAlgo;
-    if (!ALGOS.includes(algo)) throw new CommandParamError(`params.checksum_algo must be one of ${ALGOS.join(', ')}`);
-    const type = str(params, 'image_type') ?? 'whole-disk';
+    const { image_url: url, checksum } = params;
+    const algo = params.checksum_algo ?? 'sha256';
+    const type = params.image_type ?? 'whole-disk';
     const device = await targetDevice(params, ctx);
     ctx.device = device;
     const common = { url, device, checksum, algo, signal: ctx.signal, onProgress: (p: WriteProgress) => { ctx.progress = p; ctx.onProgress?.(p); } };
     if (type === 'partition') {
-      const imageSize = Number(params.image_size ?? 0);
-      const rootBytes = Math.max(Number(params.root_mb ?? 0) * MiB, imageSize);
-      if (!rootBytes) throw new CommandParamError('params.image_size or params.root_mb is required for a partition image');
+      const rootBytes = Math.max((params.root_mb ?? 0) * MiB, params.image_size ?? 0); // not 0: checked with the params
       const layout = await partitionForImage(device, rootBytes);
       ctx.configDrive = layout.configDrive;
       const r = await writeImage({ ...common, offset: layout.root.start, limit: layout.root.size });
       return { ...r, image_type: type, root_partition: layout.root, config_drive_partition: layout.configDrive };
     }
-    if (type !== 'whole-disk') throw new CommandParamError('params.image_type must be whole-disk or partition');
     const r = await writeImage(common);
     ctx.configDrive = undefined;
     return { ...r, image_type: type };
@@ -96,7 +80,6 @@ export const COMMANDS: Record<string, CommandHandler> = {
 
   async write_config_drive(params, ctx) {
     const device = await targetDevice(params, ctx);
-    if (typeof params.meta_data !== 'object' || params.meta_data === null) throw new CommandParamError('params.meta_data must be an object');
     let part = ctx.device === device ? ctx.configDrive : undefined;
     if (!part) {
       const table = await readPartitionTable(device);
@@ -104,11 +87,11 @@ export const COMMANDS: Record<string, CommandHandler> = {
     }
     ctx.configDrive = part;
     const content: ConfigDriveContent = {
-      meta_data: params.meta_data as Record<string, unknown>,
-      network_data: params.network_data as Record<string, unknown> | undefined,
-      user_data: typeof params.user_data === 'string' ? params.user_data : null,
-      vendor_data: params.vendor_data as Record<string, unknown> | undefined,
-      vendor_data2: params.vendor_data2 as Record<string, unknown> | undefined,
+      meta_data: params.meta_data,
+      network_data: params.network_data,
+      user_data: params.user_data ?? null,
+      vendor_data: params.vendor_data,
+      vendor_data2: params.vendor_data2,
     };
     const { files } = await writeConfigDrive(device, part, content);
     return { device, partition: part, files };
@@ -119,3 +102,11 @@ export const COMMANDS: Record<string, CommandHandler> = {
     return { synced: true };
   },
 };
+
+/** The handlers by wire name, taking the params as they came (checked here, before the handler runs). */
+export const COMMANDS: Record<string, CommandHandler> = Object.fromEntries(
+  Object.entries(HANDLERS).map(([name, handler]) => [
+    name,
+    (params: Record<string, unknown>, ctx: AgentContext) => (handler as (p: unknown, c: AgentContext) => Promise<unknown>)(checkCommandParams(name, params), ctx),
+  ]),
+);

@@ -15,6 +15,7 @@ import { writeImage, ImageWriteError } from './write-image.js';
 import { eraseDevice } from './erase.js';
 import { readPartitionTable, MiB } from './disk.js';
 import { COMMANDS, type AgentContext } from './commands.js';
+import { checkCommandResult } from '../../common/agent-protocol-check.js';
 
 let dir = '';
 let server: Server;
@@ -93,6 +94,7 @@ test('whole-disk image: bytes written as they are, checksum verified, config dri
   const disk = await newDisk('disk1.raw', 128 * MiB);
   const ctx: AgentContext = { root: dir };
   const r = (await COMMANDS.write_image!({ image_url: `${base}/whole.raw`, checksum: wholeSha, checksum_algo: 'sha256', device: disk }, ctx)) as { bytes: number; mb_per_s: number; checksum: string };
+  checkCommandResult('write_image', r); // what the agent reports is what the protocol declares
   assert.equal(r.bytes, 24 * MiB);
   assert.equal(r.checksum, wholeSha);
   assert.ok(r.mb_per_s > 0);
@@ -102,6 +104,7 @@ test('whole-disk image: bytes written as they are, checksum verified, config dri
   const cd = (await COMMANDS.write_config_drive!({ meta_data: meta, user_data: '#!/bin/sh\necho hi\n', network_data: { links: [], networks: [], services: [] } }, ctx)) as {
     partition: { start: number; size: number };
   };
+  checkCommandResult('write_config_drive', cd);
   // The appended partition is in the last 64 MiB, the GPT is valid and partition 1 untouched.
   assert.equal(cd.partition.size, 64 * MiB);
   assert.ok(cd.partition.start >= 24 * MiB && cd.partition.start + cd.partition.size <= 128 * MiB);

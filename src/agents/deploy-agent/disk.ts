@@ -30,15 +30,9 @@ export async function zeroRange(device: string, offset: number, length: number):
   }
 }
 
-export interface PartitionInfo {
-  /** 1-based number. */
-  number: number;
-  /** Byte offset and length. */
-  start: number;
-  size: number;
-  name?: string;
-  type: string;
-}
+// Partitions appear in write_image's and write_config_drive's results: declared with the protocol.
+import type { PartitionInfo } from '../../common/agent-protocol.js';
+export type { PartitionInfo };
 
 export interface PartitionTable {
   label: 'gpt' | 'dos';

@@ -3,13 +3,10 @@
 // covers the MBR, the primary GPT and the backup GPT at the end of the disk.
 import { commandExists, run } from '../../common/child-process.js';
 import { deviceSize, MiB, zeroRange } from './disk.js';
+import type { EraseResult as AgentEraseResult } from '../../common/agent-protocol.js';
 
-export interface EraseResult {
-  device: string;
-  size: number;
-  wipefs: boolean;
-  zeroed_bytes: number;
-}
+/** One device's part of the erase command's result (src/common/agent-protocol.ts). */
+export type EraseResult = AgentEraseResult['devices'][number];
 
 export async function eraseDevice(device: string): Promise<EraseResult> {
   const size = await deviceSize(device);

@@ -4,36 +4,9 @@ import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { basename, join } from 'node:path';
 
-export interface BlockDevice {
-  /** /dev/<name>, as root device hints name it. */
-  name: string;
-  /** Bytes. */
-  size: number;
-  model: string | null;
-  vendor: string | null;
-  serial: string | null;
-  wwn: string | null;
-  rotational: boolean;
-  hctl: string | null;
-}
-
-export interface NetworkInterface {
-  name: string;
-  mac_address: string;
-  /** Carrier present (cable in, switch port up). */
-  has_carrier: boolean;
-  speed_mbps: number | null;
-  /** Backed by a device (not a bridge, bond or veth). */
-  physical: boolean;
-}
-
-export interface Inventory {
-  cpu: { count: number; model_name: string | null; architecture: string };
-  memory: { total_bytes: number; physical_mb: number };
-  disks: BlockDevice[];
-  interfaces: NetworkInterface[];
-  system_vendor: { manufacturer: string | null; product_name: string | null; serial_number: string | null; uuid: string | null };
-}
+// The inventory is the inspect command's result: declared with the protocol.
+import type { BlockDevice, Inventory, NetworkInterface } from '../../common/agent-protocol.js';
+export type { BlockDevice, Inventory, NetworkInterface };
 
 async function text(path: string): Promise<string | null> {
   try {

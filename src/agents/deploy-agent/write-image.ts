@@ -14,7 +14,10 @@ import { run } from '../../common/child-process.js';
 import { deviceSize, MiB, zeroRange } from './disk.js';
 import { MAP_BYTES_HEADER, SPARSE, TRANSFER_HEADER, dataBytes, validateExtentMap, type ExtentMap } from '../../common/sparse-image.js';
 
-export type ChecksumAlgo = 'md5' | 'sha256' | 'sha512';
+// The progress and result fields are the protocol's (heartbeats and write_image's result).
+import type { ChecksumAlgo, ImageWrite, WriteProgress } from '../../common/agent-protocol.js';
+export type { ChecksumAlgo, WriteProgress };
+export type WriteImageResult = ImageWrite;
 
 export interface WriteImageOptions {
   url: string;
@@ -33,28 +36,6 @@ export interface WriteImageOptions {
   timeoutMs?: number;
   /** Ask for the sparse transfer (default true); false always downloads the full image. */
   sparse?: boolean;
-}
-
-export interface WriteProgress {
-  /** Bytes of the image on the disk so far (data written plus zero runs zeroed). */
-  bytes: number;
-  total: number | null;
-  seconds: number;
-  mb_per_s: number;
-}
-
-export interface WriteImageResult extends WriteProgress {
-  device: string;
-  offset: number;
-  checksum: string;
-  algo: ChecksumAlgo;
-  /** 'sparse': only the data extents were downloaded; 'full': every byte was. */
-  transfer: 'sparse' | 'full';
-  /** Bytes that came over the network (the map included). */
-  downloaded_bytes: number;
-  /** Bytes of zero runs not downloaded, and how they were zeroed on the disk. */
-  zero_bytes: number;
-  zeroed_with: Array<'blkdiscard' | 'write'>;
 }
 
 export class ImageWriteError extends Error {

@@ -1,6 +1,7 @@
 // /v1/allocations: pick an available node by resource class, traits and candidate list, and
 // reserve it for an instance (Ironic's allocation API). Matching is quick database work, so it
-// completes within the request: the allocation comes back "active" or "error". A non-admin's
+// completes within the request, though the answer, as Ironic's, is the allocation as recorded
+// ("allocating"): a GET then shows "active" or "error". A non-admin's
 // allocation is its project's and only takes (or backfills) that project's owned or leased nodes;
 // nodes it may not see are answered as missing ones (ownership.ts).
 import { randomUUID } from 'node:crypto';
@@ -100,7 +101,10 @@ export function allocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (/unique|duplicate/i.test(String((err as Error).message))) throw new ConflictError(`An allocation with name or UUID ${body.name ?? uuid} already exists.`);
       throw err;
     }
-    const result = node ? await backfill(db, row, node, traits) : await allocate(db, row, traits, candidates, matchFor);
+    // As Ironic: a backfill answers with its outcome; a matching answers with the allocation as
+    // recorded ("allocating", no node), the client then polls it. The matching is quick database
+    // work, done before the answer is sent, so the first GET already shows "active" or "error".
+    const result = node ? await backfill(db, row, node, traits) : (await allocate(db, row, traits, candidates, matchFor), row);
     reply.status(201).header('location', `${deps.base()}/v1/allocations/${uuid}`);
     return allocationView(result, deps.base());
   });

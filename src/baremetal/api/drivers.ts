@@ -25,6 +25,23 @@ const PROPERTIES: Record<string, Record<string, string>> = {
   },
 };
 
+/**
+ * The keys of one logical disk in a node's target_raid_config (Ironic's RAID configuration
+ * schema), for GET /v1/drivers/{name}/raid/logical_disk_properties.
+ */
+export const LOGICAL_DISK_PROPERTIES: Readonly<Record<string, string>> = {
+  size_gb: 'Size of the logical disk in GiB, or "MAX" for the rest of the space. Required.',
+  raid_level: 'RAID level: one of "0", "1", "2", "5", "6", "1+0", "5+0", "6+0". Required.',
+  volume_name: 'Name of the volume. Optional.',
+  is_root_volume: 'true to make it the root volume (at most one). Optional.',
+  share_physical_disks: 'true if it may share physical disks with other logical disks. Optional.',
+  disk_type: 'Kind of physical disks to use: "hdd" or "ssd". Optional.',
+  interface_type: 'Interface of the physical disks: "sata", "scsi" or "sas". Optional.',
+  number_of_physical_disks: 'How many physical disks to use. Optional.',
+  controller: 'The RAID controller to use. Optional.',
+  physical_disks: 'The physical disks to use, as the controller names them. Optional.',
+};
+
 export function driverRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const registry = deps.conductor.registry;
   const host = deps.conductor.options.host;
@@ -84,5 +101,12 @@ export function driverRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const { name } = request.params as { name: string };
     if (!registry.hardwareTypes[name]) throw new NotFoundError('Driver', name);
     return PROPERTIES[name] ?? {};
+  });
+
+  app.get('/v1/drivers/:name/raid/logical_disk_properties', async (request) => {
+    authorize(request, 'baremetal:driver:get_raid_logical_disk_properties');
+    const { name } = request.params as { name: string };
+    if (!registry.hardwareTypes[name]) throw new NotFoundError('Driver', name);
+    return LOGICAL_DISK_PROPERTIES;
   });
 }

@@ -1,5 +1,6 @@
 // RFC 6902 JSON patch as Ironic accepts it on nodes, ports and allocations: add, replace and
-// remove on a top-level field or a key inside a JSON field (/driver_info/redfish_address).
+// remove on a top-level field or a key inside a JSON field (/driver_info/redfish_address), or an
+// item of a list (/steps/1 of a deploy template).
 import { BadRequestError } from '../../common/errors.js';
 
 export interface PatchOp {
@@ -39,16 +40,20 @@ export function applyPatch(doc: Record<string, unknown>, ops: PatchOp[], updatab
     }
     let parent: Record<string, unknown> = out;
     for (const seg of segs.slice(0, -1)) {
-      let child = parent[seg];
+      let child = Array.isArray(parent) ? parent[arrayIndex(parent, seg, op.path, false)] : parent[seg];
       if (child === undefined || child === null) {
         if (op.op === 'remove') throw new BadRequestError(`Can't remove non-existent object '${segs.at(-1)}' at ${op.path}`);
         child = {};
         parent[seg] = child;
       }
-      if (typeof child !== 'object' || Array.isArray(child)) throw new BadRequestError(`Invalid patch path ${op.path}: ${seg} is not an object`);
+      if (typeof child !== 'object') throw new BadRequestError(`Invalid patch path ${op.path}: ${seg} is not an object`);
       parent = child as Record<string, unknown>;
     }
     const last = segs.at(-1)!;
+    if (Array.isArray(parent)) {
+      patchArray(parent, last, op);
+      continue;
+    }
     if (op.op === 'remove') {
       if (segs.length > 1) {
         if (!(last in parent)) throw new BadRequestError(`Can't remove non-existent object '${last}'`);
@@ -63,6 +68,22 @@ export function applyPatch(doc: Record<string, unknown>, ops: PatchOp[], updatab
     }
   }
   return out;
+}
+
+/** An index into a list (RFC 6902: "-" is the end, for add only); out of range is a 400 naming the path. */
+function arrayIndex(list: unknown[], seg: string, path: string, adding: boolean): number {
+  if (adding && seg === '-') return list.length;
+  const max = adding ? list.length : list.length - 1;
+  if (!/^(0|[1-9][0-9]*)$/.test(seg) || Number(seg) > max) throw new BadRequestError(`Invalid patch path ${path}: no item ${seg} in a list of ${list.length}`);
+  return Number(seg);
+}
+
+/** add inserts before the index (or appends with "-"), replace sets an existing item, remove deletes it. */
+function patchArray(list: unknown[], seg: string, op: PatchOp): void {
+  const i = arrayIndex(list, seg, op.path, op.op === 'add');
+  if (op.op === 'add') list.splice(i, 0, op.value);
+  else if (op.op === 'replace') list[i] = op.value;
+  else list.splice(i, 1);
 }
 
 /** A boolean from a patch value; clients send true/false or their string forms ("False"). */

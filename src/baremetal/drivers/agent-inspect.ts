@@ -2,15 +2,19 @@
 // its agent runs "inspect" (CPUs, memory, disks, NICs from /proc and /sys) and we map that to
 // Ironic's properties: cpus, cpu_arch, memory_mb, local_gb (root disk size in GiB minus one, as
 // Ironic), plus a port for every NIC's MAC. The machine is powered off afterwards.
+import type { BlockDevice, Inventory as AgentInventory, NetworkInterface } from '../../common/agent-protocol.js';
+import { AgentProtocolError, checkCommandResult } from '../../common/agent-protocol-check.js';
+import { BootstackError } from '../../common/errors.js';
 import type { Provisioning } from '../provisioning.js';
 import { bootRamdisk, step, waitForLookup } from './direct-deploy.js';
 import type { DriverContext, DriverNode, InspectInterface, InspectResult } from './interfaces.js';
 
+/** The inspect result (src/common/agent-protocol.ts) as read here: only these parts, each optional. */
 interface Inventory {
-  cpu?: { count?: number; architecture?: string };
-  memory?: { physical_mb?: number };
-  disks?: Array<{ name: string; size: number }>;
-  interfaces?: Array<{ mac_address: string; physical?: boolean }>;
+  cpu?: Partial<Pick<AgentInventory['cpu'], 'count' | 'architecture'>>;
+  memory?: Partial<Pick<AgentInventory['memory'], 'physical_mb'>>;
+  disks?: Array<Pick<BlockDevice, 'name' | 'size'>>;
+  interfaces?: Array<Pick<NetworkInterface, 'mac_address'> & Partial<Pick<NetworkInterface, 'physical'>>>;
 }
 
 const GiB = 1024 ** 3;
@@ -56,7 +60,14 @@ export class AgentInspect implements InspectInterface {
     const links = this.provisioning.get();
     const signal = ctx.signal ?? new AbortController().signal;
     await waitForLookup(links, node, signal);
-    const inv = (await step(links, node, 'inspect', {}, signal)) as Inventory;
+    const raw = await step(links, node, 'inspect', {}, signal);
+    let inv: Inventory;
+    try {
+      inv = checkCommandResult('inspect', raw); // it becomes the node's properties and ports
+    } catch (err) {
+      if (!(err instanceof AgentProtocolError)) throw err;
+      throw new BootstackError(500, 'agent_command_failed', `agent command inspect returned a malformed inventory: ${err.message}`);
+    }
     return inventoryToProperties(inv, node.properties.root_device);
   }
 

@@ -5,7 +5,9 @@
 // node waits ("wait call-back", "clean wait"); see Conductor.watchAgent.
 import { BadRequestError, BootstackError } from '../../common/errors.js';
 import { standardMetaData, type InstanceContent } from '../../common/instance-metadata.js';
-import type { AgentCommandName, Provisioning, ProvisioningLinks } from '../provisioning.js';
+import type { AgentCommandName, AgentCommandParams, RootDeviceHintsParam } from '../../common/agent-protocol.js';
+import { AgentProtocolError, checkCommandParams } from '../../common/agent-protocol-check.js';
+import type { Provisioning, ProvisioningLinks } from '../provisioning.js';
 import { sleep } from '../../common/sleep.js';
 import type { AgentPhase, CleanStep, DeployInterface, DriverContext, DriverNode, StepResult } from './interfaces.js';
 
@@ -87,7 +89,7 @@ export class DirectDeploy implements DeployInterface {
       checksum_algo: override ? algoOf(override) : image.algo,
       image_type: info.image_type === 'partition' ? 'partition' : 'whole-disk',
       image_size: image.size,
-      ...(node.properties.root_device ? { root_device_hints: node.properties.root_device } : {}),
+      ...(node.properties.root_device ? { root_device_hints: node.properties.root_device as RootDeviceHintsParam } : {}),
       ...(info.root_gb ? { root_mb: Number(info.root_gb) * 1024 } : {}),
     }, signal);
     const drive = await this.instanceContent(node);
@@ -138,7 +140,19 @@ function algoOf(hex: string): 'md5' | 'sha256' | 'sha512' {
   return hex.length === 32 ? 'md5' : hex.length === 128 ? 'sha512' : 'sha256';
 }
 
-export async function step(links: ProvisioningLinks, node: DriverNode, name: AgentCommandName, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+/**
+ * Runs one agent command and returns its result. The params are checked before they are queued
+ * (what the agent would refuse is a bug here, better named on the seed) and sent as given. The
+ * result is returned unchecked: only inspect's becomes node data, and AgentInspect checks it;
+ * the others are only shown (timeline), so a sparse one must not fail a deploy.
+ */
+export async function step<N extends AgentCommandName>(links: ProvisioningLinks, node: DriverNode, name: N, params: AgentCommandParams[N], signal: AbortSignal): Promise<unknown> {
+  try {
+    checkCommandParams(name, params);
+  } catch (err) {
+    if (!(err instanceof AgentProtocolError)) throw err;
+    throw new BootstackError(500, 'agent_command_failed', `agent command ${name} not sent, its params are malformed: ${err.message}`);
+  }
   const out = await links.agent.run(node.uuid, name, params, signal);
   if (out.status !== 'succeeded') throw new BootstackError(500, 'agent_command_failed', `agent command ${name} failed: ${out.error ?? 'no reason given'}`);
   return out.result;

@@ -31,7 +31,8 @@ export class FakeManagement implements ManagementInterface {
   }
 
   async getBootDevice(node: DriverNode): Promise<{ boot_device: BootDevice | null; persistent: boolean | null }> {
-    return this.bootDevices.get(node.uuid) ?? { boot_device: null, persistent: null };
+    // Until one is set, the fake machine network-boots (as Ironic's fake management reports).
+    return this.bootDevices.get(node.uuid) ?? { boot_device: 'pxe', persistent: false };
   }
 
   async consoleLog(node: DriverNode, _ctx: DriverContext, maxBytes: number): Promise<string> {
