@@ -121,6 +121,12 @@ export async function migrate(db: AnyDB, migrations: Record<string, readonly Ser
 }
 
 /** Current time as the ISO text we store. */
+/** A unique constraint refused the write (PostgreSQL's 23505, SQLite's message): the caller's 409. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
+}
+
 export function now(): string {
   return new Date().toISOString();
 }

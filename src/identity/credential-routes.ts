@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { isAdmin, type AuthContext, type Policy } from '../common/auth.js';
 import { requireAuth } from '../common/service.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../common/errors.js';
+import { isUniqueViolation } from '../common/db.js';
 import type { IdentityStore } from './store.js';
 import { ec2CredentialId, type Credential, type CredentialStore, type PolicyRecord } from './credential-store.js';
 
@@ -50,11 +51,6 @@ function ec2Blob(blob: string, path: string): Record<string, unknown> {
   const access = (parsed as Record<string, unknown>).access;
   if (typeof access !== 'string' || !access) throw new BadRequestError(`${path}.blob: an ec2 credential's blob needs an "access" key.`, { fields: { path: `${path}.blob.access` } });
   return parsed as Record<string, unknown>;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
 }
 
 export function registerCredentialRoutes(app: FastifyInstance, deps: CredentialRouteDeps): void {

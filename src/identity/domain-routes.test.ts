@@ -60,6 +60,27 @@ test('an enabled domain is not deleted; a disabled one goes with its projects an
   assert.equal((await call('DELETE', `/domains/${d.id}`)).status, 404);
 });
 
+test('deleting a domain or a project leaves no assignment behind: inherited ones and domain roles go too', async () => {
+  const d = (await call('POST', '/domains', { domain: { name: 'dom-heirs' } })).body.domain;
+  const p = (await call('POST', '/projects', { project: { name: 'p-heirs', domain_id: d.id } })).body.project;
+  const outsider = (await call('POST', '/users', { user: { name: 'heirs-outsider' } })).body.user;
+  const reader = (await call('GET', '/roles?name=reader')).body.roles[0].id;
+  const local = (await call('POST', '/roles', { role: { name: 'heirs-local', domain_id: d.id } })).body.role;
+  for (const path of [
+    `/OS-INHERIT/domains/${d.id}/users/${outsider.id}/roles/${reader}/inherited_to_projects`,
+    `/OS-INHERIT/projects/${p.id}/users/${outsider.id}/roles/${reader}/inherited_to_projects`,
+    `/domains/${d.id}/users/${outsider.id}/roles/${local.id}`,
+  ]) assert.equal((await call('PUT', path)).status, 204, path);
+  const assignments = async () => (await call('GET', `/role_assignments?user.id=${outsider.id}`)).body.role_assignments.length;
+  assert.equal(await assignments(), 3);
+  assert.equal((await call('DELETE', `/projects/${p.id}`)).status, 204);
+  assert.equal(await assignments(), 2, 'the inherited assignment on the project went with it');
+  await call('PATCH', `/domains/${d.id}`, { domain: { enabled: false } });
+  assert.equal((await call('DELETE', `/domains/${d.id}`)).status, 204);
+  assert.equal(await assignments(), 0, 'and those on the domain with the domain');
+  assert.equal((await call('GET', `/roles/${local.id}`)).status, 404, 'its domain-specific role is gone');
+});
+
 test('domain configuration is reported absent; writes are the admin\'s', async () => {
   const cfg = await call('GET', '/domains/default/config');
   assert.equal(cfg.status, 404);

@@ -2,11 +2,11 @@
 // and the domain configuration API answered as absent. The default domain holds the cloud
 // admin: it can be neither disabled nor deleted.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Policy } from '../common/auth.js';
 import { requireAuth } from '../common/service.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../common/errors.js';
-import type { AnyDB } from '../common/db.js';
+import { isUniqueViolation, type AnyDB } from '../common/db.js';
 import type { DomainRow, IdentityStore } from './store.js';
 import type { TokenService } from './tokens.js';
 import { domainView } from './views.js';
@@ -24,11 +24,6 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Body: unknown }>;
 // The tables this file touches, loosely typed: some belong to other parts of identity.
 type Loose = Kysely<Record<string, Record<string, unknown>>>;
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
-}
-
 /** Ends every token of the domain's users, projects and the domain itself. */
 async function revokeDomainTokens(db: Loose, id: string): Promise<void> {
   const users = db.selectFrom('identity_users').select('id').where('domain_id', '=', id);
@@ -38,36 +33,29 @@ async function revokeDomainTokens(db: Loose, id: string): Promise<void> {
     .execute();
 }
 
-async function tableExists(db: Loose, name: string): Promise<boolean> {
-  try {
-    await sql`SELECT 1 FROM ${sql.table(name)} WHERE 1 = 0`.execute(db);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Deletes a (disabled) domain with its projects, users, groups and every role assignment on them. */
+/**
+ * Deletes a (disabled) domain with its projects, users, groups, domain-specific roles and every
+ * role assignment on them (inherited ones too), in one transaction.
+ */
 async function deleteDomainCascade(dbAny: AnyDB, id: string): Promise<void> {
   const root = dbAny as unknown as Loose;
-  const hasGroups = await tableExists(root, 'identity_groups');
   await root.transaction().execute(async (db) => {
     const projectIds = (await db.selectFrom('identity_projects').select('id').where('domain_id', '=', id).execute()).map((r) => String(r.id));
     const userIds = (await db.selectFrom('identity_users').select('id').where('domain_id', '=', id).execute()).map((r) => String(r.id));
     await revokeDomainTokens(db, id);
     const onTargets = async (table: string) => {
-      await db.deleteFrom(table).where('target_type', '=', 'domain').where('target_id', '=', id).execute();
-      if (projectIds.length) await db.deleteFrom(table).where('target_type', '=', 'project').where('target_id', 'in', projectIds).execute();
+      await db.deleteFrom(table).where('target_type', 'in', ['domain', 'domain:inherited']).where('target_id', '=', id).execute();
+      if (projectIds.length) await db.deleteFrom(table).where('target_type', 'in', ['project', 'project:inherited']).where('target_id', 'in', projectIds).execute();
     };
     await onTargets('identity_assignments');
-    if (hasGroups) {
-      await onTargets('identity_group_assignments');
-      const groups = db.selectFrom('identity_groups').select('id').where('domain_id', '=', id);
-      await db.deleteFrom('identity_group_assignments').where('group_id', 'in', groups).execute();
-      await db.deleteFrom('identity_group_members').where('group_id', 'in', groups).execute();
-      if (userIds.length) await db.deleteFrom('identity_group_members').where('user_id', 'in', userIds).execute();
-      await db.deleteFrom('identity_groups').where('domain_id', '=', id).execute();
-    }
+    await onTargets('identity_group_assignments');
+    const groups = db.selectFrom('identity_groups').select('id').where('domain_id', '=', id);
+    await db.deleteFrom('identity_group_assignments').where('group_id', 'in', groups).execute();
+    await db.deleteFrom('identity_group_members').where('group_id', 'in', groups).execute();
+    if (userIds.length) await db.deleteFrom('identity_group_members').where('user_id', 'in', userIds).execute();
+    await db.deleteFrom('identity_groups').where('domain_id', '=', id).execute();
+    // Its domain-specific roles (their assignments and inference rules go with them: ON DELETE CASCADE).
+    await db.deleteFrom('identity_roles').where('domain_id', '=', id).execute();
     if (userIds.length) {
       await db.deleteFrom('identity_assignments').where('user_id', 'in', userIds).execute();
       await db.deleteFrom('identity_tokens').where('user_id', 'in', userIds).execute();

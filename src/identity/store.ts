@@ -1,7 +1,7 @@
 // Identity's repository: every query on the identity_* tables, for SQLite and PostgreSQL alike.
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { now, toJson, fromJson, type AnyDB } from '../common/db.js';
+import { isUniqueViolation, now, toJson, fromJson, type AnyDB } from '../common/db.js';
 import { ConflictError } from '../common/errors.js';
 
 export interface DomainRow { id: string; name: string; description: string; enabled: number; created_at: string }
@@ -66,11 +66,6 @@ interface IdentityDB {
 /** Keystone shows ids as 32 hex digits. */
 export function newId(): string {
   return randomUUID().replace(/-/g, '');
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
 }
 
 async function insertUnique<T>(what: string, name: string, work: () => Promise<T>): Promise<T> {
@@ -151,8 +146,9 @@ export class IdentityStore {
   }
   async deleteProject(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('identity_assignments').where('target_type', '=', 'project').where('target_id', '=', id).execute();
-      await trx.deleteFrom('identity_group_assignments').where('target_type', '=', 'project').where('target_id', '=', id).execute();
+      // Assignments on it, inherited ones (OS-INHERIT) too.
+      await trx.deleteFrom('identity_assignments').where('target_type', 'in', ['project', 'project:inherited']).where('target_id', '=', id).execute();
+      await trx.deleteFrom('identity_group_assignments').where('target_type', 'in', ['project', 'project:inherited']).where('target_id', '=', id).execute();
       await trx.updateTable('identity_tokens').set({ revoked: 1 }).where('project_id', '=', id).execute();
       await trx.deleteFrom('identity_projects').where('id', '=', id).execute();
     });

@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuthContext, Policy } from '../common/auth.js';
 import { isAdmin } from '../common/auth.js';
-import { fromJson, now, toJson, type AnyDB } from '../common/db.js';
+import { fromJson, isUniqueViolation, now, toJson, type AnyDB } from '../common/db.js';
 import { NeutronError } from './errors.js';
 import { allocate, type IpamSubnet } from './ipam.js';
 import { contains, formatCidr, intToIp, ipToInt, overlaps, parseCidr, usable, without, type Range } from './ip.js';
@@ -50,11 +50,6 @@ export interface NetworkingOptions {
 }
 
 type Body = Record<string, unknown>;
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
-}
 
 function values(q: Query, key: string): string[] | undefined {
   const v = q[key];

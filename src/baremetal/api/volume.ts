@@ -6,6 +6,7 @@
 // As in Ironic, a record's node decides who may see it (404 as a missing one otherwise), and a
 // record may only be changed or deleted while its node is powered off: the conductor would
 // otherwise have to re-attach the storage of a running machine.
+import { sleep } from '../../common/sleep.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
@@ -221,7 +222,7 @@ export function volumeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const deadline = Date.now() + LOCK_WAIT_MS;
       let node = await findNode(db, uuid);
       while (node.reservation !== null && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+        await sleep(LOCK_POLL_MS);
         node = await findNode(db, uuid);
       }
       if (node.reservation !== null) throw lockedError(node);
